@@ -1,0 +1,1 @@
+"""portafn adapter for aws."""

@@ -1,0 +1,238 @@
+"""``App``: the registry of functions, tables and start-up hooks that every adapter builds from."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from pydantic import BaseModel
+
+from portafn.binding import EventBinder, HttpBinder
+from portafn.cron import CronError, parse_cron
+from portafn.errors import FunctionNotFound, RegistrationError
+from portafn.routing import Router, TemplateError, compile_template
+from portafn.triggers import (
+    ChangesTrigger,
+    EventTrigger,
+    HttpTrigger,
+    QueueTrigger,
+    ScheduleTrigger,
+    StorageTrigger,
+    TopicTrigger,
+    Trigger,
+)
+
+if TYPE_CHECKING:
+    from portafn.store.table import Table
+
+F = TypeVar("F", bound=Callable[..., Any])
+M = TypeVar("M", bound=BaseModel)
+
+_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "*"}
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
+_RESOURCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+DEFAULT_MAX_BODY = 6 * 1024 * 1024  # Lambda's synchronous payload limit; the smallest of the three.
+
+
+@dataclass(slots=True)
+class Function:
+    """A registered function: its name, handler, trigger and how its parameters are bound."""
+
+    name: str
+    handler: Callable[..., Any]
+    trigger: Trigger
+    binder: HttpBinder | EventBinder
+    is_async: bool = False
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        """The trigger kind: http, queue, topic, schedule, storage, changes or event."""
+        return self.trigger.kind
+
+
+class App:
+    """A portafn application: decorate handlers on it once, run them on any provider.
+
+    ``max_body_bytes`` caps HTTP bodies (413 above it).
+    """
+
+    def __init__(self, name: str, *, max_body_bytes: int = DEFAULT_MAX_BODY) -> None:
+        if not _RESOURCE.match(name):
+            raise RegistrationError(name, "an app name is 1-63 letters, digits, '.', '_' or '-'")
+        self.name = name
+        self.max_body_bytes = max_body_bytes
+        self.functions: dict[str, Function] = {}
+        self.tables: dict[str, Table[Any]] = {}
+        self.router: Router[Function] = Router()
+        self.start_hooks: list[Callable[[], Any]] = []
+
+    # -- registration -------------------------------------------------------------------------
+
+    def http(self, method: str, path: str, *, name: str | None = None) -> Callable[[F], F]:
+        """Serve ``method`` requests to ``path`` (``{param}`` segments become path parameters)."""
+
+        def register(func: F) -> F:
+            fname = self._name(func, name)
+            verb = method.upper()
+            if verb not in _METHODS:
+                raise RegistrationError(fname, f"unknown HTTP method {method!r}")
+            try:
+                template = compile_template(path)
+            except TemplateError as exc:
+                raise RegistrationError(fname, str(exc)) from None
+            binder = HttpBinder(fname, func, template.params)
+            if binder.unbound_path:
+                raise RegistrationError(
+                    fname, f"path parameters {binder.unbound_path} have no matching function parameter"
+                )
+            fn = Function(fname, func, HttpTrigger(verb, template), binder, _is_async(func))
+            clash = self.router.add(verb, template, fn)
+            if clash is not None:
+                raise RegistrationError(
+                    fname, f"route {verb} {path} duplicates {clash.method} {clash.template.template} of {clash.target.name}"
+                )
+            self._add(fn)
+            return func
+
+        return register
+
+    def queue(self, queue: str, *, name: str | None = None) -> Callable[[F], F]:
+        """Consume messages from a queue."""
+        return self._event(lambda fname: QueueTrigger(self._resource(fname, "queue", queue)), name)
+
+    def topic(self, topic: str, *, name: str | None = None) -> Callable[[F], F]:
+        """Receive messages published on a topic."""
+        return self._event(lambda fname: TopicTrigger(self._resource(fname, "topic", topic)), name)
+
+    def schedule(self, cron: str, *, name: str | None = None) -> Callable[[F], F]:
+        """Run on a five-field cron schedule in UTC (translated per provider)."""
+
+        def trigger(fname: str) -> Trigger:
+            try:
+                return ScheduleTrigger(parse_cron(cron))
+            except CronError as exc:
+                raise RegistrationError(fname, str(exc)) from None
+
+        return self._event(trigger, name)
+
+    def storage(
+        self, bucket: str, *, on: Literal["created", "deleted"] = "created", name: str | None = None
+    ) -> Callable[[F], F]:
+        """React to objects created in (or deleted from) a bucket."""
+
+        def trigger(fname: str) -> Trigger:
+            if on not in ("created", "deleted"):
+                raise RegistrationError(fname, f"storage on={on!r}; use 'created' or 'deleted'")
+            return StorageTrigger(self._resource(fname, "bucket", bucket), on)
+
+        return self._event(trigger, name)
+
+    def changes(self, table: Table[Any], *, name: str | None = None) -> Callable[[F], F]:
+        """React to inserts, updates and deletes on a table of this app."""
+
+        def trigger(fname: str) -> Trigger:
+            if self.tables.get(getattr(table, "name", "")) is not table:
+                raise RegistrationError(fname, "changes() takes a table made by this app's app.table()")
+            return ChangesTrigger(table)
+
+        return self._event(trigger, name)
+
+    def event(self, type: str, *, name: str | None = None) -> Callable[[F], F]:
+        """Receive any other CloudEvent by its ``type`` (for example ``com.example.order.shipped``)."""
+
+        def trigger(fname: str) -> Trigger:
+            if not type or any(c.isspace() for c in type):
+                raise RegistrationError(fname, f"event type {type!r} must be non-empty with no spaces")
+            return EventTrigger(type)
+
+        return self._event(trigger, name)
+
+    def on_start(self, func: F) -> F:
+        """Run ``func`` once per container, before the first invocation (clients, caches)."""
+        self.start_hooks.append(func)
+        return func
+
+    def table(
+        self,
+        model: type[M],
+        *,
+        partition_key: str,
+        sort_key: str | None = None,
+        name: str | None = None,
+        ttl: str | None = None,
+    ) -> Table[M]:
+        """A typed table of ``model`` items keyed by ``partition_key`` (and ``sort_key``).
+
+        ``ttl`` names a field holding the expiry time (a datetime or epoch seconds).
+        """
+        from portafn.store.table import Table
+
+        tname = name or _default_table_name(model.__name__)
+        if tname in self.tables:
+            raise RegistrationError(tname, f"app {self.name!r} already has a table named {tname!r}")
+        table = Table(model, partition_key=partition_key, sort_key=sort_key, name=tname, ttl=ttl)
+        self.tables[tname] = table
+        return table
+
+    # -- lookup -------------------------------------------------------------------------------
+
+    def function(self, name: str) -> Function:
+        """The function called ``name``; ``FunctionNotFound`` lists the ones there are."""
+        try:
+            return self.functions[name]
+        except KeyError:
+            raise FunctionNotFound(
+                f"app {self.name!r} has no function {name!r}; it has: {', '.join(sorted(self.functions))}"
+            ) from None
+
+    def by_kind(self, kind: str) -> list[Function]:
+        """Registered functions of one trigger kind, in registration order."""
+        return [f for f in self.functions.values() if f.kind == kind]
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _event(self, make_trigger: Callable[[str], Trigger], name: str | None) -> Callable[[F], F]:
+        def register(func: F) -> F:
+            fname = self._name(func, name)
+            trigger = make_trigger(fname)
+            self._add(Function(fname, func, trigger, EventBinder(fname, func, trigger), _is_async(func)))
+            return func
+
+        return register
+
+    def _name(self, func: Callable[..., Any], name: str | None) -> str:
+        fname = name or getattr(func, "__name__", "")
+        if not callable(func):
+            raise RegistrationError(str(fname or func), "only functions can be registered")
+        if not _NAME.match(fname):
+            raise RegistrationError(
+                fname or repr(func), "a function name is a letter then up to 62 letters, digits, '_' or '-'"
+            )
+        if fname in self.functions:
+            raise RegistrationError(fname, f"app {self.name!r} already has a function named {fname!r}")
+        return fname
+
+    @staticmethod
+    def _resource(fname: str, what: str, value: str) -> str:
+        if not _RESOURCE.match(value):
+            raise RegistrationError(fname, f"{what} name {value!r}: use 1-63 letters, digits, '.', '_' or '-'")
+        return value
+
+    def _add(self, fn: Function) -> None:
+        self.functions[fn.name] = fn
+
+    def __repr__(self) -> str:
+        return f"App({self.name!r}, {len(self.functions)} functions)"
+
+
+def _is_async(func: Callable[..., Any]) -> bool:
+    return inspect.iscoroutinefunction(func)
+
+
+def _default_table_name(model_name: str) -> str:
+    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", model_name).lower()
+    return snake if snake.endswith("s") else snake + "s"

@@ -1,0 +1,1 @@
+"""Local stand-ins for cloud services: start, wait for, and stop real emulator processes."""

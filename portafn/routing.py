@@ -1,0 +1,121 @@
+"""Path templates (``/orders/{order_id}``) compiled to matchers, and the router over them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}")
+_LITERAL = re.compile(r"^[A-Za-z0-9._~!$&'()*+,;=:@%-]*$")
+
+
+class TemplateError(ValueError):
+    """A path template that cannot be compiled."""
+
+
+@dataclass(frozen=True, slots=True)
+class PathTemplate:
+    """A compiled template. ``{name}`` matches one segment; ``{name+}`` matches the rest."""
+
+    template: str
+    params: tuple[str, ...]
+    pattern: re.Pattern[str]
+    specificity: tuple[int, int]
+
+    def match(self, path: str) -> dict[str, str] | None:
+        """The path parameters if ``path`` matches, else None."""
+        m = self.pattern.match(path)
+        return m.groupdict() if m else None
+
+
+def compile_template(template: str) -> PathTemplate:
+    """Compile a template; raises ``TemplateError`` naming what is wrong."""
+    if not template.startswith("/"):
+        raise TemplateError(f"path {template!r} must start with '/'")
+    if "//" in template:
+        raise TemplateError(f"path {template!r} has an empty segment")
+    regex = ""
+    params: list[str] = []
+    literal_segments = 0
+    segments = template.strip("/").split("/") if template != "/" else []
+    for i, segment in enumerate(segments):
+        m = _PARAM.fullmatch(segment)
+        if m:
+            name, greedy = m.group(1), m.group(2)
+            if name in params:
+                raise TemplateError(f"path {template!r} repeats parameter {{{name}}}")
+            if greedy and i != len(segments) - 1:
+                raise TemplateError(f"path {template!r}: {{{name}+}} must be the last segment")
+            params.append(name)
+            regex += f"/(?P<{name}>.+)" if greedy else f"/(?P<{name}>[^/]+)"
+            continue
+        if "{" in segment or "}" in segment:
+            raise TemplateError(
+                f"path {template!r}: segment {segment!r} must be a literal or one {{name}}"
+            )
+        if not _LITERAL.match(segment):
+            raise TemplateError(f"path {template!r}: segment {segment!r} has characters a URL cannot carry")
+        literal_segments += 1
+        regex += "/" + re.escape(segment)
+    pattern = re.compile("^" + (regex or "/") + "/?$" if regex else "^/$")
+    return PathTemplate(template, tuple(params), pattern, (literal_segments, len(segments)))
+
+
+@dataclass(slots=True)
+class Route(Generic[T]):
+    """One method and template, and what it leads to."""
+
+    method: str
+    template: PathTemplate
+    target: T
+
+
+@dataclass(slots=True)
+class RouteMatch(Generic[T]):
+    """The outcome of routing: a target with its parameters, or the methods the path allows."""
+
+    target: T | None
+    params: dict[str, str] = field(default_factory=dict)
+    allowed: list[str] = field(default_factory=list)
+
+
+class Router(Generic[T]):
+    """Matches (method, path) to a target; literal segments win over parameters."""
+
+    def __init__(self) -> None:
+        self._routes: list[Route[T]] = []
+
+    def add(self, method: str, template: PathTemplate, target: T) -> Route[T] | None:
+        """Add a route; returns the existing route if this one duplicates it (same method and shape)."""
+        shape = _shape(template)
+        for route in self._routes:
+            if route.method in (method, "*") or method == "*":
+                if _shape(route.template) == shape:
+                    return route
+        self._routes.append(Route(method, template, target))
+        self._routes.sort(key=lambda r: r.template.specificity, reverse=True)
+        return None
+
+    def match(self, method: str, path: str) -> RouteMatch[T]:
+        """Route a request. ``target`` is None for 404 (``allowed`` empty) or 405."""
+        allowed: list[str] = []
+        for route in self._routes:
+            params = route.template.match(path)
+            if params is None:
+                continue
+            if route.method in ("*", method) or (method == "HEAD" and route.method == "GET"):
+                return RouteMatch(route.target, params)
+            allowed.append(route.method)
+        return RouteMatch(None, allowed=sorted(set(allowed)))
+
+    @property
+    def routes(self) -> list[Route[T]]:
+        """Every route, most specific first."""
+        return list(self._routes)
+
+
+def _shape(template: PathTemplate) -> str:
+    return _PARAM.sub("{}", template.template.rstrip("/") or "/")

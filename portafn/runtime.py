@@ -1,0 +1,187 @@
+"""Running registered functions: start-up hooks, context, binding, and errors turned into answers.
+
+Every adapter translates its provider's event to the neutral model and calls a ``Runtime``; the
+local server, the CLI and the tests call the same one, so behaviour cannot differ by provider.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from portafn.app import App, Function
+from portafn.binding import BindError, EventBinder, HttpBinder
+from portafn.context import Context
+from portafn.events import Event
+from portafn.http import HttpRequest, HttpResponse
+from portafn.log import get_logger
+from portafn.problems import problem
+
+_log = get_logger("portafn.runtime")
+_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+CORRELATION_HEADER = "X-Correlation-Id"
+
+
+@dataclass(slots=True)
+class Invocation:
+    """What the platform tells about one invocation, as far as it tells it."""
+
+    request_id: str | None = None
+    remaining_time: Callable[[], float] | None = None
+    raw: Any = None
+
+
+class Runtime:
+    """Runs an app's functions for one provider (``"aws"``, ``"azure"``, ``"gcp"`` or ``"local"``)."""
+
+    def __init__(self, app: App, provider: str = "local") -> None:
+        self.app = app
+        self.provider = provider
+        self._started = False
+        self._cold = True
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Run the app's start-up hooks once; later calls return at once."""
+        if self._started:
+            return
+        with self._lock:
+            if self._started:
+                return
+            for hook in self.app.start_hooks:
+                result = hook()
+                if asyncio.iscoroutine(result):
+                    asyncio.run(result)
+            self._started = True
+
+    def _take_cold(self) -> bool:
+        with self._lock:
+            cold, self._cold = self._cold, False
+        return cold
+
+    def context(self, fn_name: str, correlation_id: str, invocation: Invocation | None) -> Context:
+        """The context for one invocation."""
+        inv = invocation or Invocation()
+        return Context(
+            request_id=inv.request_id or str(uuid.uuid4()),
+            correlation_id=correlation_id,
+            provider=self.provider,
+            function_name=fn_name,
+            cold_start=self._take_cold(),
+            remaining_time=inv.remaining_time,
+            raw=inv.raw,
+        )
+
+    # -- HTTP ---------------------------------------------------------------------------------
+
+    def handle_http(self, request: HttpRequest, invocation: Invocation | None = None) -> HttpResponse:
+        """Route and run an HTTP request. Never raises: failures become problem+json responses."""
+        correlation = _http_correlation(request, invocation)
+        try:
+            response = self._http(request, invocation, correlation)
+        except Exception:
+            _log.exception("unhandled error before the handler ran", extra={"correlation_id": correlation})
+            response = problem(500, "An internal error occurred.", correlation_id=correlation)
+        response.headers.set(CORRELATION_HEADER, correlation)
+        return response
+
+    def _http(self, request: HttpRequest, invocation: Invocation | None, correlation: str) -> HttpResponse:
+        self.start()
+        found = self.app.router.match(request.method, request.path)
+        if found.target is None:
+            if found.allowed:
+                resp = problem(405, f"{request.method} is not allowed here.", allowed=found.allowed)
+                resp.headers.set("Allow", ", ".join(found.allowed))
+                return resp
+            return problem(404, f"No route matches {request.method} {_safe_path(request.path)}.")
+        fn = found.target
+        if len(request.body) > self.app.max_body_bytes:
+            return problem(413, f"The body is over the limit of {self.app.max_body_bytes} bytes.")
+        request.path_params = found.params
+        ctx = self.context(fn.name, correlation, invocation)
+        binder = fn.binder
+        assert isinstance(binder, HttpBinder)
+        try:
+            kwargs = binder.bind(request, ctx)
+        except BindError as exc:
+            extra = {"errors": exc.errors} if exc.errors else {}
+            return problem(exc.status, exc.detail, **extra)
+        try:
+            result = _call(fn, kwargs)
+        except Exception:
+            ctx.logger.exception("handler raised")
+            return problem(500, "An internal error occurred.", correlation_id=correlation)
+        return to_response(result)
+
+    # -- events -------------------------------------------------------------------------------
+
+    def handle_event(
+        self, function: str | Function, event: Event[Any], invocation: Invocation | None = None
+    ) -> Any:
+        """Run one event function on one event and return what it returned.
+
+        Raises whatever the handler raised (and ``EventDataError`` when the data does not
+        validate): adapters turn a raise into their provider's retry or failure signal.
+        """
+        fn = function if isinstance(function, Function) else self.app.function(function)
+        self.start()
+        correlation = _event_correlation(event, invocation)
+        ctx = self.context(fn.name, correlation, invocation)
+        binder = fn.binder
+        assert isinstance(binder, EventBinder)
+        try:
+            return _call(fn, binder.bind(event, ctx))
+        except Exception:
+            ctx.logger.exception("handler raised", extra={"event_id": event.id, "event_type": event.type})
+            raise
+
+
+def _call(fn: Function, kwargs: dict[str, Any]) -> Any:
+    result = fn.handler(**kwargs)
+    if fn.is_async:
+        return asyncio.run(result)
+    return result
+
+
+def to_response(result: Any) -> HttpResponse:
+    """A handler's return value as a response: None is 204, an ``HttpResponse`` passes as is."""
+    if isinstance(result, HttpResponse):
+        return result
+    if result is None:
+        return HttpResponse(status=204)
+    # Anything else pydantic can serialise (numbers, dataclasses) goes out as JSON.
+    return HttpResponse(result)
+
+
+def _http_correlation(request: HttpRequest, invocation: Invocation | None) -> str:
+    given = request.headers.get(CORRELATION_HEADER)
+    if given and _SAFE_ID.match(given):
+        return given
+    trace = request.headers.get("traceparent")
+    if trace and (m := _TRACEPARENT.match(trace.strip().lower())):
+        return m.group(1)
+    if invocation and invocation.request_id:
+        return invocation.request_id
+    return str(uuid.uuid4())
+
+
+def _event_correlation(event: Event[Any], invocation: Invocation | None) -> str:
+    given = event.extensions.get("correlationid")
+    if isinstance(given, str) and _SAFE_ID.match(given):
+        return given
+    trace = event.traceparent
+    if trace and (m := _TRACEPARENT.match(trace.strip().lower())):
+        return m.group(1)
+    return event.id or (invocation.request_id if invocation and invocation.request_id else str(uuid.uuid4()))
+
+
+def _safe_path(path: str) -> str:
+    # Echo a bounded, printable path only: a response must not reflect arbitrary bytes.
+    clean = "".join(c if c.isprintable() else "?" for c in path[:200])
+    return clean + ("..." if len(path) > 200 else "")
