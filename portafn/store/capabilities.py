@@ -1,0 +1,63 @@
+"""What a store declares it can do. Using anything undeclared raises ``Unsupported``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from portafn.store.errors import Unsupported
+
+
+class Capability(StrEnum):
+    """A feature a store may or may not have, beyond get/insert/put/delete."""
+
+    CONDITIONAL_WRITES = "conditional writes"
+    TRANSACTIONS = "transactions"
+    BATCH = "batch"
+    TTL = "ttl"
+    CHANGE_SOURCE = "change source"
+    QUERY_EQ = "query: equals"
+    QUERY_BEGINS_WITH = "query: begins with"
+    QUERY_BETWEEN = "query: between"
+    QUERY_RANGE = "query: greater/less than"
+    QUERY_DESCENDING = "query: descending"
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """A store's declaration: which capabilities, and its limits.
+
+    ``local_gaps`` maps a capability to why the local stand-in cannot show it (DynamoDB Local never
+    expires TTL, say): the capability is still claimed; the conformance table shows the gap.
+    """
+
+    supported: frozenset[Capability]
+    max_transaction_items: int = 0
+    batch_write_size: int = 0
+    batch_get_size: int = 0
+    max_item_bytes: int = 400 * 1024
+    local_gaps: Mapping[Capability, str] = field(default_factory=dict)
+
+    def has(self, capability: Capability) -> bool:
+        """Whether the capability is declared."""
+        return capability in self.supported
+
+    def require(self, store: str, capability: Capability, table: str | None = None) -> None:
+        """Raise ``Unsupported`` naming the store and the capability unless it is declared."""
+        if capability not in self.supported:
+            raise Unsupported(store, capability.value, table)
+
+    def as_dict(self) -> dict[str, object]:
+        """A JSON-ready view, for reports and the generated capability matrix."""
+        return {
+            "supported": sorted(c.value for c in self.supported),
+            "max_transaction_items": self.max_transaction_items,
+            "batch_write_size": self.batch_write_size,
+            "batch_get_size": self.batch_get_size,
+            "max_item_bytes": self.max_item_bytes,
+            "local_gaps": {c.value: why for c, why in self.local_gaps.items()},
+        }
+
+
+ALL = frozenset(Capability)

@@ -1,0 +1,207 @@
+"""The store port: the small set of operations every store implements over JSON documents.
+
+Tables (``portafn.store.table``) turn pydantic models into documents and call this port; a store
+never sees a model. Documents are JSON-compatible dicts that include the key fields themselves.
+Keys are ``str`` or ``int`` values (see ``portafn.store.keys``). Etags are opaque strings the store
+makes; a write with an ``etag`` succeeds only if the stored item still has it.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Literal
+
+from portafn.store.capabilities import Capabilities
+
+KeyValue = str | int
+SortOp = Literal["eq", "begins_with", "between", "gt", "gte", "lt", "lte"]
+ChangeKind = Literal["insert", "modify", "remove"]
+
+
+@dataclass(frozen=True, slots=True)
+class TableSpec:
+    """What a store needs to know of a table."""
+
+    name: str
+    partition_key: str
+    sort_key: str | None = None
+    ttl_field: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    """A partition key value and, for tables that have one, a sort key value."""
+
+    pk: KeyValue
+    sk: KeyValue | None = None
+
+    def as_dict(self, spec: TableSpec) -> dict[str, KeyValue]:
+        """The key as field name to value."""
+        out: dict[str, KeyValue] = {spec.partition_key: self.pk}
+        if spec.sort_key is not None and self.sk is not None:
+            out[spec.sort_key] = self.sk
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A stored document with its etag."""
+
+    key: Key
+    doc: dict[str, Any]
+    etag: str
+
+
+@dataclass(frozen=True, slots=True)
+class SortCondition:
+    """A condition on the sort key within one partition. ``high`` is used by ``between`` only."""
+
+    op: SortOp
+    value: KeyValue
+    high: KeyValue | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a query; ``cursor`` resumes right after its last record, None at the end."""
+
+    records: list[Record]
+    cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Put:
+    """Write a whole document.
+
+    ``if_absent``: only if the key is free (else ``AlreadyExists``). ``etag``: only if the stored
+    item still has this etag (else ``ConcurrencyConflict``, or ``NotFound`` if it is gone).
+    """
+
+    table: TableSpec
+    key: Key
+    doc: dict[str, Any]
+    if_absent: bool = False
+    etag: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    """Delete an item. ``etag``: only if it still has this etag. Deleting a missing item without an
+    etag succeeds (deletes are idempotent); with an etag it raises ``NotFound``."""
+
+    table: TableSpec
+    key: Key
+    etag: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """A condition inside a transaction: the item exists (with ``etag`` if given) or, with
+    ``exists=False``, does not."""
+
+    table: TableSpec
+    key: Key
+    etag: str | None = None
+    exists: bool = True
+
+
+Write = Put | Delete
+TransactOp = Put | Delete | Check
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeRecord:
+    """One change read from a store's change source, in commit order per partition."""
+
+    table: str
+    kind: ChangeKind
+    key: Key
+    old: dict[str, Any] | None
+    new: dict[str, Any] | None
+    sequence: str
+    time: datetime | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Store(ABC):
+    """A store implementation. Subclasses set ``scheme`` and ``capabilities`` and are registered
+    under the ``portafn.stores`` entry point group by scheme.
+
+    Every method raises only ``portafn.store.errors`` types: SDK exceptions are mapped inside.
+    Methods must be safe to call from several threads at once.
+    """
+
+    scheme: ClassVar[str]
+    capabilities: Capabilities
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    @property
+    def name(self) -> str:
+        """The store's name in errors and reports (its scheme)."""
+        return self.scheme
+
+    @abstractmethod
+    def ensure_table(self, table: TableSpec) -> None:
+        """Create the table (and what its TTL and change source need) if missing; idempotent."""
+
+    @abstractmethod
+    def get(self, table: TableSpec, key: Key) -> Record | None:
+        """The item, or None."""
+
+    @abstractmethod
+    def write(self, op: Write) -> str | None:
+        """Apply one write; returns the new etag of a put, None for a delete."""
+
+    @abstractmethod
+    def query(
+        self,
+        table: TableSpec,
+        pk: KeyValue,
+        condition: SortCondition | None,
+        *,
+        descending: bool,
+        limit: int,
+        cursor: str | None,
+    ) -> Page:
+        """Items of one partition in sort-key order, at most ``limit``, resuming after ``cursor``."""
+
+    def batch_get(self, table: TableSpec, keys: Sequence[Key]) -> tuple[list[Record], list[Key]]:
+        """Items found among ``keys`` (at most ``batch_get_size``), and keys left unprocessed.
+
+        The default reads one at a time; stores with a native batch read override it.
+        """
+        found = [r for r in (self.get(table, k) for k in keys) if r is not None]
+        return found, []
+
+    def batch_write(self, ops: Sequence[Write]) -> list[Write]:
+        """Apply unconditional writes (at most ``batch_write_size``); returns those left unprocessed.
+
+        Not atomic. The default writes one at a time.
+        """
+        for op in ops:
+            self.write(op)
+        return []
+
+    @abstractmethod
+    def transact(self, ops: Sequence[TransactOp]) -> None:
+        """Apply every op or none; ``TransactionConflict`` (with per-op reasons) if any condition fails."""
+
+    def read_changes(
+        self, table: TableSpec, cursor: str | None, limit: int = 100
+    ) -> tuple[list[ChangeRecord], str | None]:
+        """Changes after ``cursor`` (None: from the start of what the store keeps) and the next cursor."""
+        from portafn.store.errors import Unsupported
+
+        raise Unsupported(self.name, "change source", table.name)
+
+    @abstractmethod
+    def clear(self, table: TableSpec) -> None:
+        """Delete every item of the table (tests use it to isolate data)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most stores have nothing to release
+        """Release connections."""

@@ -1,0 +1,77 @@
+"""Choosing a store by URL: ``PORTAFN_STORE``, entry points by scheme, and the embedded default."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from importlib.metadata import entry_points
+from urllib.parse import urlsplit
+
+from portafn.store.port import Store
+
+ENTRY_POINT_GROUP = "portafn.stores"
+DEFAULT_URL = "sqlite:///.portafn/portafn.db"
+
+_default: Store | None = None
+_default_lock = threading.Lock()
+_override: ContextVar[Store | None] = ContextVar("portafn_store", default=None)
+
+
+class StoreConfigError(ValueError):
+    """A store URL that names no installed store or is malformed."""
+
+
+def store_class(url: str) -> type[Store]:
+    """The store class registered for the URL's scheme."""
+    scheme = urlsplit(url).scheme
+    if not scheme:
+        raise StoreConfigError(f"store URL {url!r} has no scheme (try memory://, sqlite:///PATH, dynamodb://...)")
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name == scheme:
+            cls = ep.load()
+            if not (isinstance(cls, type) and issubclass(cls, Store)):
+                raise StoreConfigError(f"entry point {ep.value} for {scheme}:// is not a Store")
+            return cls
+    known = sorted({ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
+    hint = {"dynamodb": "portafn-aws", "cosmos": "portafn-azure", "firestore": "portafn-gcp"}.get(scheme)
+    extra = f"; install {hint}" if hint else ""
+    raise StoreConfigError(f"no store for {scheme}:// (installed: {', '.join(known)}){extra}")
+
+
+def open_store(url: str) -> Store:
+    """A new store for ``url``."""
+    return store_class(url)(url)
+
+
+def current_store() -> Store:
+    """The store tables use now: an override set by ``use_store``, else the process default
+    (``PORTAFN_STORE``, or the embedded SQLite file under ``.portafn/``), opened on first use."""
+    override = _override.get()
+    if override is not None:
+        return override
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                _default = open_store(os.environ.get("PORTAFN_STORE") or DEFAULT_URL)
+    return _default
+
+
+def set_default_store(store: Store | None) -> None:
+    """Replace the process default store (None: resolve again from the environment on next use)."""
+    global _default
+    with _default_lock:
+        _default = store
+
+
+@contextmanager
+def use_store(store: Store) -> Iterator[Store]:
+    """Within the block (this thread or task), tables use ``store``."""
+    token = _override.set(store)
+    try:
+        yield store
+    finally:
+        _override.reset(token)
