@@ -6,7 +6,13 @@ Importing it loads no cloud SDK.
 
 from portafn.app import App, Function
 from portafn.context import Context
-from portafn.errors import EventDataError, EventFormatError, PortafnError, RegistrationError
+from portafn.errors import (
+    EventDataError,
+    EventFormatError,
+    HttpError,
+    PortafnError,
+    RegistrationError,
+)
 from portafn.events import Change, Event, Message, Schedule, StorageEvent, StorageObject
 from portafn.http import Headers, HttpRequest, HttpResponse
 from portafn.runtime import Invocation, Runtime
@@ -20,6 +26,7 @@ __all__ = [
     "EventFormatError",
     "Function",
     "Headers",
+    "HttpError",
     "HttpRequest",
     "HttpResponse",
     "Invocation",

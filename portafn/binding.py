@@ -1,8 +1,9 @@
 """Binding handler parameters from annotations, decided once at registration.
 
 HTTP handlers take, by annotation: ``Context``, ``HttpRequest``, path parameters (named in the
-template, typed), one body (a pydantic model, ``bytes``, ``str``, ``dict`` or ``list``) and query
-parameters (any other simple type; ``list[X]`` for repeated keys). Event handlers take one event
+template, typed), one body (a pydantic model, ``bytes``, ``dict`` or ``list``, or any type on a
+parameter named ``body``, ``str`` included) and query parameters (any other simple type; ``list[X]``
+for repeated keys). Event handlers take one event
 (``Message[T]``, ``Schedule``, ``StorageEvent``, ``Change[T]``, ``Event[T]``) and optionally a ``Context``.
 """
 
@@ -129,7 +130,7 @@ class HttpBinder:
                 if not _is_scalar(ann):
                     raise RegistrationError(name, f"path parameter {p.name!r} must be a simple type, not {ann!r}")
                 self.params.append(Param(p.name, "path", TypeAdapter(ann)))
-            elif _is_scalar(ann) or self._is_scalar_list(ann):
+            elif p.name != "body" and (_is_scalar(ann) or self._is_scalar_list(ann)):
                 many = not _is_scalar(ann)
                 self.params.append(Param(p.name, "query", TypeAdapter(ann), p.default, many))
             else:
@@ -156,6 +157,8 @@ class HttpBinder:
         base = _strip_optional(ann)
         if base is bytes:
             return "bytes"
+        if base is str:
+            return "str"
         if inspect.isclass(base) and issubclass(base, BaseModel):
             return "model"
         origin = typing.get_origin(base) or base

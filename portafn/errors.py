@@ -52,3 +52,17 @@ class EventDataError(PortafnError):
         self.errors = errors
         fields = ", ".join(".".join(str(p) for p in e.get("loc", ())) or "data" for e in errors)  # type: ignore[union-attr]
         super().__init__(f"{function}: event data failed validation ({fields})")
+
+
+class HttpError(PortafnError):
+    """Raise from an HTTP handler to answer with a problem+json of ``status`` and ``detail``.
+
+    ``headers`` are added to the response (``Retry-After``, say). The detail is sent to the caller,
+    so it must not carry secrets or internals.
+    """
+
+    def __init__(self, status: int, detail: str | None = None, *, headers: dict[str, str] | None = None) -> None:
+        self.status = status
+        self.detail = detail
+        self.headers = headers or {}
+        super().__init__(f"HTTP {status}" + (f": {detail}" if detail else ""))

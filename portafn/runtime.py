@@ -17,10 +17,21 @@ from typing import Any
 from portafn.app import App, Function
 from portafn.binding import BindError, EventBinder, HttpBinder
 from portafn.context import Context
+from portafn.errors import HttpError
 from portafn.events import Event
 from portafn.http import HttpRequest, HttpResponse
 from portafn.log import get_logger
 from portafn.problems import problem
+from portafn.store.errors import (
+    AlreadyExists,
+    ConcurrencyConflict,
+    NotFound,
+    StoreError,
+    StoreUnavailable,
+    Throttled,
+    TooLarge,
+    TransactionConflict,
+)
 
 _log = get_logger("portafn.runtime")
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
@@ -114,6 +125,21 @@ class Runtime:
             return problem(exc.status, exc.detail, **extra)
         try:
             result = _call(fn, kwargs)
+        except HttpError as exc:
+            resp = problem(exc.status, exc.detail)
+            for name, value in exc.headers.items():
+                resp.headers.set(name, value)
+            return resp
+        except StoreError as exc:
+            mapped = _store_status(exc)
+            if mapped is None:
+                ctx.logger.exception("handler raised")
+                return problem(500, "An internal error occurred.", correlation_id=correlation)
+            ctx.logger.warning("store error answered as %s: %s", mapped, type(exc).__name__)
+            resp = problem(mapped, exc.summary.capitalize() + ".", correlation_id=correlation)
+            if isinstance(exc, Throttled) and exc.retry_after is not None:
+                resp.headers.set("Retry-After", str(max(1, round(exc.retry_after))))
+            return resp
         except Exception:
             ctx.logger.exception("handler raised")
             return problem(500, "An internal error occurred.", correlation_id=correlation)
@@ -147,6 +173,25 @@ def _call(fn: Function, kwargs: dict[str, Any]) -> Any:
     if fn.is_async:
         return asyncio.run(result)
     return result
+
+
+def _store_status(exc: StoreError) -> int | None:
+    """The HTTP status a store error means to a caller, when it means one."""
+    for cls, status in _STORE_STATUS:
+        if isinstance(exc, cls):
+            return status
+    return None
+
+
+_STORE_STATUS: tuple[tuple[type[StoreError], int], ...] = (
+    (NotFound, 404),
+    (AlreadyExists, 409),
+    (ConcurrencyConflict, 412),
+    (TransactionConflict, 409),
+    (TooLarge, 413),
+    (Throttled, 503),
+    (StoreUnavailable, 503),
+)
 
 
 def to_response(result: Any) -> HttpResponse:

@@ -1,0 +1,1 @@
+"""Real business functions that the contract suite runs everywhere."""
