@@ -87,13 +87,15 @@ class App:
             binder = HttpBinder(fname, func, template.params)
             if binder.unbound_path:
                 raise RegistrationError(
-                    fname, f"path parameters {binder.unbound_path} have no matching function parameter"
+                    fname,
+                    f"path parameters {binder.unbound_path} have no matching function parameter",
                 )
             fn = Function(fname, func, HttpTrigger(verb, template), binder, _is_async(func))
             clash = self.router.add(verb, template, fn)
             if clash is not None:
                 raise RegistrationError(
-                    fname, f"route {verb} {path} duplicates {clash.method} {clash.template.template} of {clash.target.name}"
+                    fname,
+                    f"route {verb} {path} duplicates {clash.method} {clash.template.template} of {clash.target.name}",
                 )
             self._add(fn)
             return func
@@ -205,12 +207,13 @@ class App:
         return register
 
     def _name(self, func: Callable[..., Any], name: str | None) -> str:
-        fname = name or getattr(func, "__name__", "")
+        fname: str = name or str(getattr(func, "__name__", ""))
         if not callable(func):
             raise RegistrationError(str(fname or func), "only functions can be registered")
         if not _NAME.match(fname):
             raise RegistrationError(
-                fname or repr(func), "a function name is a letter then up to 62 letters, digits, '_' or '-'"
+                fname or repr(func),
+                "a function name is a letter then up to 62 letters, digits, '_' or '-'",
             )
         if fname in self.functions:
             raise RegistrationError(fname, f"app {self.name!r} already has a function named {fname!r}")
@@ -219,7 +222,9 @@ class App:
     @staticmethod
     def _resource(fname: str, what: str, value: str) -> str:
         if not _RESOURCE.match(value):
-            raise RegistrationError(fname, f"{what} name {value!r}: use 1-63 letters, digits, '.', '_' or '-'")
+            raise RegistrationError(
+                fname, f"{what} name {value!r}: use 1-63 letters, digits, '.', '_' or '-'"
+            )
         return value
 
     def _add(self, fn: Function) -> None:

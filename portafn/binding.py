@@ -128,7 +128,9 @@ class HttpBinder:
                 self.params.append(Param(p.name, "request"))
             elif p.name in path_params:
                 if not _is_scalar(ann):
-                    raise RegistrationError(name, f"path parameter {p.name!r} must be a simple type, not {ann!r}")
+                    raise RegistrationError(
+                        name, f"path parameter {p.name!r} must be a simple type, not {ann!r}"
+                    )
                 self.params.append(Param(p.name, "path", TypeAdapter(ann)))
             elif p.name != "body" and (_is_scalar(ann) or self._is_scalar_list(ann)):
                 many = not _is_scalar(ann)
@@ -137,7 +139,8 @@ class HttpBinder:
                 kind = self._body_kind(name, p.name, ann)
                 if body_seen:
                     raise RegistrationError(
-                        name, f"parameters {body_seen!r} and {p.name!r} both look like the body; keep one"
+                        name,
+                        f"parameters {body_seen!r} and {p.name!r} both look like the body; keep one",
                     )
                 body_seen = p.name
                 self.params.append(Param(p.name, "body", TypeAdapter(ann), p.default, body_kind=kind))
@@ -198,7 +201,11 @@ class HttpBinder:
 
     @staticmethod
     def _convert(
-        p: Param, value: Any, loc: tuple[str, ...], kwargs: dict[str, Any], errors: list[dict[str, Any]]
+        p: Param,
+        value: Any,
+        loc: tuple[str, ...],
+        kwargs: dict[str, Any],
+        errors: list[dict[str, Any]],
     ) -> None:
         assert p.adapter is not None
         try:
@@ -207,7 +214,9 @@ class HttpBinder:
             errors.extend(_errors(exc, loc))
 
     @staticmethod
-    def _bind_body(p: Param, request: HttpRequest, kwargs: dict[str, Any], errors: list[dict[str, Any]]) -> None:
+    def _bind_body(
+        p: Param, request: HttpRequest, kwargs: dict[str, Any], errors: list[dict[str, Any]]
+    ) -> None:
         assert p.adapter is not None
         if p.body_kind == "bytes":
             kwargs[p.name] = request.body
@@ -265,13 +274,16 @@ class EventBinder:
                 )
             if not _origin_is(ann, expected):
                 raise RegistrationError(
-                    name, f"parameter {p.name!r}: a {trigger.kind} function receives {expected.__name__}, not {ann!r}"
+                    name,
+                    f"parameter {p.name!r}: a {trigger.kind} function receives {expected.__name__}, not {ann!r}",
                 )
             arg = _generic_arg(ann)
             adapter = None if arg is Any else TypeAdapter(arg)
             self.event = EventParam(p.name, ann, adapter)
         if self.event is None:
-            raise RegistrationError(name, f"a {trigger.kind} function needs a parameter of type {expected.__name__}")
+            raise RegistrationError(
+                name, f"a {trigger.kind} function needs a parameter of type {expected.__name__}"
+            )
 
     def bind(self, event: Event[Any], ctx: Context) -> dict[str, Any]:
         """Keyword arguments for the handler; ``EventDataError`` if the data does not validate."""
@@ -298,7 +310,7 @@ class EventBinder:
             elif event.data is not None:
                 values["data"] = spec.data_adapter.validate_python(event.data)
         except ValidationError as exc:
-            raise EventDataError(self.name, _errors(exc, ("data",))) from None  # type: ignore[arg-type]
+            raise EventDataError(self.name, _errors(exc, ("data",))) from None
         typed = spec.event_type.model_construct(**values)
         typed.raw = event.raw
         return typed

@@ -46,10 +46,7 @@ class Context:
         self.function_name = function_name
         self.cold_start = cold_start
         self.raw = raw
-        if remaining_time is None:
-            deadline = time.monotonic() + DEFAULT_TIMEOUT_S
-            remaining_time = lambda: max(0.0, deadline - time.monotonic())  # noqa: E731
-        self._remaining = remaining_time
+        self._remaining: Callable[[], float] = remaining_time or _local_deadline(DEFAULT_TIMEOUT_S)
         self.logger = ContextLogger(
             get_logger("portafn.app"),
             {
@@ -67,3 +64,13 @@ class Context:
 
     def __repr__(self) -> str:
         return f"Context({self.provider}:{self.function_name} request_id={self.request_id})"
+
+
+def _local_deadline(seconds: float) -> Callable[[], float]:
+    """Where no platform sets a deadline, count down from a default timeout."""
+    deadline = time.monotonic() + seconds
+
+    def remaining() -> float:
+        return max(0.0, deadline - time.monotonic())
+
+    return remaining

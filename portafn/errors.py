@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 
 class PortafnError(Exception):
@@ -25,9 +26,7 @@ class EventFormatError(PortafnError):
     keys that were seen, so the message says what arrived without echoing its values.
     """
 
-    def __init__(
-        self, provider: str, field: str, problem: str, *, keys: Iterable[str] | None = None
-    ) -> None:
+    def __init__(self, provider: str, field: str, problem: str, *, keys: Iterable[str] | None = None) -> None:
         self.provider = provider
         self.field = field
         self.problem = problem
@@ -47,10 +46,10 @@ class EventDataError(PortafnError):
     dead-lettering apply, and nothing is lost.
     """
 
-    def __init__(self, function: str, errors: list[dict[str, object]]) -> None:
+    def __init__(self, function: str, errors: list[dict[str, Any]]) -> None:
         self.function = function
         self.errors = errors
-        fields = ", ".join(".".join(str(p) for p in e.get("loc", ())) or "data" for e in errors)  # type: ignore[union-attr]
+        fields = ", ".join(".".join(str(p) for p in e.get("loc", ())) or "data" for e in errors)
         super().__init__(f"{function}: event data failed validation ({fields})")
 
 
@@ -61,7 +60,9 @@ class HttpError(PortafnError):
     so it must not carry secrets or internals.
     """
 
-    def __init__(self, status: int, detail: str | None = None, *, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, detail: str | None = None, *, headers: dict[str, str] | None = None
+    ) -> None:
         self.status = status
         self.detail = detail
         self.headers = headers or {}

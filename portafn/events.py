@@ -59,7 +59,7 @@ class Message(Event[T], Generic[T]):
         """The payload decoded as UTF-8."""
         return self.body.decode("utf-8", errors="replace")
 
-    def json(self) -> Any:
+    def json(self) -> Any:  # type: ignore[override]  # pydantic's v1-era json() is deprecated
         """The payload parsed as JSON."""
         return json.loads(self.body)
 

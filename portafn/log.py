@@ -10,10 +10,10 @@ from collections.abc import Mapping, MutableMapping
 from datetime import UTC, datetime
 from typing import Any
 
-_SECRET_KEY = re.compile(r"(pass(word)?|secret|token|authorization|api[-_]?key|credential|cookie|signature|sig)$", re.I)
-_SECRET_VALUE = re.compile(
-    r"(?i)(AccountKey=|SharedAccessKey=|sig=|Bearer\s+|password=)[^;&\s\"']+"
+_SECRET_KEY = re.compile(
+    r"(pass(word)?|secret|token|authorization|api[-_]?key|credential|cookie|signature|sig)$", re.I
 )
+_SECRET_VALUE = re.compile(r"(?i)(AccountKey=|SharedAccessKey=|sig=|Bearer\s+|password=)[^;&\s\"']+")
 REDACTED = "[redacted]"
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
@@ -64,6 +64,9 @@ def get_logger(name: str = "portafn") -> logging.Logger:
 
 class ContextLogger(logging.LoggerAdapter[logging.Logger]):
     """A logger that adds the invocation's fields (request id, correlation id, ...) to every line."""
+
+    def __init__(self, logger: logging.Logger, fields: dict[str, Any]) -> None:
+        super().__init__(logger, fields)
 
     def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
         extra = dict(self.extra or {})

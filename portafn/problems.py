@@ -12,7 +12,11 @@ PROBLEM_JSON = "application/problem+json"
 
 def problem(status: int, detail: str | None = None, **extensions: Any) -> HttpResponse:
     """A ``application/problem+json`` response with the standard title for ``status``."""
-    body: dict[str, Any] = {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status}
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+    }
     if detail:
         body["detail"] = detail
     body.update(extensions)

@@ -53,9 +53,7 @@ def compile_template(template: str) -> PathTemplate:
             regex += f"/(?P<{name}>.+)" if greedy else f"/(?P<{name}>[^/]+)"
             continue
         if "{" in segment or "}" in segment:
-            raise TemplateError(
-                f"path {template!r}: segment {segment!r} must be a literal or one {{name}}"
-            )
+            raise TemplateError(f"path {template!r}: segment {segment!r} must be a literal or one {{name}}")
         if not _LITERAL.match(segment):
             raise TemplateError(f"path {template!r}: segment {segment!r} has characters a URL cannot carry")
         literal_segments += 1
@@ -92,9 +90,9 @@ class Router(Generic[T]):
         """Add a route; returns the existing route if this one duplicates it (same method and shape)."""
         shape = _shape(template)
         for route in self._routes:
-            if route.method in (method, "*") or method == "*":
-                if _shape(route.template) == shape:
-                    return route
+            same_method = method == "*" or route.method in (method, "*")
+            if same_method and _shape(route.template) == shape:
+                return route
         self._routes.append(Route(method, template, target))
         self._routes.sort(key=lambda r: r.template.specificity, reverse=True)
         return None

@@ -17,7 +17,9 @@ def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser("dev", help="local stand-ins for cloud services")
     dev = p.add_subparsers(dest="dev_command", required=True, metavar="ACTION")
     up = dev.add_parser("up", help="start servers and print the environment that points clients at them")
-    up.add_argument("servers", nargs="*", help=f"which to start (default: all of {', '.join(sorted(SERVERS))})")
+    up.add_argument(
+        "servers", nargs="*", help=f"which to start (default: all of {', '.join(sorted(SERVERS))})"
+    )
     up.set_defaults(run=run_up)
 
 

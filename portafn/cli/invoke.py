@@ -21,13 +21,16 @@ from pydantic_core import to_json
 from portafn.cli.loading import AppLoadError, load_app
 from portafn.errors import PortafnError
 from portafn.events import Change, Event, StorageEvent
-from portafn.local import LocalClient, make_message, make_schedule
+from portafn.factories import make_message
+from portafn.testing import LocalClient, make_schedule
 from portafn.triggers import HttpTrigger
 
 
 def register(sub: Any) -> None:
     """Add the subcommand."""
-    p: argparse.ArgumentParser = sub.add_parser("invoke", help="run one function once with an event from a file")
+    p: argparse.ArgumentParser = sub.add_parser(
+        "invoke", help="run one function once with an event from a file"
+    )
     p.add_argument("app", metavar="MODULE:APP")
     p.add_argument("function")
     p.add_argument("--event", type=Path, help="JSON file with the event ('-' for standard input)")
@@ -90,7 +93,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _event_for(kind: str, fn: Any, doc: dict[str, Any]) -> Event[Any]:
-    base = {"id": doc.get("id") or str(uuid.uuid4()), "source": doc.get("source") or "portafn://cli"}
+    base = {
+        "id": doc.get("id") or str(uuid.uuid4()),
+        "source": doc.get("source") or "portafn://cli",
+    }
     if kind in ("queue", "topic"):
         queue = getattr(fn.trigger, kind)
         return make_message(doc.get("data"), queue=queue, attributes=doc.get("attributes"))
@@ -100,6 +106,12 @@ def _event_for(kind: str, fn: Any, doc: dict[str, Any]) -> Event[Any]:
         return StorageEvent.model_validate({"type": "portafn.storage", **base, **doc})
     if kind == "changes":
         return Change[Any].model_validate(
-            {"type": "portafn.change", "table": fn.trigger.table.name, **base, **doc, **(doc.get("data") or {})}
+            {
+                "type": "portafn.change",
+                "table": fn.trigger.table.name,
+                **base,
+                **doc,
+                **(doc.get("data") or {}),
+            }
         )
     return Event[Any].model_validate({"type": doc.get("type") or fn.trigger.type, **base, **doc})

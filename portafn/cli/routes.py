@@ -54,7 +54,9 @@ def run(args: argparse.Namespace) -> int:
     except AppLoadError as exc:
         raise CliError(str(exc)) from None
     rows = [(fn.kind, describe(fn), fn.name) for fn in app.functions.values()]
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(("KIND", "TRIGGER", "FUNCTION"))]
+    widths = [
+        max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(("KIND", "TRIGGER", "FUNCTION"))
+    ]
     for row in [("KIND", "TRIGGER", "FUNCTION"), *rows]:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     return 0

@@ -61,8 +61,8 @@ def make_server(app: App, host: str, port: int) -> ThreadingHTTPServer:
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-            sys.stderr.write("%s %s\n" % (self.address_string(), format % args))
+        def log_message(self, format: str, *args: Any) -> None:
+            sys.stderr.write(f"{self.address_string()} {format % args}\n")
 
     return ThreadingHTTPServer((host, port), Handler)
 
@@ -79,7 +79,11 @@ def run(args: argparse.Namespace) -> int:
         server = make_server(app, args.host, args.port)
     except OSError as exc:
         raise CliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
-    print(f"portafn: serving {app.name} on http://{args.host}:{server.server_port}", file=sys.stderr, flush=True)
+    print(
+        f"portafn: serving {app.name} on http://{args.host}:{server.server_port}",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
         server.serve_forever()
     finally:

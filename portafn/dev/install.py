@@ -6,7 +6,11 @@ import importlib
 import sys
 
 # Each module here exposes ``install() -> None`` and prints one line of progress.
-INSTALLERS: tuple[str, ...] = ()
+INSTALLERS: tuple[str, ...] = (
+    "portafn.dev.dynamodb",
+    "portafn.dev.firestore",
+    "portafn.dev.pubsub",
+)
 
 
 def main() -> int:

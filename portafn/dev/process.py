@@ -32,16 +32,14 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return False
 
 
-def wait_until(
-    ready: Callable[[], bool], *, timeout: float, what: str, interval: float = 0.1
-) -> None:
+def wait_until(ready: Callable[[], bool], *, timeout: float, what: str, interval: float = 0.1) -> None:
     """Poll ``ready`` until it returns True, at most ``timeout`` seconds; ``ServerError`` otherwise."""
     deadline = time.monotonic() + timeout
     while True:
         try:
             if ready():
                 return
-        except Exception:  # noqa: S110 - a probe failing just means "not yet"
+        except Exception:
             pass
         if time.monotonic() > deadline:
             raise ServerError(f"{what} did not answer within {timeout:.0f}s")

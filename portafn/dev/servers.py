@@ -9,7 +9,11 @@ from pathlib import Path
 from portafn.dev.process import ManagedProcess
 
 # name -> module exposing ``start(log_dir: Path | None = None) -> RunningServer``.
-SERVERS: dict[str, str] = {}
+SERVERS: dict[str, str] = {
+    "dynamodb": "portafn.dev.dynamodb",
+    "firestore": "portafn.dev.firestore",
+    "pubsub": "portafn.dev.pubsub",
+}
 
 
 @dataclass

@@ -24,7 +24,9 @@ class StoreError(PortafnError):
         self.table = table
         self.key = key
         self.detail = detail
-        where = f"{store}" + (f" table {table!r}" if table else "") + (f" key {key!r}" if key is not None else "")
+        where = (
+            f"{store}" + (f" table {table!r}" if table else "") + (f" key {key!r}" if key is not None else "")
+        )
         super().__init__(f"{self.summary} ({where})" + (f": {detail}" if detail else ""))
 
 
@@ -102,6 +104,13 @@ class Unsupported(StoreError):
 
     summary = "unsupported by this store"
 
-    def __init__(self, store: str, capability: str, table: str | None = None, detail: str | None = None) -> None:
+    def __init__(
+        self, store: str, capability: str, table: str | None = None, detail: str | None = None
+    ) -> None:
         self.capability = capability
-        super().__init__(store, table, None, f"{store} does not support {capability}" + (f": {detail}" if detail else ""))
+        super().__init__(
+            store,
+            table,
+            None,
+            f"{store} does not support {capability}" + (f": {detail}" if detail else ""),
+        )

@@ -28,7 +28,9 @@ def store_class(url: str) -> type[Store]:
     """The store class registered for the URL's scheme."""
     scheme = urlsplit(url).scheme
     if not scheme:
-        raise StoreConfigError(f"store URL {url!r} has no scheme (try memory://, sqlite:///PATH, dynamodb://...)")
+        raise StoreConfigError(
+            f"store URL {url!r} has no scheme (try memory://, sqlite:///PATH, dynamodb://...)"
+        )
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.name == scheme:
             cls = ep.load()

@@ -1,5 +1,6 @@
-"""Testing helpers for portafn apps: an in-process client, and the pytest plugin."""
+"""Testing helpers for portafn apps: the client, provider drivers, and the pytest plugin."""
 
-from portafn.local import LocalClient
+from portafn.testing.client import Client, Deliveries, LocalClient
+from portafn.testing.drivers import Delivery, Driver, LocalDriver
 
-__all__ = ["LocalClient"]
+__all__ = ["Client", "Deliveries", "Delivery", "Driver", "LocalClient", "LocalDriver"]

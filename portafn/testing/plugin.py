@@ -5,15 +5,15 @@ It gives tests an in-process client for an app; the provider/store matrix builds
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
 from portafn.app import App
-from portafn.local import LocalClient
+from portafn.testing import LocalClient
 
 
 @pytest.fixture
-def portafn_local() -> Iterator[Callable[[App], LocalClient]]:
+def portafn_local() -> Callable[[App], LocalClient]:
     """A factory: ``portafn_local(app)`` gives a ``LocalClient`` for ``app``."""
-    yield LocalClient
+    return LocalClient

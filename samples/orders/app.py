@@ -132,7 +132,9 @@ def on_order_event(msg: Message[OrderEvent], ctx: Context) -> None:
 def nightly(ev: Schedule, ctx: Context) -> None:
     """Record that the nightly job ran (real work would reconcile payments here)."""
     now = datetime.now(UTC)
-    runs.put(NightlyRun(job="nightly", day=now.date().isoformat(), ran_at=now, scheduled_for=ev.scheduled_time))
+    runs.put(
+        NightlyRun(job="nightly", day=now.date().isoformat(), ran_at=now, scheduled_for=ev.scheduled_time)
+    )
     ctx.logger.info("nightly run recorded")
 
 

@@ -36,14 +36,18 @@ def test_routes_unknown_app_is_one_line_error(capsys: pytest.CaptureFixture[str]
     assert "Traceback" not in err
 
 
-def test_invoke_http_and_queue(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_invoke_http_and_queue(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PORTAFN_STORE", "memory://")
     from portafn.store.registry import set_default_store
 
     set_default_store(None)
     try:
         create = tmp_path / "create.json"
-        create.write_text(json.dumps({"path": "/customers/c1/orders", "body": {"order_id": "o1", "total_cents": 250}}))
+        create.write_text(
+            json.dumps({"path": "/customers/c1/orders", "body": {"order_id": "o1", "total_cents": 250}})
+        )
         assert main(["invoke", "samples.orders.app:app", "create_order", "--event", str(create)]) == 0
         out = json.loads(capsys.readouterr().out)
         assert out["status"] == 201
@@ -75,10 +79,23 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     db = tmp_path_factory.mktemp("serve") / "orders.db"
     proc = ManagedProcess(
         "portafn-serve",
-        [sys.executable, "-m", "portafn.cli.main", "serve", "samples.orders.app:app", "--host", "127.0.0.1", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "portafn.cli.main",
+            "serve",
+            "samples.orders.app:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
         ready=lambda: port_open(port),
         cwd=ROOT,
-        env={"PORTAFN_STORE": f"sqlite:///{db}", "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")},
+        env={
+            "PORTAFN_STORE": f"sqlite:///{db}",
+            "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        },
         log_dir=tmp_path_factory.mktemp("logs"),
         startup_timeout=30,
     )
@@ -86,9 +103,16 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
 
 
-def call(base: str, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+def call(
+    base: str, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(base + path, data=data, method=method, headers={"content-type": "application/json", **(headers or {})})
+    req = urllib.request.Request(
+        base + path,
+        data=data,
+        method=method,
+        headers={"content-type": "application/json", **(headers or {})},
+    )
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
             return resp.status, dict(resp.headers), resp.read()
@@ -97,7 +121,9 @@ def call(base: str, method: str, path: str, body: Any = None, headers: dict[str,
 
 
 def test_serve_drives_the_sample_over_real_http(served: str) -> None:
-    status, headers, body = call(served, "POST", "/customers/alice/orders", {"order_id": "o-1", "total_cents": 1200})
+    status, headers, body = call(
+        served, "POST", "/customers/alice/orders", {"order_id": "o-1", "total_cents": 1200}
+    )
     assert status == 201, body
     assert headers["Location"] == "/customers/alice/orders/o-1"
     assert call(served, "POST", "/customers/alice/orders", {"order_id": "o-2", "total_cents": 5})[0] == 201
@@ -114,10 +140,15 @@ def test_serve_drives_the_sample_over_real_http(served: str) -> None:
 
 
 def test_serve_answers_errors_as_problem_json(served: str) -> None:
-    status, headers, body = call(served, "POST", "/customers/alice/orders", {"order_id": "", "total_cents": -1})
+    status, headers, body = call(
+        served, "POST", "/customers/alice/orders", {"order_id": "", "total_cents": -1}
+    )
     assert status == 400
     assert headers["content-type"] == "application/problem+json"
-    assert {tuple(e["loc"]) for e in json.loads(body)["errors"]} == {("body", "order_id"), ("body", "total_cents")}
+    assert {tuple(e["loc"]) for e in json.loads(body)["errors"]} == {
+        ("body", "order_id"),
+        ("body", "total_cents"),
+    }
     status, headers, _ = call(served, "DELETE", "/customers/alice/orders")
     assert status == 405
     assert headers["Allow"] == "GET, POST"
@@ -126,6 +157,12 @@ def test_serve_answers_errors_as_problem_json(served: str) -> None:
 
 
 def test_cli_module_runs_as_a_command() -> None:
-    out = subprocess.run([sys.executable, "-m", "portafn.cli.main", "--help"], capture_output=True, text=True, cwd=ROOT, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "portafn.cli.main", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
     for command in ("routes", "invoke", "serve", "dev"):
         assert command in out.stdout

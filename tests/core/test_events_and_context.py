@@ -12,8 +12,9 @@ from pydantic import BaseModel
 
 from portafn import App, Context, Event, EventDataError, Message, Runtime, Schedule
 from portafn.events import Change, StorageEvent
-from portafn.local import LocalClient, make_message
+from portafn.factories import make_message
 from portafn.log import JsonFormatter, redact
+from portafn.testing import LocalClient
 
 
 class Order(BaseModel):
@@ -44,14 +45,20 @@ def test_invalid_message_data_raises_event_data_error_before_the_handler() -> No
     def on_order(msg: Message[Order]) -> None:
         calls.append(msg)
 
+    delivery = LocalClient(app).send("orders", {"id": "a"})
+    assert not delivery.ok
+    assert delivery.errors == ["EventDataError"]
     with pytest.raises(EventDataError) as err:
-        LocalClient(app).send("orders", {"id": "a"})
+        Runtime(app).handle_event("on_order", make_message({"id": "a"}, queue="orders"))
     assert err.value.function == "on_order"
     assert err.value.errors[0]["loc"] == ["data", "total"]
     assert calls == []
 
 
-@pytest.mark.parametrize(("annotation", "payload", "expected"), [(bytes, b"\x00\xff", b"\x00\xff"), (str, "plain words", "plain words"), (int, "42", 42)])
+@pytest.mark.parametrize(
+    ("annotation", "payload", "expected"),
+    [(bytes, b"\x00\xff", b"\x00\xff"), (str, "plain words", "plain words"), (int, "42", 42)],
+)
 def test_message_scalar_payloads(annotation: Any, payload: Any, expected: Any) -> None:
     app = App("e")
     got: list[Any] = []
@@ -74,7 +81,16 @@ def test_change_old_and_new_are_typed() -> None:
     def on_change(c: Change[Order]) -> None:
         got.append(c)
 
-    change = Change[Any](id="7", source="s", type="t", kind="modify", table="orders", key={"id": "a"}, old={"id": "a", "total": 1}, new={"id": "a", "total": 2})
+    change = Change[Any](
+        id="7",
+        source="s",
+        type="t",
+        kind="modify",
+        table="orders",
+        key={"id": "a"},
+        old={"id": "a", "total": 1},
+        new={"id": "a", "total": 2},
+    )
     Runtime(app).handle_event("on_change", change)
     assert got[0].old == Order(id="a", total=1)
     assert got[0].new == Order(id="a", total=2)
@@ -98,10 +114,17 @@ def test_event_and_storage_and_schedule_delivery() -> None:
         got["nightly"] = ev.cron
 
     client = LocalClient(app)
-    client.emit("ping", Event[Any](id="1", source="s", type="com.example.ping", data={"id": "x", "total": 5}))
+    client.emit(
+        "ping",
+        Event[Any](id="1", source="s", type="com.example.ping", data={"id": "x", "total": 5}),
+    )
     client.drop("uploads", "a/b c.txt")
     client.fire("nightly")
-    assert got == {"ping": Order(id="x", total=5), "upload": ("uploads", "a/b c.txt", "created"), "nightly": "0 2 * * *"}
+    assert got == {
+        "ping": Order(id="x", total=5),
+        "upload": ("uploads", "a/b c.txt", "created"),
+        "nightly": "0 2 * * *",
+    }
 
 
 def test_start_hooks_run_once_before_first_invocation_and_cold_start_flags_first() -> None:
@@ -130,7 +153,10 @@ def test_start_hooks_run_once_before_first_invocation_and_cold_start_flags_first
     ("headers", "expected"),
     [
         ({"X-Correlation-Id": "abc-1"}, "abc-1"),
-        ({"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}, "0af7651916cd43dd8448eb211c80319c"),
+        (
+            {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"},
+            "0af7651916cd43dd8448eb211c80319c",
+        ),
         ({"X-Correlation-Id": "bad value\n"}, None),
     ],
 )
@@ -143,7 +169,8 @@ def test_http_correlation_id(headers: dict[str, str], expected: str | None) -> N
 
     resp = LocalClient(app).get("/", headers=headers)
     if expected is None:
-        assert resp.text() != "bad value\n" and len(resp.text()) == 36
+        assert resp.text() != "bad value\n"
+        assert len(resp.text()) == 36
     else:
         assert resp.text() == expected
     assert resp.headers.get("X-Correlation-Id") == resp.text()
@@ -166,7 +193,13 @@ def test_event_correlation_id_is_the_cloudevent_id_or_trace() -> None:
 
 
 def test_context_remaining_time_comes_from_the_platform() -> None:
-    ctx = Context(request_id="r", correlation_id="c", provider="aws", function_name="f", remaining_time=lambda: 1.25)
+    ctx = Context(
+        request_id="r",
+        correlation_id="c",
+        provider="aws",
+        function_name="f",
+        remaining_time=lambda: 1.25,
+    )
     assert ctx.remaining_time() == 1.25
     default = Context(request_id="r", correlation_id="c", provider="local", function_name="f")
     assert 0 < default.remaining_time() <= 300
@@ -179,7 +212,13 @@ def test_logger_writes_one_json_object_a_line_with_the_invocation_fields() -> No
     logger = logging.getLogger("portafn.app")
     logger.addHandler(handler)
     try:
-        ctx = Context(request_id="req-1", correlation_id="corr-1", provider="gcp", function_name="fn", cold_start=True)
+        ctx = Context(
+            request_id="req-1",
+            correlation_id="corr-1",
+            provider="gcp",
+            function_name="fn",
+            cold_start=True,
+        )
         ctx.logger.info("hello %s", "world", extra={"order_id": "o1", "password": "hunter2"})
     finally:
         logger.removeHandler(handler)
@@ -200,5 +239,7 @@ def test_logger_writes_one_json_object_a_line_with_the_invocation_fields() -> No
 def test_redaction_of_inline_secrets() -> None:
     text = "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=c2VjcmV0;EndpointSuffix=x"
     assert "c2VjcmV0" not in redact(text)
-    assert redact({"headers": {"Authorization": "Bearer abc"}}) == {"headers": {"Authorization": "[redacted]"}}
+    assert redact({"headers": {"Authorization": "Bearer abc"}}) == {
+        "headers": {"Authorization": "[redacted]"}
+    }
     assert "abc" not in redact("got Bearer abc.def")

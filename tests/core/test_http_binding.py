@@ -11,7 +11,7 @@ import pytest
 from pydantic import BaseModel, Field
 
 from portafn import App, Context, HttpError, HttpRequest, HttpResponse
-from portafn.local import LocalClient
+from portafn.testing import LocalClient
 
 
 class Color(Enum):
@@ -28,7 +28,11 @@ def make_app(max_body: int = 1024) -> App:
     app = App("binding", max_body_bytes=max_body)
 
     @app.http("GET", "/typed/{n}/{color}")
-    def typed(n: int, color: Color, flag: bool = False, tags: list[str] = [], ratio: float = 1.5) -> dict[str, Any]:  # noqa: B006
+    def typed(
+        n: int, color: Color, flag: bool = False, tags: list[str] | None = None, ratio: float = 1.5
+    ) -> dict[str, Any]:
+        if tags is None:
+            tags = []
         return {"n": n, "color": color.value, "flag": flag, "tags": tags, "ratio": ratio}
 
     @app.http("GET", "/required")
@@ -105,11 +109,23 @@ def problem_of(resp: HttpResponse) -> dict[str, Any]:
 def test_path_and_query_are_typed(client: LocalClient) -> None:
     resp = client.get("/typed/42/blue", query="flag=true&tags=a&tags=b&ratio=0.25")
     assert resp.status == 200
-    assert resp.json() == {"n": 42, "color": "blue", "flag": True, "tags": ["a", "b"], "ratio": 0.25}
+    assert resp.json() == {
+        "n": 42,
+        "color": "blue",
+        "flag": True,
+        "tags": ["a", "b"],
+        "ratio": 0.25,
+    }
 
 
 def test_query_defaults(client: LocalClient) -> None:
-    assert client.get("/typed/1/red").json() == {"n": 1, "color": "red", "flag": False, "tags": [], "ratio": 1.5}
+    assert client.get("/typed/1/red").json() == {
+        "n": 1,
+        "color": "red",
+        "flag": False,
+        "tags": [],
+        "ratio": 1.5,
+    }
 
 
 def test_bad_path_and_query_values_are_400_naming_each_field(client: LocalClient) -> None:
@@ -153,7 +169,9 @@ def test_missing_body_is_400(client: LocalClient) -> None:
 
 
 def test_wrong_content_type_is_415(client: LocalClient) -> None:
-    resp = client.post("/model", body=b"name=pen", headers={"content-type": "application/x-www-form-urlencoded"})
+    resp = client.post(
+        "/model", body=b"name=pen", headers={"content-type": "application/x-www-form-urlencoded"}
+    )
     assert resp.status == 415
 
 
@@ -197,14 +215,18 @@ def test_greedy_path_parameter(client: LocalClient) -> None:
     assert client.get("/files/a/b/c.txt").json() == {"path": "a/b/c.txt"}
 
 
-def test_handler_exception_is_500_without_internals(client: LocalClient, caplog: pytest.LogCaptureFixture) -> None:
+def test_handler_exception_is_500_without_internals(
+    client: LocalClient, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level(logging.ERROR, logger="portafn"):
         resp = client.get("/boom", headers={"X-Correlation-Id": "corr-123"})
     assert resp.status == 500
     body = problem_of(resp)
     assert body["correlation_id"] == "corr-123"
     assert resp.headers.get("X-Correlation-Id") == "corr-123"
-    assert "hunter2" not in resp.text() and "Traceback" not in resp.text() and "RuntimeError" not in resp.text()
+    assert "hunter2" not in resp.text()
+    assert "Traceback" not in resp.text()
+    assert "RuntimeError" not in resp.text()
     # The traceback goes to the log instead.
     assert any(r.exc_info for r in caplog.records)
 
@@ -225,8 +247,19 @@ def test_http_response_passes_as_is() -> None:
 
     @app.http("GET", "/r")
     def r() -> HttpResponse:
-        return HttpResponse(b"\x89PNG", status=202, headers=[("X-A", "1"), ("X-A", "2")], content_type="image/png", cookies=["a=1; Path=/"])
+        return HttpResponse(
+            b"\x89PNG",
+            status=202,
+            headers=[("X-A", "1"), ("X-A", "2")],
+            content_type="image/png",
+            cookies=["a=1; Path=/"],
+        )
 
     resp = LocalClient(app).get("/r")
-    assert (resp.status, resp.body, resp.headers.get_all("x-a"), resp.cookies) == (202, b"\x89PNG", ["1", "2"], ["a=1; Path=/"])
+    assert (resp.status, resp.body, resp.headers.get_all("x-a"), resp.cookies) == (
+        202,
+        b"\x89PNG",
+        ["1", "2"],
+        ["a=1; Path=/"],
+    )
     assert resp.is_binary

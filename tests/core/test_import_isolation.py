@@ -20,7 +20,10 @@ print(json.dumps(sorted(after)))
 
 def new_modules(module: str, extra: str = "") -> list[str]:
     out = subprocess.run(
-        [sys.executable, "-c", PROBE.format(module=module, extra=extra)], capture_output=True, text=True, check=True
+        [sys.executable, "-c", PROBE.format(module=module, extra=extra)],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return list(json.loads(out.stdout))
 
@@ -36,10 +39,7 @@ def test_import_portafn_loads_no_cloud_sdk() -> None:
 
 
 def test_building_an_app_with_tables_loads_no_cloud_sdk() -> None:
-    extra = (
-        "from samples.orders.app import app\n"
-        "from portafn.local import LocalClient\n"
-    )
+    extra = "from samples.orders.app import app\nfrom portafn.testing import LocalClient\n"
     loaded = new_modules("portafn", extra)
     assert "samples.orders.app" in loaded
     assert cloud(loaded) == []

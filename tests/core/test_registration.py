@@ -5,7 +5,17 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel
 
-from portafn import App, Change, Context, Event, HttpRequest, Message, RegistrationError, Schedule, StorageEvent
+from portafn import (
+    App,
+    Change,
+    Context,
+    Event,
+    HttpRequest,
+    Message,
+    RegistrationError,
+    Schedule,
+    StorageEvent,
+)
 from portafn.triggers import (
     ChangesTrigger,
     EventTrigger,
@@ -104,7 +114,18 @@ def test_malformed_path_template(path: str) -> None:
 
 @pytest.mark.parametrize(
     "cron",
-    ["* * * *", "0 0 0 * * *", "60 * * * *", "* 24 * * *", "* * 0 * *", "* * * 13 *", "* * * * 8", "*/0 * * * *", "5-1 * * * *", "x * * * *"],
+    [
+        "* * * *",
+        "0 0 0 * * *",
+        "60 * * * *",
+        "* 24 * * *",
+        "* * 0 * *",
+        "* * * 13 *",
+        "* * * * 8",
+        "*/0 * * * *",
+        "5-1 * * * *",
+        "x * * * *",
+    ],
 )
 def test_bad_cron(cron: str) -> None:
     app = App("t")

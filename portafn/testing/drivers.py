@@ -1,0 +1,87 @@
+"""Drivers: how the contract client reaches an app through one provider's real entry point.
+
+A driver turns a neutral request or event into the provider's native shape, passes it through
+that adapter's entry point exactly as the platform would, and translates the native answer back,
+so a contract test exercises the adapter's translation rather than bypassing it.
+
+Adapters provide theirs under the ``portafn.drivers`` entry point group (``aws``, ``azure``,
+``gcp``); ``local`` is built in and calls the runtime directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any, Protocol
+
+from portafn.app import App, Function
+from portafn.events import Event
+from portafn.http import HttpRequest, HttpResponse
+from portafn.runtime import Runtime
+
+ENTRY_POINT_GROUP = "portafn.drivers"
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """What became of one delivered event: ``ok``, or the error type the provider would see.
+
+    ``retry`` is True when the provider would deliver the event again (a failed queue message,
+    a Pub/Sub push answered with an error status).
+    """
+
+    ok: bool
+    error: str | None = None
+    retry: bool = False
+    result: Any = None
+
+
+class Driver(Protocol):
+    """One provider's way in."""
+
+    provider: str
+
+    def http(self, request: HttpRequest) -> HttpResponse:
+        """Send a request through the provider's HTTP path."""
+        ...
+
+    def deliver(self, function: Function, event: Event[Any]) -> Delivery:
+        """Deliver one event to one function through the provider's event path."""
+        ...
+
+
+class LocalDriver:
+    """The neutral model with no provider in between."""
+
+    provider = "local"
+
+    def __init__(self, app: App) -> None:
+        self.runtime = Runtime(app, "local")
+
+    def http(self, request: HttpRequest) -> HttpResponse:
+        """Run the request on the runtime."""
+        return self.runtime.handle_http(request)
+
+    def deliver(self, function: Function, event: Event[Any]) -> Delivery:
+        """Run the event on the runtime; a raise is a failed, retried delivery."""
+        try:
+            return Delivery(ok=True, result=self.runtime.handle_event(function, event))
+        except Exception as exc:
+            return Delivery(ok=False, error=type(exc).__name__, retry=True)
+
+
+def available_providers() -> list[str]:
+    """Providers with a driver installed, ``local`` first."""
+    return ["local", *sorted(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))]
+
+
+def make_driver(provider: str, app: App) -> Driver:
+    """The driver for ``provider`` around ``app``."""
+    if provider == "local":
+        return LocalDriver(app)
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name == provider:
+            driver: Driver = ep.load()(app)
+            return driver
+    hint = {"aws": "portafn-aws", "azure": "portafn-azure", "gcp": "portafn-gcp"}.get(provider, "an adapter")
+    raise LookupError(f"no portafn driver for provider {provider!r}; install {hint}")
