@@ -21,8 +21,8 @@ from pydantic_core import to_json
 from portafn.cli.loading import AppLoadError, load_app
 from portafn.errors import PortafnError
 from portafn.events import Change, Event, StorageEvent
-from portafn.factories import make_message
-from portafn.testing import LocalClient, make_schedule
+from portafn.factories import make_message, make_schedule
+from portafn.testing import LocalClient
 from portafn.triggers import HttpTrigger
 
 

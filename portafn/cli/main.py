@@ -13,6 +13,7 @@ COMMANDS = (
     "portafn.cli.routes",
     "portafn.cli.invoke",
     "portafn.cli.serve",
+    "portafn.cli.check",
     "portafn.cli.conformance",
     "portafn.cli.dev",
 )

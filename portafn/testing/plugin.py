@@ -1,19 +1,189 @@
 """The portafn pytest plugin (registered through the ``pytest11`` entry point).
 
-It gives tests an in-process client for an app; the provider/store matrix builds on it.
+A test that takes the ``portafn_client`` fixture runs once per selected (provider, store) pair:
+
+    pytest --portafn-providers aws,azure,gcp --portafn-stores sqlite,dynamodb,cosmos,firestore
+
+The user's conftest provides the app with a ``portafn_app`` fixture. The plugin starts the servers
+the selected stores need (the same code as ``portafn dev up``), clears the app's tables before each
+test, stops the servers at the end, and prints a portability report (also written as JSON and
+Markdown under ``--portafn-report``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from portafn.app import App
-from portafn.testing import LocalClient
+from portafn.testing.client import Client, LocalClient
+from portafn.testing.drivers import make_driver
+from portafn.testing.report import MatrixReport
+
+# Stores that need a server, and the server that serves them.
+STORE_SERVERS = {"dynamodb": "dynamodb", "cosmos": "cosmos", "firestore": "firestore"}
+_REPORT = pytest.StashKey[MatrixReport]()
+_SERVERS = pytest.StashKey[dict[str, Any]]()
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One cell of the matrix."""
+
+    provider: str
+    store: str
+
+    @property
+    def id(self) -> str:
+        """The pytest id of this cell."""
+        return f"{self.provider}-{self.store}"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """The matrix selection options."""
+    group = parser.getgroup("portafn", "portafn provider x store matrix")
+    group.addoption("--portafn-providers", help="comma-separated providers (local, aws, azure, gcp)")
+    group.addoption(
+        "--portafn-stores", help="comma-separated stores (memory, sqlite, dynamodb, cosmos, firestore)"
+    )
+    group.addoption(
+        "--portafn-report", help="directory for report.json and report.md (default .portafn/report)"
+    )
+    parser.addini("portafn_providers", "default providers for portafn_client", default="local")
+    parser.addini("portafn_stores", "default stores for portafn_client", default="memory")
+
+
+def _selected(config: pytest.Config, name: str) -> list[str]:
+    raw = config.getoption(f"--portafn-{name}") or config.getini(f"portafn_{name}")
+    return [part.strip() for part in str(raw).split(",") if part.strip()]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Set up the report."""
+    config.stash[_REPORT] = MatrixReport()
+    config.stash[_SERVERS] = {}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize every test that uses ``portafn_client`` over the selected matrix."""
+    if "portafn_client" not in metafunc.fixturenames:
+        return
+    targets = [
+        Target(p, s)
+        for p in _selected(metafunc.config, "providers")
+        for s in _selected(metafunc.config, "stores")
+    ]
+    metafunc.parametrize("portafn_target", targets, ids=[t.id for t in targets], indirect=True)
 
 
 @pytest.fixture
-def portafn_local() -> Callable[[App], LocalClient]:
-    """A factory: ``portafn_local(app)`` gives a ``LocalClient`` for ``app``."""
+def portafn_target(request: pytest.FixtureRequest) -> Target:
+    """The (provider, store) cell this test runs in."""
+    target: Target = request.param
+    return target
+
+
+@pytest.fixture(scope="session")
+def _portafn_stores(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    from portafn.store.port import Store
+
+    opened: dict[str, Store] = {}
+    yield opened  # filled lazily by _store_for, so only the stores a run selects are started
+    for store in opened.values():
+        store.close()
+    for server in request.config.stash[_SERVERS].values():
+        server.stop()
+
+
+def _store_for(name: str, request: pytest.FixtureRequest, opened: dict[str, Any]) -> Any:
+    from portafn.dev.process import ServerError
+    from portafn.dev.servers import start
+    from portafn.store.registry import open_store
+
+    if name in opened:
+        return opened[name]
+    if name == "memory":
+        url = "memory://"
+    elif name == "sqlite":
+        url = f"sqlite:///{tempfile.mkdtemp(prefix='portafn-sqlite-')}/contract.db"
+    elif name in STORE_SERVERS:
+        servers = request.config.stash[_SERVERS]
+        try:
+            server = servers.get(name) or start(STORE_SERVERS[name])
+        except (ServerError, ValueError) as exc:
+            pytest.fail(
+                f"portafn: cannot start the {name} server for the contract suite: {exc}", pytrace=False
+            )
+        servers[name] = server
+        os.environ.update(server.env)
+        assert server.store_url is not None
+        url = server.store_url
+    else:
+        pytest.fail(f"portafn: unknown store {name!r} in --portafn-stores", pytrace=False)
+    opened[name] = open_store(url)
+    return opened[name]
+
+
+@pytest.fixture
+def portafn_client(
+    request: pytest.FixtureRequest, portafn_target: Target, _portafn_stores: dict[str, Any]
+) -> Iterator[Client]:
+    """A client for the user's ``portafn_app`` through one provider's driver, on one store."""
+    from portafn.store.registry import use_store
+
+    try:
+        app = request.getfixturevalue("portafn_app")
+    except pytest.FixtureLookupError:
+        pytest.fail("portafn: define a `portafn_app` fixture returning your App", pytrace=False)
+    if not isinstance(app, App):
+        pytest.fail(
+            f"portafn: the portafn_app fixture returned {type(app).__name__}, not an App", pytrace=False
+        )
+    store = _store_for(portafn_target.store, request, _portafn_stores)
+    try:
+        driver = make_driver(portafn_target.provider, app)
+    except LookupError as exc:
+        pytest.fail(f"portafn: {exc}", pytrace=False)
+    with use_store(store):
+        for table in app.tables.values():
+            store.ensure_table(table.spec)
+            store.clear(table.spec)
+        request.config.stash[_REPORT].note_app(app, portafn_target.store, store)
+        yield Client(app, driver)
+
+
+@pytest.fixture
+def portafn_local() -> type[LocalClient]:
+    """``portafn_local(app)`` gives an in-process ``LocalClient`` for ``app``."""
     return LocalClient
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
+    """Record each matrix cell's outcome for the report."""
+    report = yield
+    callspec = getattr(item, "callspec", None)
+    target = callspec.params.get("portafn_target") if callspec else None
+    if isinstance(target, Target) and (report.when == "call" or report.failed or report.skipped):
+        name = f"{item.path.name}::{getattr(item, 'originalname', item.name)}"
+        item.config.stash[_REPORT].record(name, target.provider, target.store, report.outcome, report.when)
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """Print the matrix and write it as JSON and Markdown."""
+    report = config.stash.get(_REPORT, None)
+    if report is None or not report.cells:
+        return
+    out_dir = Path(config.getoption("--portafn-report") or ".portafn/report")
+    json_path, md_path = report.write(out_dir)
+    terminalreporter.section("portafn portability report")
+    for line in report.text_lines():
+        terminalreporter.write_line(line)
+    terminalreporter.write_line(f"written to {json_path} and {md_path}")

@@ -1,0 +1,500 @@
+"""AWS event records to portafn's CloudEvents-shaped model.
+
+Attribute mapping follows the CloudEvents adapter specs for AWS where they exist:
+
+=================  ===============================  ===========================================  ==========================
+source             id                               source                                       type
+=================  ===============================  ===========================================  ==========================
+SQS                messageId                        eventSourceARN                               com.amazonaws.sqs.message
+SNS                Sns.MessageId                    Sns.TopicArn                                 com.amazonaws.sns.<Type>
+S3                 x-amz-request-id.x-amz-id-2      aws:s3.<region>.<bucket>                     com.amazonaws.s3.<eventName>
+Kinesis            eventID                          eventSourceARN                               com.amazonaws.kinesis.record
+DynamoDB Streams   eventID                          eventSourceARN                               com.amazonaws.dynamodb.<eventName>
+EventBridge        id                               source                                       detail-type (see below)   
+=================  ===============================  ===========================================  ==========================
+
+The original record is always kept in ``raw``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Literal
+from urllib.parse import unquote_plus
+
+from portafn.errors import EventFormatError
+from portafn.events import Change, ChangeKind, Event, Message, Schedule, StorageEvent, StorageObject
+from portafn_aws.dynamodb_codec import decode_key, item_to_python
+from portafn_aws.dynamodb_store import INTERNAL, PK, SK
+
+RecordSource = Literal["sqs", "sns", "s3", "dynamodb", "kinesis"]
+PROVIDER = "aws"
+
+_RECORD_SOURCES: dict[str, RecordSource] = {
+    "aws:sqs": "sqs",
+    "aws:sns": "sns",
+    "aws:s3": "s3",
+    "aws:dynamodb": "dynamodb",
+    "aws:kinesis": "kinesis",
+}
+
+
+# -- shapes ----------------------------------------------------------------------------------
+
+
+def record_source(record: Mapping[str, Any]) -> RecordSource:
+    """Which service a ``Records`` entry came from (``eventSource``, or SNS's ``EventSource``)."""
+    tag = record.get("eventSource") or record.get("EventSource")
+    found = _RECORD_SOURCES.get(str(tag))
+    if found is None:
+        raise EventFormatError(
+            PROVIDER, "Records[].eventSource", f"unknown source {tag!r}", keys=record.keys()
+        )
+    return found
+
+
+def is_eventbridge(event: Mapping[str, Any]) -> bool:
+    """Whether ``event`` is an EventBridge (CloudWatch Events) envelope."""
+    return "detail-type" in event and "source" in event and "detail" in event
+
+
+def is_scheduled(event: Mapping[str, Any]) -> bool:
+    """Whether an EventBridge envelope is a scheduled rule firing."""
+    return event.get("source") == "aws.events" and event.get("detail-type") == "Scheduled Event"
+
+
+def is_s3_via_eventbridge(event: Mapping[str, Any]) -> bool:
+    """Whether an EventBridge envelope is an S3 object created/deleted notification."""
+    return event.get("source") == "aws.s3" and event.get("detail-type") in (
+        "Object Created",
+        "Object Deleted",
+    )
+
+
+def arn_name(arn: str | None) -> str:
+    """The resource name at the end of an ARN (``...:my-queue``, ``...:stream/my-stream``)."""
+    if not arn:
+        return ""
+    last = arn.rsplit(":", 1)[-1]
+    return last.split("/", 1)[1] if "/" in last else last
+
+
+def table_from_stream_arn(arn: str | None) -> str | None:
+    """The table name in a DynamoDB stream ARN (``arn:aws:dynamodb:r:a:table/NAME/stream/...``)."""
+    if not arn or ":table/" not in arn:
+        return None
+    return arn.split(":table/", 1)[1].split("/", 1)[0]
+
+
+def rule_name(event: Mapping[str, Any]) -> str | None:
+    """The EventBridge rule a scheduled event came from (first ``rule/`` resource)."""
+    for res in event.get("resources") or []:
+        if isinstance(res, str) and ":rule/" in res:
+            return res.split(":rule/", 1)[1].rsplit("/", 1)[-1]
+    return None
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _need(obj: Mapping[str, Any], name: str, where: str) -> Any:
+    if name not in obj or obj[name] is None:
+        raise EventFormatError(PROVIDER, f"{where}{name}", "missing", keys=obj.keys())
+    return obj[name]
+
+
+def _decode_data(body: bytes) -> Any:
+    """Best-effort data for untyped handlers: JSON if it parses, else text, else the bytes."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return body
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _iso(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _epoch(value: Any, *, millis: bool) -> datetime | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return datetime.fromtimestamp(number / 1000 if millis else number, tz=UTC)
+
+
+def _trace_extensions(attributes: Mapping[str, str]) -> dict[str, Any]:
+    ext: dict[str, Any] = {}
+    for name in ("traceparent", "tracestate", "correlationid"):
+        if name in attributes:
+            ext[name] = attributes[name]
+    return ext
+
+
+# -- SQS and SNS -----------------------------------------------------------------------------
+
+
+def sqs_attributes(record: Mapping[str, Any]) -> dict[str, str]:
+    """SQS message attributes as strings (binary ones base64, as SQS shows them)."""
+    out: dict[str, str] = {}
+    for name, attr in (record.get("messageAttributes") or {}).items():
+        if not isinstance(attr, Mapping):
+            continue
+        value = attr.get("stringValue")
+        if value is None:
+            value = attr.get("binaryValue")
+        if value is not None:
+            out[str(name)] = value if isinstance(value, str) else base64.b64encode(value).decode()
+    return out
+
+
+def sqs_message(record: Mapping[str, Any]) -> Message[Any]:
+    """One SQS record as a ``Message`` (``body`` exactly as delivered)."""
+    message_id = str(_need(record, "messageId", "Records[]."))
+    body_text = _need(record, "body", "Records[].")
+    body = str(body_text).encode("utf-8")
+    system = record.get("attributes") or {}
+    attributes = sqs_attributes(record)
+    arn = record.get("eventSourceARN")
+    ext = _trace_extensions(attributes)
+    if system.get("AWSTraceHeader"):
+        ext["awstraceheader"] = system["AWSTraceHeader"]
+    try:
+        attempt = max(1, int(system.get("ApproximateReceiveCount", 1)))
+    except (TypeError, ValueError):
+        attempt = 1
+    return Message(
+        id=message_id,
+        source=str(arn or "aws:sqs"),
+        type="com.amazonaws.sqs.message",
+        time=_epoch(system.get("SentTimestamp"), millis=True),
+        data=_decode_data(body),
+        body=body,
+        attributes=attributes,
+        delivery_attempt=attempt,
+        queue=arn_name(arn) or None,
+        ordering_key=system.get("MessageGroupId"),
+        extensions=ext,
+        raw=record,
+    )
+
+
+def _sns_envelope(sns: Mapping[str, Any], where: str, raw: Any, delivery_attempt: int = 1) -> Message[Any]:
+    message_id = str(_need(sns, "MessageId", where))
+    text = _need(sns, "Message", where)
+    body = str(text).encode("utf-8")
+    attributes: dict[str, str] = {}
+    for name, attr in (sns.get("MessageAttributes") or {}).items():
+        if isinstance(attr, Mapping) and attr.get("Value") is not None:
+            attributes[str(name)] = str(attr["Value"])
+    topic_arn = sns.get("TopicArn")
+    return Message(
+        id=message_id,
+        source=str(topic_arn or "aws:sns"),
+        type=f"com.amazonaws.sns.{sns.get('Type') or 'Notification'}",
+        subject=sns.get("Subject") or None,
+        time=_iso(sns.get("Timestamp")),
+        data=_decode_data(body),
+        body=body,
+        attributes=attributes,
+        delivery_attempt=delivery_attempt,
+        queue=arn_name(topic_arn) or None,
+        ordering_key=sns.get("MessageGroupId"),
+        extensions=_trace_extensions(attributes),
+        raw=raw,
+    )
+
+
+def sns_message(record: Mapping[str, Any]) -> Message[Any]:
+    """An SNS record delivered to Lambda directly. ``queue`` holds the topic name."""
+    sns = _need(record, "Sns", "Records[].")
+    if not isinstance(sns, Mapping):
+        raise EventFormatError(PROVIDER, "Records[].Sns", "must be an object", keys=record.keys())
+    return _sns_envelope(sns, "Records[].Sns.", record)
+
+
+def sns_envelope_in_sqs(record: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The SNS notification an SQS record carries (a topic subscribed without raw delivery), if any."""
+    body = record.get("body")
+    if not isinstance(body, str) or not body.lstrip().startswith("{"):
+        return None
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None
+    if isinstance(parsed, dict) and parsed.get("Type") == "Notification" and "TopicArn" in parsed:
+        return parsed
+    return None
+
+
+def sns_via_sqs_message(record: Mapping[str, Any]) -> Message[Any]:
+    """An SNS notification delivered through an SQS queue, unwrapped to the published message."""
+    envelope = sns_envelope_in_sqs(record)
+    if envelope is None:
+        raise EventFormatError(PROVIDER, "Records[].body", "is not an SNS notification", keys=record.keys())
+    system = record.get("attributes") or {}
+    try:
+        attempt = max(1, int(system.get("ApproximateReceiveCount", 1)))
+    except (TypeError, ValueError):
+        attempt = 1
+    return _sns_envelope(envelope, "Records[].body.", record, attempt)
+
+
+def s3_in_sqs(record: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """S3 notification records an SQS message carries (S3 -> SQS), if any."""
+    body = record.get("body")
+    if not isinstance(body, str) or '"aws:s3"' not in body:
+        return []
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return []
+    records = parsed.get("Records") if isinstance(parsed, dict) else None
+    if not isinstance(records, list):
+        return []
+    return [r for r in records if isinstance(r, Mapping) and r.get("eventSource") == "aws:s3"]
+
+
+# -- S3 --------------------------------------------------------------------------------------
+
+
+def s3_action(event_name: str) -> Literal["created", "deleted"] | None:
+    """``created`` for ObjectCreated:*, ``deleted`` for ObjectRemoved:*, None for other S3 events."""
+    if event_name.startswith("ObjectCreated:"):
+        return "created"
+    if event_name.startswith("ObjectRemoved:"):
+        return "deleted"
+    return None
+
+
+def s3_event(record: Mapping[str, Any]) -> StorageEvent:
+    """One S3 notification record; the key is URL-decoded (S3 sends it form-encoded)."""
+    s3 = _need(record, "s3", "Records[].")
+    bucket = _need(_need(s3, "bucket", "Records[].s3."), "name", "Records[].s3.bucket.")
+    obj = _need(s3, "object", "Records[].s3.")
+    key = unquote_plus(str(_need(obj, "key", "Records[].s3.object.")))
+    event_name = str(record.get("eventName") or "")
+    action = s3_action(event_name)
+    if action is None:
+        raise EventFormatError(
+            PROVIDER, "Records[].eventName", f"{event_name!r} is neither ObjectCreated nor ObjectRemoved"
+        )
+    response = record.get("responseElements") or {}
+    request_id = response.get("x-amz-request-id")
+    id2 = response.get("x-amz-id-2")
+    event_id = f"{request_id}.{id2}" if request_id and id2 else str(obj.get("sequencer") or request_id or key)
+    size = obj.get("size")
+    return StorageEvent(
+        id=event_id,
+        source=f"{record.get('eventSource', 'aws:s3')}.{record.get('awsRegion', '')}.{bucket}",
+        type=f"com.amazonaws.s3.{event_name}",
+        subject=key,
+        time=_iso(record.get("eventTime")),
+        data=StorageObject(
+            bucket=str(bucket),
+            key=key,
+            size=int(size) if isinstance(size, int | float) else None,
+            etag=obj.get("eTag") or obj.get("etag") or None,
+            version=obj.get("versionId") or None,
+        ),
+        action=action,
+        raw=record,
+    )
+
+
+def s3_eventbridge_event(event: Mapping[str, Any]) -> StorageEvent:
+    """An S3 "Object Created"/"Object Deleted" notification delivered by EventBridge."""
+    detail = _need(event, "detail", "")
+    bucket = _need(_need(detail, "bucket", "detail."), "name", "detail.bucket.")
+    obj = _need(detail, "object", "detail.")
+    key = str(_need(obj, "key", "detail.object."))
+    size = obj.get("size")
+    return StorageEvent(
+        id=str(_need(event, "id", "")),
+        source=str(event.get("source")),
+        type=str(event.get("detail-type")),
+        subject=key,
+        time=_iso(event.get("time")),
+        data=StorageObject(
+            bucket=str(bucket),
+            key=key,
+            size=int(size) if isinstance(size, int | float) else None,
+            etag=obj.get("etag") or None,
+            version=obj.get("version-id") or None,
+        ),
+        action="created" if event.get("detail-type") == "Object Created" else "deleted",
+        extensions=_eventbridge_extensions(event),
+        raw=event,
+    )
+
+
+# -- EventBridge -----------------------------------------------------------------------------
+
+
+def _eventbridge_extensions(event: Mapping[str, Any]) -> dict[str, Any]:
+    ext: dict[str, Any] = {}
+    if event.get("account"):
+        ext["awsaccount"] = str(event["account"])
+    if event.get("region"):
+        ext["awsregion"] = str(event["region"])
+    return ext
+
+
+def eventbridge_type(source: str, detail_type: str) -> str:
+    """The CloudEvent ``type`` of an EventBridge event.
+
+    A detail-type without whitespace (``com.example.order.shipped``, as applications publish) is
+    the type as is. AWS services use phrases (``EC2 Instance State-change Notification``), which
+    are not valid types, so those become ``<source>.<phrase with each space run as '-'>``:
+    ``aws.ec2.EC2-Instance-State-change-Notification``.
+    """
+    if detail_type and not any(c.isspace() for c in detail_type):
+        return detail_type
+    return f"{source}." + "-".join(detail_type.split())
+
+
+def eventbridge_event(event: Mapping[str, Any]) -> Event[Any]:
+    """An EventBridge event: ``type`` from its ``detail-type`` (see ``eventbridge_type``), ``data``
+    its ``detail``."""
+    resources = [r for r in event.get("resources") or [] if isinstance(r, str)]
+    source = str(_need(event, "source", ""))
+    return Event(
+        id=str(_need(event, "id", "")),
+        source=source,
+        type=eventbridge_type(source, str(_need(event, "detail-type", ""))),
+        subject=resources[0] if resources else None,
+        time=_iso(event.get("time")),
+        datacontenttype="application/json",
+        data=event.get("detail"),
+        extensions=_eventbridge_extensions(event),
+        raw=event,
+    )
+
+
+def schedule_event(event: Mapping[str, Any], cron: str | None = None) -> Schedule:
+    """A scheduled rule firing; ``scheduled_time`` is the event's ``time``."""
+    when = _iso(event.get("time"))
+    resources = [r for r in event.get("resources") or [] if isinstance(r, str)]
+    return Schedule(
+        id=str(_need(event, "id", "")),
+        source=resources[0] if resources else str(event.get("source") or "aws.events"),
+        type="com.amazonaws.events.scheduled",
+        subject=rule_name(event),
+        time=when,
+        scheduled_time=when or datetime.now(UTC),
+        cron=cron,
+        extensions=_eventbridge_extensions(event),
+        raw=event,
+    )
+
+
+# -- Kinesis ---------------------------------------------------------------------------------
+
+
+def kinesis_message(record: Mapping[str, Any]) -> Message[Any]:
+    """A Kinesis record: ``body`` is the base64-decoded data, ``ordering_key`` its partition key."""
+    kinesis = _need(record, "kinesis", "Records[].")
+    data = _need(kinesis, "data", "Records[].kinesis.")
+    try:
+        body = base64.b64decode(str(data), validate=True)
+    except (binascii.Error, ValueError):
+        raise EventFormatError(PROVIDER, "Records[].kinesis.data", "is not base64") from None
+    sequence = str(_need(kinesis, "sequenceNumber", "Records[].kinesis."))
+    arn = record.get("eventSourceARN")
+    partition_key = kinesis.get("partitionKey")
+    return Message(
+        id=str(record.get("eventID") or sequence),
+        source=str(arn or "aws:kinesis"),
+        type="com.amazonaws.kinesis.record",
+        time=_epoch(kinesis.get("approximateArrivalTimestamp"), millis=False),
+        data=_decode_data(body),
+        body=body,
+        attributes={"partitionKey": str(partition_key or ""), "sequenceNumber": sequence},
+        queue=arn_name(arn) or None,
+        ordering_key=str(partition_key) if partition_key is not None else None,
+        raw=record,
+    )
+
+
+def kinesis_sequence(record: Mapping[str, Any]) -> str:
+    """The sequence number Lambda wants back in ``batchItemFailures`` for a Kinesis record."""
+    return str(record.get("kinesis", {}).get("sequenceNumber", ""))
+
+
+# -- DynamoDB Streams ------------------------------------------------------------------------
+
+_KINDS: dict[str, ChangeKind] = {"INSERT": "insert", "MODIFY": "modify", "REMOVE": "remove"}
+
+
+def change_event(
+    record: Mapping[str, Any],
+    *,
+    table: str | None = None,
+    key_fields: tuple[str, str | None] | None = None,
+) -> Change[Any]:
+    """A DynamoDB Streams record as a ``Change`` with typed old and new images.
+
+    ``table`` is the logical table name (the physical name less the store's prefix); without it
+    the name in the ARN is used. For tables written by portafn's DynamoDB store, the key is read
+    from the store's own key attributes and named by ``key_fields`` (partition, sort).
+    """
+    ddb = _need(record, "dynamodb", "Records[].")
+    name = str(_need(record, "eventName", "Records[]."))
+    kind = _KINDS.get(name)
+    if kind is None:
+        raise EventFormatError(PROVIDER, "Records[].eventName", f"{name!r} is not INSERT, MODIFY or REMOVE")
+    keys = _need(ddb, "Keys", "Records[].dynamodb.")
+    old = _image(ddb.get("OldImage"))
+    new = _image(ddb.get("NewImage"))
+    if PK in keys:
+        pk_field, sk_field = key_fields or ("pk", "sk")
+        key: dict[str, Any] = {pk_field: decode_key(str(keys[PK]["S"]))}
+        if SK in keys and sk_field is not None:
+            key[sk_field] = decode_key(str(keys[SK]["S"]))
+    else:
+        key = item_to_python(keys)
+    arn = record.get("eventSourceARN")
+    when = _epoch(ddb.get("ApproximateCreationDateTime"), millis=False)
+    ext: dict[str, Any] = {}
+    identity = record.get("userIdentity")
+    if isinstance(identity, Mapping) and identity.get("principalId") == "dynamodb.amazonaws.com":
+        ext["ttlexpired"] = True  # DynamoDB's TTL process made this delete
+    return Change(
+        id=str(record.get("eventID") or ddb.get("SequenceNumber") or ""),
+        source=str(arn or "aws:dynamodb"),
+        type=f"com.amazonaws.dynamodb.{name}",
+        subject=json.dumps(key, sort_keys=True, default=str),
+        time=when,
+        kind=kind,
+        table=table or table_from_stream_arn(arn) or str(arn or ""),
+        key=key,
+        old=old,
+        new=new,
+        extensions=ext,
+        raw=record,
+    )
+
+
+def _image(image: Any) -> dict[str, Any] | None:
+    if not isinstance(image, Mapping):
+        return None
+    return {k: v for k, v in item_to_python(image).items() if k not in INTERNAL}
+
+
+def dynamodb_sequence(record: Mapping[str, Any]) -> str:
+    """The sequence number Lambda wants back in ``batchItemFailures`` for a stream record."""
+    return str(record.get("dynamodb", {}).get("SequenceNumber", ""))

@@ -1,0 +1,561 @@
+"""Google Cloud events into the neutral model, and legacy background events into CloudEvents.
+
+Cloud Functions (2nd gen) delivers every event as a CloudEvent: Pub/Sub ``messagePublished``,
+Cloud Storage ``object.v1.finalized``/``deleted``, Firestore ``document.v1.*`` (JSON or protobuf
+``DocumentEventData``), Cloud Scheduler (through a Pub/Sub topic, or ``job.v1.executed``). Older
+senders post legacy background events or raw Pub/Sub push bodies; ``legacy_to_cloudevent`` and
+``raw_pubsub_to_cloudevent`` map them the way functions-framework does (a table of mappings), and
+``cloudevent_to_legacy`` goes back. A payload of the wrong shape raises ``EventFormatError``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from portafn.app import Function
+from portafn.cloudevents import CloudEventFormatError, from_dict, parse_time
+from portafn.errors import EventFormatError
+from portafn.events import Change, ChangeKind, Event, Message, Schedule, StorageEvent, StorageObject
+from portafn_gcp import firestore_keys as fk
+
+PROVIDER = "gcp"
+
+PUBSUB_PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
+STORAGE_FINALIZED = "google.cloud.storage.object.v1.finalized"
+STORAGE_DELETED = "google.cloud.storage.object.v1.deleted"
+SCHEDULER_EXECUTED = "google.cloud.scheduler.job.v1.executed"
+FIRESTORE_PREFIX = "google.cloud.firestore.document.v1."
+_FIRESTORE_KINDS: dict[str, ChangeKind | None] = {
+    "written": None,  # insert, modify or remove: told by which images are present
+    "created": "insert",
+    "updated": "modify",
+    "deleted": "remove",
+}
+
+# Legacy event type -> CloudEvent type (functions-framework conformance "mapping.md").
+LEGACY_TO_CE_TYPE: dict[str, str] = {
+    "google.pubsub.topic.publish": PUBSUB_PUBLISHED,
+    "providers/cloud.pubsub/eventTypes/topic.publish": PUBSUB_PUBLISHED,
+    "google.storage.object.finalize": STORAGE_FINALIZED,
+    "google.storage.object.delete": STORAGE_DELETED,
+    "google.storage.object.archive": "google.cloud.storage.object.v1.archived",
+    "google.storage.object.metadataUpdate": "google.cloud.storage.object.v1.metadataUpdated",
+    "providers/cloud.storage/eventTypes/object.change": STORAGE_FINALIZED,
+    "providers/cloud.firestore/eventTypes/document.write": FIRESTORE_PREFIX + "written",
+    "providers/cloud.firestore/eventTypes/document.create": FIRESTORE_PREFIX + "created",
+    "providers/cloud.firestore/eventTypes/document.update": FIRESTORE_PREFIX + "updated",
+    "providers/cloud.firestore/eventTypes/document.delete": FIRESTORE_PREFIX + "deleted",
+    "providers/firebase.auth/eventTypes/user.create": "google.firebase.auth.user.v1.created",
+    "providers/firebase.auth/eventTypes/user.delete": "google.firebase.auth.user.v1.deleted",
+    "providers/google.firebase.analytics/eventTypes/event.log": "google.firebase.analytics.log.v1.written",
+    "providers/google.firebase.database/eventTypes/ref.create": "google.firebase.database.ref.v1.created",
+    "providers/google.firebase.database/eventTypes/ref.write": "google.firebase.database.ref.v1.written",
+    "providers/google.firebase.database/eventTypes/ref.update": "google.firebase.database.ref.v1.updated",
+    "providers/google.firebase.database/eventTypes/ref.delete": "google.firebase.database.ref.v1.deleted",
+}
+# The inverse keeps the current legacy names (the older aliases map to the same CloudEvent type).
+CE_TO_LEGACY_TYPE: dict[str, str] = {
+    ce: legacy
+    for legacy, ce in LEGACY_TO_CE_TYPE.items()
+    if legacy
+    not in (
+        "providers/cloud.pubsub/eventTypes/topic.publish",
+        "providers/cloud.storage/eventTypes/object.change",
+    )
+}
+
+PUBSUB_SERVICE = "pubsub.googleapis.com"
+STORAGE_SERVICE = "storage.googleapis.com"
+FIRESTORE_SERVICE = "firestore.googleapis.com"
+FIREBASE_AUTH_SERVICE = "firebaseauth.googleapis.com"
+FIREBASE_DB_SERVICE = "firebasedatabase.googleapis.com"
+FIREBASE_SERVICE = "firebase.googleapis.com"
+PUBSUB_MESSAGE_TYPE = "type.googleapis.com/google.pubsub.v1.PubsubMessage"
+
+# Legacy event type prefix -> the service its CloudEvent source names.
+_LEGACY_SERVICE = (
+    ("providers/cloud.firestore/", FIRESTORE_SERVICE),
+    ("providers/google.firebase.analytics/", FIREBASE_SERVICE),
+    ("providers/firebase.auth/", FIREBASE_AUTH_SERVICE),
+    ("providers/google.firebase.database/", FIREBASE_DB_SERVICE),
+    ("providers/cloud.pubsub/", PUBSUB_SERVICE),
+    ("providers/cloud.storage/", STORAGE_SERVICE),
+    ("google.pubsub", PUBSUB_SERVICE),
+    ("google.storage", STORAGE_SERVICE),
+)
+# Service -> how a legacy resource splits into CloudEvent source resource and subject.
+_RESOURCE_SPLIT = {
+    FIREBASE_SERVICE: re.compile(r"^(projects/[^/]+)/(events/[^/]+)$"),
+    FIREBASE_DB_SERVICE: re.compile(r"^projects/_/(instances/[^/]+)/(refs/.+)$"),
+    FIRESTORE_SERVICE: re.compile(r"^(projects/[^/]+/databases/\(default\))/(documents/.+)$"),
+    STORAGE_SERVICE: re.compile(r"^(projects/[^/]/buckets/[^/]+)/(objects/.+)$"),
+}
+_AUTH_META_TO_CE = {"createdAt": "createTime", "lastSignedInAt": "lastSignInTime"}
+_TOPIC_IN_PATH = re.compile(r"projects/[^/?]+/topics/[^/?]+")
+_SOURCE = re.compile(r"^//([^/]+)/(.+)$")
+
+
+# -- legacy background events <-> CloudEvents ----------------------------------------------------
+
+
+def is_legacy_event(body: Any) -> bool:
+    """Whether a JSON body is a legacy background event (either of its two shapes)."""
+    return isinstance(body, Mapping) and (
+        isinstance(body.get("context"), Mapping) or ("eventType" in body and "eventId" in body)
+    )
+
+
+def is_raw_pubsub_push(body: Any) -> bool:
+    """Whether a JSON body is a Pub/Sub push request (``{"message": ..., "subscription": ...}``)."""
+    return (
+        isinstance(body, Mapping)
+        and "context" not in body
+        and "subscription" in body
+        and isinstance(body.get("message"), Mapping)
+    )
+
+
+def normalize_legacy(body: Mapping[str, Any]) -> dict[str, Any]:
+    """A legacy event in its ``{"context": ..., "data": ...}`` shape (the flat shape is older)."""
+    if not is_legacy_event(body):
+        raise EventFormatError(PROVIDER, "context", "not a legacy background event", keys=body.keys())
+    if isinstance(body.get("context"), Mapping):
+        return {"context": dict(body["context"]), "data": body.get("data")}
+    context = {k: body[k] for k in ("eventId", "timestamp", "eventType", "resource") if k in body}
+    return {"context": context, "data": body.get("data")}
+
+
+def legacy_to_cloudevent(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The CloudEvent (JSON format) for a legacy background event, as functions-framework maps it."""
+    event = normalize_legacy(body)
+    ctx = event["context"]
+    data = _copy(event["data"])
+    legacy_type = ctx.get("eventType")
+    if not isinstance(legacy_type, str) or legacy_type not in LEGACY_TO_CE_TYPE:
+        raise EventFormatError(PROVIDER, "context.eventType", f"no CloudEvent type for {legacy_type!r}")
+    for name in ("eventId", "timestamp"):
+        if not isinstance(ctx.get(name), str):
+            raise EventFormatError(PROVIDER, f"context.{name}", "missing or not a string", keys=ctx.keys())
+    service, resource, subject = _split_resource(legacy_type, ctx.get("resource"))
+    source = f"//{service}/{resource}"
+    if service == PUBSUB_SERVICE:
+        if not isinstance(data, dict):
+            raise EventFormatError(PROVIDER, "data", "a Pub/Sub event needs a message object")
+        data.setdefault("messageId", ctx["eventId"])
+        data.setdefault("publishTime", ctx["timestamp"])
+        data = {"message": data}
+    elif service == FIREBASE_AUTH_SERVICE and isinstance(data, dict):
+        meta = data.get("metadata")
+        if isinstance(meta, dict):
+            for old, new in _AUTH_META_TO_CE.items():
+                if old in meta:
+                    meta[new] = meta.pop(old)
+        if "uid" in data:
+            subject = f"users/{data['uid']}"
+    elif service == FIREBASE_DB_SERVICE:
+        domain = body.get("domain")
+        if not isinstance(domain, str):
+            raise EventFormatError(PROVIDER, "domain", "a Firebase Realtime Database event needs its domain")
+        location = "us-central1" if domain == "firebaseio.com" else domain.split(".")[0]
+        resource = f"projects/_/locations/{location}/{resource}"
+        source = f"//{service}/{resource}"
+    out: dict[str, Any] = {
+        "specversion": "1.0",
+        "type": LEGACY_TO_CE_TYPE[legacy_type],
+        "source": source,
+        "id": ctx["eventId"],
+        "time": ctx["timestamp"],
+        "datacontenttype": "application/json",
+        "data": data,
+    }
+    if subject:
+        out["subject"] = subject
+    return out
+
+
+def _split_resource(legacy_type: str, resource: Any) -> tuple[str, str, str]:
+    service = ""
+    if isinstance(resource, Mapping):
+        service = str(resource.get("service") or "")
+        resource = resource.get("name")
+    if not isinstance(resource, str):
+        raise EventFormatError(PROVIDER, "context.resource", "missing or not a string")
+    if not service:
+        service = next((svc for prefix, svc in _LEGACY_SERVICE if legacy_type.startswith(prefix)), "")
+        if not service:
+            raise EventFormatError(PROVIDER, "context.eventType", f"no service known for {legacy_type!r}")
+    pattern = _RESOURCE_SPLIT.get(service)
+    if pattern is None:
+        return service, resource, ""
+    m = pattern.fullmatch(resource)
+    if m is None:
+        raise EventFormatError(PROVIDER, "context.resource", f"does not look like a {service} resource")
+    return service, m.group(1), m.group(2)
+
+
+def cloudevent_to_legacy(ce: Mapping[str, Any]) -> dict[str, Any]:
+    """The legacy background event a CloudEvent (JSON format) maps back to."""
+    for name in ("id", "type", "source", "time"):
+        if not isinstance(ce.get(name), str):
+            raise EventFormatError(PROVIDER, name, "missing or not a string", keys=ce.keys())
+    legacy_type = CE_TO_LEGACY_TYPE.get(ce["type"])
+    if legacy_type is None:
+        raise EventFormatError(PROVIDER, "type", f"no legacy event type for {ce['type']!r}")
+    m = _SOURCE.fullmatch(ce["source"])
+    if m is None:
+        raise EventFormatError(PROVIDER, "source", "expected //SERVICE/RESOURCE")
+    service, name = m.group(1), m.group(2)
+    data = _copy(ce.get("data"))
+    subject = ce.get("subject")
+    resource: Any
+    if service == PUBSUB_SERVICE:
+        resource = {"service": service, "name": name, "type": PUBSUB_MESSAGE_TYPE}
+        if isinstance(data, dict) and isinstance(data.get("message"), dict):
+            data = data["message"]
+        if isinstance(data, dict):
+            data.pop("messageId", None)
+            data.pop("publishTime", None)
+    elif service == FIREBASE_AUTH_SERVICE:
+        resource = name
+        meta = data.get("metadata") if isinstance(data, dict) else None
+        if isinstance(meta, dict):
+            for old, new in _AUTH_META_TO_CE.items():
+                if new in meta:
+                    meta[old] = meta.pop(new)
+    elif service == STORAGE_SERVICE:
+        kind = data.get("kind") if isinstance(data, dict) else None
+        resource = {"name": f"{name}/{subject}", "service": service, "type": kind}
+    elif service == FIREBASE_DB_SERVICE:
+        resource = f"{re.sub('/locations/[^/]+', '', name)}/{subject}"
+    else:
+        resource = f"{name}/{subject}"
+    context = {"eventId": ce["id"], "timestamp": ce["time"], "eventType": legacy_type, "resource": resource}
+    return {"context": context, "data": data}
+
+
+def raw_pubsub_to_cloudevent(body: Mapping[str, Any], path: str = "") -> dict[str, Any]:
+    """The CloudEvent for a Pub/Sub push request, keeping what functions-framework drops.
+
+    The whole push body becomes ``data`` (ordering key and delivery attempt included). The
+    source names the topic when the push URL carries it, else the subscription.
+    """
+    if not is_raw_pubsub_push(body):
+        raise EventFormatError(PROVIDER, "message", "not a Pub/Sub push request", keys=body.keys())
+    message = body["message"]
+    message_id = message.get("messageId", message.get("message_id"))
+    if not isinstance(message_id, str) or not message_id:
+        raise EventFormatError(PROVIDER, "message.messageId", "missing", keys=message.keys())
+    topic = _TOPIC_IN_PATH.search(path or "")
+    resource = topic.group(0) if topic else str(body.get("subscription") or "")
+    out: dict[str, Any] = {
+        "specversion": "1.0",
+        "type": PUBSUB_PUBLISHED,
+        "source": f"//{PUBSUB_SERVICE}/{resource}",
+        "id": message_id,
+        "datacontenttype": "application/json",
+        "data": _copy(dict(body)),
+    }
+    published = message.get("publishTime", message.get("publish_time"))
+    if isinstance(published, str):
+        out["time"] = published
+    return out
+
+
+def _copy(value: Any) -> Any:
+    # A deep copy of JSON values, so conversions never change the caller's event.
+    result: Any = json.loads(json.dumps(value))
+    return result
+
+
+def cloudevent(body: Mapping[str, Any], path: str = "") -> Event[Any]:
+    """Any JSON event body (CloudEvent JSON, legacy event, or Pub/Sub push) as an ``Event``."""
+    if is_raw_pubsub_push(body):
+        event = from_dict(raw_pubsub_to_cloudevent(body, path))
+    elif is_legacy_event(body):
+        event = from_dict(legacy_to_cloudevent(body))
+    else:
+        event = from_dict(body)
+    event.raw = body
+    return event
+
+
+# -- CloudEvents into the neutral model -----------------------------------------------------------
+
+
+def translate(fn: Function, event: Event[Any]) -> Event[Any]:
+    """The event a function of this trigger kind receives."""
+    kind = fn.kind
+    trigger: Any = fn.trigger
+    if kind in ("queue", "topic"):
+        return to_message(event)
+    if kind == "storage":
+        return to_storage_event(event)
+    if kind == "changes":
+        table = trigger.table
+        return to_change(
+            event,
+            table=str(getattr(table, "name", "")) or None,
+            partition_key=getattr(table, "partition_key", None),
+            sort_key=getattr(table, "sort_key", None),
+        )
+    if kind == "schedule":
+        return to_schedule(event, cron=str(getattr(trigger.cron, "expression", trigger.cron)))
+    return event
+
+
+def _base(event: Event[Any]) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "source": event.source,
+        "type": event.type,
+        "specversion": event.specversion,
+        "subject": event.subject,
+        "time": event.time,
+        "datacontenttype": event.datacontenttype,
+        "dataschema": event.dataschema,
+        "extensions": dict(event.extensions),
+        "raw": event.raw if event.raw is not None else event,
+    }
+
+
+def _data_object(event: Event[Any], what: str) -> dict[str, Any]:
+    data = event.data
+    if isinstance(data, bytes | bytearray):
+        try:
+            data = json.loads(data)
+        except ValueError:
+            raise EventFormatError(PROVIDER, "data", f"{what} data is not JSON") from None
+    if not isinstance(data, dict):
+        raise EventFormatError(PROVIDER, "data", f"{what} data must be an object, got {type(data).__name__}")
+    return data
+
+
+def to_message(event: Event[Any]) -> Message[Any]:
+    """A Pub/Sub ``messagePublished`` CloudEvent as a ``Message`` (body = the decoded bytes)."""
+    if event.type != PUBSUB_PUBLISHED:
+        raise EventFormatError(PROVIDER, "type", f"expected {PUBSUB_PUBLISHED}, got {event.type!r}")
+    data = _data_object(event, "Pub/Sub")
+    message = data.get("message")
+    if not isinstance(message, Mapping):
+        raise EventFormatError(PROVIDER, "data.message", "missing or not an object", keys=data.keys())
+    encoded = message.get("data", "")
+    if not isinstance(encoded, str):
+        raise EventFormatError(PROVIDER, "data.message.data", "must be a base64 string")
+    try:
+        body = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise EventFormatError(PROVIDER, "data.message.data", "is not valid base64") from None
+    attributes = message.get("attributes") or {}
+    if not isinstance(attributes, Mapping) or not all(isinstance(v, str) for v in attributes.values()):
+        raise EventFormatError(PROVIDER, "data.message.attributes", "must map names to strings")
+    attempt = data.get("deliveryAttempt", message.get("deliveryAttempt", 1))
+    try:
+        delivery_attempt = max(1, int(attempt or 1))
+    except (TypeError, ValueError):
+        raise EventFormatError(PROVIDER, "data.deliveryAttempt", "is not a number") from None
+    ordering = message.get("orderingKey", message.get("ordering_key"))
+    published = message.get("publishTime", message.get("publish_time"))
+    base = _base(event)
+    if isinstance(published, str):
+        base["time"] = parse_time(published, "data.message.publishTime")
+    return Message[Any](
+        **base,
+        data=_best_effort(body),
+        body=body,
+        attributes=dict(attributes),
+        delivery_attempt=delivery_attempt,
+        queue=_resource_name(event.source, data.get("subscription")),
+        ordering_key=ordering if isinstance(ordering, str) and ordering else None,
+    )
+
+
+def _best_effort(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        pass
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return body
+
+
+def _resource_name(source: str, subscription: Any) -> str | None:
+    # The topic (or subscription) short name: the queue a portafn function names.
+    m = re.search(r"/topics/([^/]+)$", source)
+    if m:
+        return m.group(1)
+    if isinstance(subscription, str) and "/subscriptions/" in subscription:
+        return subscription.rsplit("/", 1)[1]
+    return None
+
+
+def to_storage_event(event: Event[Any]) -> StorageEvent:
+    """A Cloud Storage object ``finalized``/``deleted`` CloudEvent as a ``StorageEvent``."""
+    data = _data_object(event, "Cloud Storage")
+    if event.type == STORAGE_FINALIZED:
+        # The legacy object.change event maps to finalized even for a deletion; its state says which.
+        action = "deleted" if data.get("resourceState") == "not_exists" else "created"
+    elif event.type == STORAGE_DELETED:
+        action = "deleted"
+    else:
+        raise EventFormatError(PROVIDER, "type", f"not a storage created/deleted event: {event.type!r}")
+    bucket, name = data.get("bucket"), data.get("name")
+    if not isinstance(bucket, str) or not bucket:
+        raise EventFormatError(PROVIDER, "data.bucket", "missing", keys=data.keys())
+    if not isinstance(name, str) or not name:
+        raise EventFormatError(PROVIDER, "data.name", "missing", keys=data.keys())
+    size = data.get("size")
+    try:
+        size_int = int(size) if size is not None else None
+    except (TypeError, ValueError):
+        raise EventFormatError(PROVIDER, "data.size", "is not a number") from None
+    generation = data.get("generation")
+    obj = StorageObject(
+        bucket=bucket,
+        key=name,
+        size=size_int,
+        etag=data.get("etag") if isinstance(data.get("etag"), str) else None,
+        content_type=data.get("contentType") if isinstance(data.get("contentType"), str) else None,
+        version=str(generation) if generation is not None else None,
+    )
+    return StorageEvent(**{**_base(event), "data": obj}, action=action)
+
+
+def to_schedule(event: Event[Any], cron: str | None = None) -> Schedule:
+    """A Cloud Scheduler tick: a ``job.v1.executed`` event, or the Pub/Sub message a job published."""
+    if event.type not in (SCHEDULER_EXECUTED, PUBSUB_PUBLISHED):
+        raise EventFormatError(PROVIDER, "type", f"not a scheduler event: {event.type!r}")
+    base = _base(event)
+    if event.type == PUBSUB_PUBLISHED:
+        base["time"] = to_message(event).time  # the publish time is when the job fired
+    if event.data is not None and not isinstance(event.data, dict | bytes | bytearray):
+        raise EventFormatError(PROVIDER, "data", "scheduler data must be an object")
+    if isinstance(event.data, dict) and isinstance(event.data.get("customData"), str):
+        base["extensions"]["customdata"] = event.data["customData"]
+    scheduled = {"scheduled_time": base["time"]} if base["time"] is not None else {}
+    return Schedule(**base, **scheduled, cron=cron)
+
+
+# -- Firestore document events ---------------------------------------------------------------------
+
+
+def document_event_data(event: Event[Any]) -> dict[str, Any]:
+    """``DocumentEventData`` in its JSON form, decoding the protobuf form when that is what came."""
+    data = event.data
+    if isinstance(data, bytes | bytearray) and "json" not in (event.datacontenttype or ""):
+        try:
+            from google.events.cloud.firestore_v1 import DocumentEventData
+        except ImportError:  # pragma: no cover - google-events is a dependency of portafn-gcp
+            raise EventFormatError(PROVIDER, "data", "protobuf Firestore events need google-events") from None
+        try:
+            message = DocumentEventData.deserialize(bytes(data))
+        except Exception:
+            raise EventFormatError(PROVIDER, "data", "is not a protobuf DocumentEventData") from None
+        decoded: dict[str, Any] = json.loads(DocumentEventData.to_json(message))
+        return decoded
+    return _data_object(event, "Firestore")
+
+
+def to_change(
+    event: Event[Any],
+    *,
+    table: str | None = None,
+    partition_key: str | None = None,
+    sort_key: str | None = None,
+) -> Change[Any]:
+    """A Firestore document event as a ``Change`` (old/new as plain JSON documents).
+
+    Documents the Firestore store wrote are unwrapped to the item, and their key comes from the
+    document id; any other document keeps its fields, keyed by its id.
+    """
+    if not event.type.startswith(FIRESTORE_PREFIX):
+        raise EventFormatError(PROVIDER, "type", f"not a Firestore document event: {event.type!r}")
+    verb = event.type[len(FIRESTORE_PREFIX) :].split(".", 1)[0]
+    if verb not in _FIRESTORE_KINDS:
+        raise EventFormatError(PROVIDER, "type", f"unknown Firestore event {event.type!r}")
+    data = document_event_data(event)
+    old_doc, new_doc = data.get("oldValue"), data.get("value")
+    for name, doc in (("oldValue", old_doc), ("value", new_doc)):
+        if doc is not None and (not isinstance(doc, Mapping) or not isinstance(doc.get("name", ""), str)):
+            raise EventFormatError(PROVIDER, f"data.{name}", "must be a Document object")
+    old = decode_fields(old_doc.get("fields", {})) if old_doc else None
+    new = decode_fields(new_doc.get("fields", {})) if new_doc else None
+    kind = _FIRESTORE_KINDS[verb] or (
+        "insert" if old is None and new is not None else "remove" if new is None else "modify"
+    )
+    if old is None and new is None:
+        raise EventFormatError(PROVIDER, "data", "a document event has value or oldValue", keys=data.keys())
+    path = str((new_doc or old_doc or {}).get("name") or event.subject or "")
+    collection, doc_id = _document_path(path)
+    old, new = fk.unwrap(old), fk.unwrap(new)
+    key: dict[str, Any]
+    try:
+        parsed = fk.key_of_id(doc_id)
+        key = {partition_key or "pk": parsed.pk}
+        if parsed.sk is not None:
+            key[sort_key or "sk"] = parsed.sk
+    except ValueError:
+        key = {"id": doc_id}
+    return Change[Any](**_base(event), kind=kind, table=table or collection, key=key, old=old, new=new)
+
+
+def _document_path(name: str) -> tuple[str, str]:
+    # ".../documents/<collection>/<id>" (subcollections: the last pair).
+    tail = name.split("/documents/", 1)[-1]
+    parts = [p for p in tail.split("/") if p]
+    if len(parts) < 2:
+        raise EventFormatError(PROVIDER, "data.value.name", "is not a document path")
+    return parts[-2], parts[-1]
+
+
+def decode_fields(fields: Any) -> dict[str, Any]:
+    """Firestore ``fields`` (JSON form of ``Value``s) as a plain JSON document."""
+    if not isinstance(fields, Mapping):
+        raise EventFormatError(PROVIDER, "fields", "must be an object")
+    return {str(k): decode_value(v) for k, v in fields.items()}
+
+
+def decode_value(value: Any) -> Any:
+    """One Firestore ``Value`` as plain JSON (timestamps and bytes stay strings)."""
+    if not isinstance(value, Mapping) or len(value) != 1:
+        raise EventFormatError(PROVIDER, "fields", "a Value has exactly one kind")
+    ((kind, inner),) = value.items()
+    if kind == "nullValue":
+        return None
+    try:
+        if kind == "integerValue":
+            return int(inner)
+        if kind == "doubleValue":
+            return float(inner)
+    except (TypeError, ValueError):
+        raise EventFormatError(PROVIDER, "fields", f"bad {kind}") from None
+    if kind in ("booleanValue", "stringValue", "timestampValue", "bytesValue", "referenceValue"):
+        return inner
+    if kind == "geoPointValue":
+        return dict(inner)
+    if kind == "arrayValue":
+        return [decode_value(v) for v in (inner or {}).get("values", [])]
+    if kind == "mapValue":
+        return decode_fields((inner or {}).get("fields", {}))
+    raise EventFormatError(PROVIDER, "fields", f"unknown Value kind {kind!r}")
+
+
+__all__ = [
+    "CloudEventFormatError",
+    "cloudevent",
+    "cloudevent_to_legacy",
+    "legacy_to_cloudevent",
+    "normalize_legacy",
+    "raw_pubsub_to_cloudevent",
+    "to_change",
+    "to_message",
+    "to_schedule",
+    "to_storage_event",
+    "translate",
+]

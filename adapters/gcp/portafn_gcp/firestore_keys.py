@@ -1,0 +1,134 @@
+"""Document ids, the stored document layout, and opaque cursors and etags for the Firestore store.
+
+A stored document is an envelope, so that a conditional write can replace the whole item with
+one ``update()`` under an update-time precondition (updating a map field replaces it whole)::
+
+    {"doc": {...the item...}, "_pk": <pk>, "_sk": <sk>, "_expires": <timestamp, TTL tables only>}
+
+``_pk``/``_sk`` keep the typed key for ``where``/``order_by``; ``_expires`` is the field a
+Firestore TTL policy targets. The document id encodes the key so that it is always legal:
+never containing ``/``, never ``.`` or ``..``, never ``__x__``, and distinct for ``"1"`` and ``1``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote, unquote
+
+from portafn.store.port import Key, KeyValue, TableSpec
+
+DOC = "doc"
+PK = "_pk"
+SK = "_sk"
+EXPIRES = "_expires"
+MAX_ID_BYTES = 1500  # Firestore's limit on a document id
+
+
+def encode_part(value: KeyValue) -> str:
+    """One key part as an id segment: a type letter, then the value percent-encoded."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise TypeError(f"key values are str or int, not {type(value).__name__}")
+    if isinstance(value, int):
+        return f"i{value}"
+    # quote() with no safe characters leaves only letters, digits and "_.-~": no '/' and no '|'.
+    return "s" + quote(value, safe="")
+
+
+def decode_part(text: str) -> KeyValue:
+    """The key part an id segment encodes."""
+    if text.startswith("i"):
+        return int(text[1:])
+    if text.startswith("s"):
+        return unquote(text[1:])
+    raise ValueError(f"not a portafn document id segment: {text!r}")
+
+
+def doc_id(key: Key) -> str:
+    """The document id of a key: ``<pk>`` or ``<pk>|<sk>`` in encoded segments."""
+    out = encode_part(key.pk)
+    if key.sk is not None:
+        out += "|" + encode_part(key.sk)
+    return out
+
+
+def key_of_id(text: str) -> Key:
+    """The key a document id encodes."""
+    pk, sep, sk = text.partition("|")
+    return Key(decode_part(pk), decode_part(sk) if sep else None)
+
+
+def envelope(table: TableSpec, key: Key, doc: dict[str, Any]) -> dict[str, Any]:
+    """The stored form of an item."""
+    out: dict[str, Any] = {DOC: doc, PK: key.pk}
+    if key.sk is not None:
+        out[SK] = key.sk
+    if table.ttl_field is not None:
+        expires = expiry_of(doc.get(table.ttl_field))
+        if expires is not None:
+            out[EXPIRES] = expires
+    return out
+
+
+def expiry_of(value: Any) -> datetime | None:
+    """A TTL field's value (epoch seconds or an ISO 8601 string) as an aware datetime."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return None
+
+
+def unwrap(data: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The item inside a stored envelope; a document that is not one is returned as it is."""
+    if data is None:
+        return None
+    inner = data.get(DOC)
+    if isinstance(inner, dict) and PK in data:
+        return inner
+    return data
+
+
+def encode_cursor(sk: KeyValue | None, last_id: str) -> str:
+    """An opaque cursor resuming after the record with this sort key and id."""
+    raw = json.dumps({"s": sk, "i": last_id}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[KeyValue | None, str]:
+    """The sort key and id a cursor resumes after; ``ValueError`` if it is not one of ours."""
+    padded = cursor + "=" * (-len(cursor) % 4)
+    obj = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    if not isinstance(obj, dict) or not isinstance(obj.get("i"), str):
+        raise ValueError("not a firestore cursor")
+    sk = obj.get("s")
+    if sk is not None and (isinstance(sk, bool) or not isinstance(sk, str | int)):
+        raise ValueError("not a firestore cursor")
+    return sk, obj["i"]
+
+
+def prefix_upper_bound(prefix: str) -> str | None:
+    """The least string greater than every string starting with ``prefix`` (None: no bound).
+
+    Firestore orders strings by UTF-8 bytes, which is code point order, so incrementing the
+    last code point that can be incremented gives the bound.
+    """
+    chars = list(prefix)
+    while chars:
+        last = ord(chars.pop())
+        nxt = last + 1
+        if 0xD800 <= nxt <= 0xDFFF:
+            nxt = 0xE000  # skip surrogates: they are not valid in UTF-8
+        if nxt <= 0x10FFFF:
+            return "".join(chars) + chr(nxt)
+    return None

@@ -1,0 +1,593 @@
+"""The Firestore store: ``firestore://PROJECT?database=NAME&prefix=PREFIX``.
+
+One collection per table (``PREFIX`` + table name); each item is one document whose id encodes the
+partition and sort key (``portafn_gcp.firestore_keys``). Conditional writes use update-time
+preconditions (the etag *is* the document's ``update_time``); transactions read their documents
+inside a Firestore transaction, check every condition, then write; batches are ``WriteBatch``es of
+up to 500 writes. Queries run within one partition: ``where _pk ==`` plus the sort-key condition,
+``order_by _sk``, ``limit`` and ``start_after`` (the composite index on ``_pk, _sk`` in both
+directions is part of packaging; the emulator does not check indexes).
+
+TTL: the item's TTL field is copied to the ``_expires`` timestamp, which the deployed TTL policy
+targets; expired items are also hidden from reads, because Firestore deletes them lazily (and the
+emulator never does).
+
+Change source: deployed, changes arrive as Firestore document events (``portafn_gcp.events``).
+``read_changes`` serves local runs and tests from an ``on_snapshot`` listener per table, started
+by ``ensure_table``; it sees changes made after that, and coalesces writes to one document that
+land between two snapshots. To return every change committed before the call, it writes a marker
+document (``~portafn-fence``) and waits, bounded, until the listener has seen it.
+
+Set ``FIRESTORE_EMULATOR_HOST`` to use the emulator. The client is made once, on first use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import parse_qs, urlsplit
+
+from portafn.store.capabilities import Capabilities, Capability
+from portafn.store.errors import (
+    AlreadyExists,
+    ConcurrencyConflict,
+    NotFound,
+    StoreError,
+    StoreUnavailable,
+    Throttled,
+    TooLarge,
+    TransactionConflict,
+    Unsupported,
+)
+from portafn.store.port import (
+    ChangeRecord,
+    Check,
+    Delete,
+    Key,
+    KeyValue,
+    Page,
+    Put,
+    Record,
+    SortCondition,
+    Store,
+    TableSpec,
+    TransactOp,
+    Write,
+)
+from portafn_gcp import firestore_keys as fk
+
+if TYPE_CHECKING:
+    from google.cloud.firestore_v1 import Client, CollectionReference, DocumentReference, DocumentSnapshot
+    from google.cloud.firestore_v1.transaction import Transaction
+
+FENCE_ID = "~portafn-fence"
+MAX_BATCH = 500  # Firestore's limit on writes per batch or transaction
+FEED_TIMEOUT_S = 10.0
+
+
+class FirestoreStore(Store):
+    """Tables as Firestore collections (see the module docstring for the layout)."""
+
+    scheme: ClassVar[str] = "firestore"
+    capabilities = Capabilities(
+        supported=frozenset(
+            {
+                Capability.CONDITIONAL_WRITES,
+                Capability.TRANSACTIONS,
+                Capability.BATCH,
+                Capability.TTL,
+                Capability.CHANGE_SOURCE,
+                Capability.QUERY_EQ,
+                Capability.QUERY_BEGINS_WITH,
+                Capability.QUERY_BETWEEN,
+                Capability.QUERY_RANGE,
+                Capability.QUERY_DESCENDING,
+            }
+        ),
+        max_transaction_items=MAX_BATCH,
+        batch_write_size=MAX_BATCH,
+        batch_get_size=100,
+        # Firestore's limit is 1 MiB per document; the envelope and field names take some of it.
+        max_item_bytes=1_000_000,
+        local_gaps={
+            Capability.TTL: "the Firestore emulator never deletes expired documents (reads hide them)",
+        },
+    )
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        parts = urlsplit(url)
+        if parts.scheme != "firestore":
+            raise ValueError(f"not a firestore:// URL: {url!r}")
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        self.project = parts.netloc or None
+        self.database = query.get("database") or "(default)"
+        self.prefix = query.get("prefix", "")
+        self._client: Client | None = None
+        self._lock = threading.Lock()
+        self._feeds: dict[str, _Feed] = {}
+
+    # -- client and collections -----------------------------------------------------------------
+
+    @property
+    def client(self) -> Client:
+        """The Firestore client, made on first use."""
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    from google.cloud import firestore
+
+                    self._client = firestore.Client(project=self.project, database=self.database)
+        return self._client
+
+    def collection(self, table: TableSpec) -> CollectionReference:
+        """The collection that holds a table."""
+        return self.client.collection(self.prefix + table.name)
+
+    def _ref(self, table: TableSpec, key: Key) -> DocumentReference:
+        _check_key(self, table, key)
+        doc_id = fk.doc_id(key)
+        if len(doc_id.encode()) > fk.MAX_ID_BYTES:
+            raise TooLarge(
+                self.name, table.name, key, "the encoded key is over Firestore's 1500-byte id limit"
+            )
+        return self.collection(table).document(doc_id)
+
+    # -- port ---------------------------------------------------------------------------------
+
+    def ensure_table(self, table: TableSpec) -> None:
+        """Collections need no creating; start the table's change listener once."""
+        with self._lock:
+            if table.name in self._feeds:
+                return
+        feed = _Feed(self, table)
+        with self._lock:
+            if table.name in self._feeds:
+                feed.close()
+                return
+            self._feeds[table.name] = feed
+
+    def get(self, table: TableSpec, key: Key) -> Record | None:
+        ref = self._ref(table, key)
+        with self._errors(table, key):
+            snap = ref.get()
+        return self._record(table, snap)
+
+    def write(self, op: Write) -> str | None:
+        table, key = op.table, op.key
+        ref = self._ref(table, key)
+        if isinstance(op, Delete):
+            self._delete(ref, op)
+            return None
+        body = self._body(op)
+        with self._errors(table, key):
+            if op.if_absent:
+                result = ref.create(body)
+            elif op.etag is not None:
+                result = self._conditional_put(ref, op, body)
+            else:
+                result = ref.set(body)
+        return _etag(result.update_time)
+
+    def _conditional_put(self, ref: DocumentReference, op: Put, body: dict[str, Any]) -> Any:
+        from google.api_core import exceptions as gexc
+
+        assert op.etag is not None
+        when = _parse_etag(op.etag)
+        if when is None:
+            raise self._stale(ref, op.table, op.key)
+        try:
+            # update() of the envelope's top-level fields replaces them whole (a map field too),
+            # under a precondition that the document still has the update time we read.
+            return ref.update(body, option=self.client.write_option(last_update_time=when))
+        except (gexc.FailedPrecondition, gexc.NotFound):
+            raise self._stale(ref, op.table, op.key) from None
+
+    def _delete(self, ref: DocumentReference, op: Delete) -> None:
+        from google.api_core import exceptions as gexc
+
+        with self._errors(op.table, op.key):
+            if op.etag is None:
+                ref.delete()
+                return
+            when = _parse_etag(op.etag)
+            if when is None:
+                raise self._stale(ref, op.table, op.key)
+            try:
+                ref.delete(option=self.client.write_option(last_update_time=when))
+            except (gexc.FailedPrecondition, gexc.NotFound):
+                raise self._stale(ref, op.table, op.key) from None
+
+    def _stale(self, ref: DocumentReference, table: TableSpec, key: Key) -> StoreError:
+        # A failed precondition means "changed" or "gone": a read tells which.
+        with self._errors(table, key):
+            snap = ref.get()
+        if self._record(table, snap) is None:
+            return NotFound(self.name, table.name, key.as_dict(table))
+        return ConcurrencyConflict(self.name, table.name, key.as_dict(table))
+
+    def query(
+        self,
+        table: TableSpec,
+        pk: KeyValue,
+        condition: SortCondition | None,
+        *,
+        descending: bool,
+        limit: int,
+        cursor: str | None,
+    ) -> Page:
+        from google.cloud.firestore_v1 import Query
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        q: Any = self.collection(table).where(filter=FieldFilter(fk.PK, "==", pk))
+        if table.sort_key is not None:
+            for op, value in _sort_filters(self, table, condition):
+                q = q.where(filter=FieldFilter(fk.SK, op, value))
+            q = q.order_by(fk.SK, direction=Query.DESCENDING if descending else Query.ASCENDING)
+            if cursor is not None:
+                try:
+                    after, _ = fk.decode_cursor(cursor)
+                except ValueError:
+                    raise ValueError("the cursor is not one this store made") from None
+                q = q.start_after({fk.SK: after})
+        elif cursor is not None:
+            return Page([], None)  # a partition without sort key holds one item, all on page one
+        records: list[Record] = []
+        more = False
+        with self._errors(table, pk):
+            # Ask for one more than the page so the cursor is None exactly at the end; expired
+            # items still stored are skipped, so keep reading until the page is full.
+            for snap in q.limit(limit + 1).stream():
+                rec = self._record(table, snap)
+                if rec is None:
+                    continue
+                if len(records) == limit:
+                    more = True
+                    break
+                records.append(rec)
+        if more and records:
+            last = records[-1]
+            return Page(records, fk.encode_cursor(last.key.sk, fk.doc_id(last.key)))
+        return Page(records, None)
+
+    def batch_get(self, table: TableSpec, keys: Sequence[Key]) -> tuple[list[Record], list[Key]]:
+        if len(keys) > self.capabilities.batch_get_size:
+            raise TooLarge(
+                self.name,
+                table.name,
+                None,
+                f"batch_get takes at most {self.capabilities.batch_get_size} keys",
+            )
+        refs = [self._ref(table, k) for k in keys]
+        if not refs:
+            return [], []
+        with self._errors(table, None):
+            snaps = list(self.client.get_all(refs))
+        found = [r for r in (self._record(table, s) for s in snaps) if r is not None]
+        return found, []
+
+    def batch_write(self, ops: Sequence[Write]) -> list[Write]:
+        if len(ops) > MAX_BATCH:
+            raise TooLarge(self.name, None, None, f"a batch takes at most {MAX_BATCH} writes")
+        if not ops:
+            return []
+        batch = self.client.batch()
+        for op in ops:
+            if isinstance(op, Put) and (op.if_absent or op.etag is not None):
+                raise ValueError("batch_write takes unconditional writes only; use transact()")
+            ref = self._ref(op.table, op.key)
+            if isinstance(op, Delete):
+                if op.etag is not None:
+                    raise ValueError("batch_write takes unconditional writes only; use transact()")
+                batch.delete(ref)
+            else:
+                batch.set(ref, self._body(op))
+        with self._errors(ops[0].table, None):
+            batch.commit()
+        return []
+
+    def transact(self, ops: Sequence[TransactOp]) -> None:
+        from google.api_core import exceptions as gexc
+        from google.cloud import firestore
+
+        if len(ops) > MAX_BATCH:
+            raise TooLarge(self.name, None, None, f"a transaction takes at most {MAX_BATCH} operations")
+        if not ops:
+            return
+        refs = [self._ref(op.table, op.key) for op in ops]
+        paths = [r.path for r in refs]
+        if len(set(paths)) != len(paths):
+            raise ValueError("a transaction may touch each item once")
+        bodies = [self._body(op) if isinstance(op, Put) else None for op in ops]
+
+        @firestore.transactional
+        def run(tx: Transaction) -> list[StoreError | None]:
+            snaps = {s.reference.path: s for s in tx.get_all(refs)}
+            reasons = [self._reason(op, snaps.get(ref.path)) for op, ref in zip(ops, refs, strict=True)]
+            if any(reasons):
+                return reasons  # nothing written: the transaction is rolled back by committing nothing
+            for op, ref, body in zip(ops, refs, bodies, strict=True):
+                if isinstance(op, Put) and body is not None:
+                    tx.set(ref, body)
+                elif isinstance(op, Delete):
+                    tx.delete(ref)
+            return reasons
+
+        with self._errors(ops[0].table, None):
+            try:
+                reasons = run(self.client.transaction())
+            except (ValueError, gexc.Aborted) as exc:
+                # The SDK retries contention itself and gives up with a ValueError.
+                raise TransactionConflict(self.name, None, None, "contention: " + str(exc)[:200]) from None
+        if any(reasons):
+            failed = next(r for r in reasons if r is not None)
+            raise TransactionConflict(self.name, failed.table, failed.key, failed.summary, reasons=reasons)
+
+    def _reason(self, op: TransactOp, snap: DocumentSnapshot[Any] | None) -> StoreError | None:
+        table, key = op.table, op.key
+        record = self._record(table, snap) if snap is not None else None
+        where = (self.name, table.name, key.as_dict(table))
+        if isinstance(op, Check) and not op.exists:
+            return AlreadyExists(*where) if record is not None else None
+        if isinstance(op, Put) and op.if_absent:
+            return AlreadyExists(*where) if record is not None else None
+        etag = op.etag
+        if isinstance(op, Check) and record is None:
+            return NotFound(*where)
+        if etag is not None:
+            if record is None:
+                return NotFound(*where)
+            if record.etag != etag:
+                return ConcurrencyConflict(*where)
+        return None
+
+    def read_changes(
+        self, table: TableSpec, cursor: str | None, limit: int = 100
+    ) -> tuple[list[ChangeRecord], str | None]:
+        self.ensure_table(table)
+        feed = self._feeds[table.name]
+        start = 0
+        if cursor is not None:
+            try:
+                start = int(cursor)
+            except ValueError:
+                raise ValueError("the cursor is not one this store made") from None
+        fence = self.collection(table).document(FENCE_ID)
+        with self._errors(table, None):
+            result = fence.set({"at": datetime.now(UTC)})
+        if not feed.wait_past(result.update_time, FEED_TIMEOUT_S):
+            raise StoreUnavailable(self.name, table.name, None, "the change listener did not catch up")
+        records = feed.since(start, limit)
+        return records, str(start + len(records))
+
+    def clear(self, table: TableSpec) -> None:
+        coll = self.collection(table)
+        with self._errors(table, None):
+            while True:
+                refs = [s.reference for s in coll.select([]).limit(MAX_BATCH).stream()]
+                if not refs:
+                    break
+                batch = self.client.batch()
+                for ref in refs:
+                    batch.delete(ref)
+                batch.commit()
+
+    def close(self) -> None:
+        with self._lock:
+            feeds, self._feeds = list(self._feeds.values()), {}
+            client, self._client = self._client, None
+        for feed in feeds:
+            feed.close()
+        if client is not None:
+            client.close()  # type: ignore[no-untyped-call]
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _body(self, op: Put) -> dict[str, Any]:
+        _check_key(self, op.table, op.key)
+        size = len(json.dumps(op.doc, separators=(",", ":"), default=str).encode())
+        if size > self.capabilities.max_item_bytes:
+            raise TooLarge(
+                self.name,
+                op.table.name,
+                op.key.as_dict(op.table),
+                f"{size} bytes; the limit is {self.capabilities.max_item_bytes}",
+            )
+        return fk.envelope(op.table, op.key, op.doc)
+
+    def _record(self, table: TableSpec, snap: DocumentSnapshot[Any]) -> Record | None:
+        if not snap.exists:
+            return None
+        data = snap.to_dict() or {}
+        expires = data.get(fk.EXPIRES)
+        if isinstance(expires, datetime) and expires <= datetime.now(UTC):
+            return None  # past its TTL: Firestore deletes lazily, so hide it as DynamoDB users expect
+        doc = fk.unwrap(data) or {}
+        return Record(fk.key_of_id(snap.id), _plain(doc), _etag(snap.update_time))
+
+    @contextmanager
+    def _errors(self, table: TableSpec | None, key: Any) -> Iterator[None]:
+        """Map google exceptions to portafn store errors."""
+        from google.api_core import exceptions as gexc
+
+        name = table.name if isinstance(table, TableSpec) else None
+        where_key = key.as_dict(table) if isinstance(key, Key) and isinstance(table, TableSpec) else key
+        try:
+            yield
+        except StoreError:
+            raise
+        except gexc.Conflict as exc:  # ALREADY_EXISTS from create(); ABORTED is a subclass too
+            if isinstance(exc, gexc.Aborted):
+                raise ConcurrencyConflict(self.name, name, where_key, "aborted by contention") from None
+            raise AlreadyExists(self.name, name, where_key) from None
+        except gexc.NotFound:
+            raise NotFound(self.name, name, where_key) from None
+        except gexc.FailedPrecondition:
+            raise ConcurrencyConflict(self.name, name, where_key) from None
+        except (gexc.ResourceExhausted, gexc.TooManyRequests) as exc:
+            raise Throttled(self.name, name, where_key, _short(exc)) from None
+        except gexc.InvalidArgument as exc:
+            text = str(exc).lower()
+            if "too big" in text or "exceeds" in text or "too large" in text:
+                raise TooLarge(self.name, name, where_key, _short(exc)) from None
+            raise StoreError(self.name, name, where_key, _short(exc)) from None
+        except (gexc.GoogleAPICallError, gexc.RetryError) as exc:
+            raise StoreUnavailable(self.name, name, where_key, _short(exc)) from None
+        except (TypeError, ValueError) as exc:
+            # The SDK could not encode a value (an array inside an array, say).
+            if "transaction" in str(exc).lower():
+                raise
+            raise StoreError(self.name, name, where_key, "cannot store this value: " + _short(exc)) from None
+
+
+class _Feed:
+    """A table's change log, fed by an ``on_snapshot`` listener on its collection."""
+
+    def __init__(self, store: FirestoreStore, table: TableSpec) -> None:
+        self.store = store
+        self.table = table
+        self.cond = threading.Condition()
+        self.log: list[ChangeRecord] = []
+        self.images: dict[str, dict[str, Any]] = {}
+        self.read_time: datetime | None = None
+        self.first = True
+        self.watch = store.collection(table).on_snapshot(self._on_snapshot)
+        if not self.wait_past(None, FEED_TIMEOUT_S):
+            self.close()
+            raise StoreUnavailable(store.name, table.name, None, "the change listener did not start")
+
+    def _on_snapshot(self, docs: list[Any], changes: list[Any], read_time: datetime) -> None:
+        with self.cond:
+            if self.first:
+                # The first snapshot lists what is already there: a baseline for old images only.
+                for snap in docs:
+                    if snap.id != FENCE_ID:
+                        self.images[snap.id] = fk.unwrap(snap.to_dict()) or {}
+                self.first = False
+            else:
+                for change in changes:
+                    self._apply(change, read_time)
+            self.read_time = read_time
+            self.cond.notify_all()
+
+    def _apply(self, change: Any, read_time: datetime) -> None:
+        snap = change.document
+        if snap.id == FENCE_ID:
+            return
+        kind_name = change.type.name
+        old = self.images.get(snap.id)
+        if kind_name == "REMOVED":
+            self.images.pop(snap.id, None)
+            kind, new = "remove", None
+        else:
+            new = _plain(fk.unwrap(snap.to_dict()) or {})
+            self.images[snap.id] = new
+            kind = "insert" if kind_name == "ADDED" else "modify"
+        try:
+            key = fk.key_of_id(snap.id)
+        except ValueError:
+            return  # not an item of ours
+        when = getattr(snap, "update_time", None) or read_time
+        self.log.append(
+            ChangeRecord(
+                table=self.table.name,
+                kind=kind,  # type: ignore[arg-type]
+                key=key,
+                old=old,
+                new=new,
+                sequence=f"{len(self.log) + 1:020d}",
+                time=when,
+                extra={"document_id": snap.id},
+            )
+        )
+
+    def wait_past(self, when: datetime | None, timeout: float) -> bool:
+        """Wait until the listener has a snapshot at or after ``when`` (None: any snapshot)."""
+
+        def caught_up() -> bool:
+            return self.read_time is not None and (when is None or self.read_time >= when)
+
+        with self.cond:
+            return self.cond.wait_for(caught_up, timeout=timeout)
+
+    def since(self, start: int, limit: int) -> list[ChangeRecord]:
+        with self.cond:
+            return list(self.log[start : start + limit])
+
+    def close(self) -> None:
+        # The stream may already be gone; closing must not fail.
+        with contextlib.suppress(Exception):
+            self.watch.unsubscribe()  # type: ignore[no-untyped-call]
+
+
+def _check_key(store: Store, table: TableSpec, key: Key) -> None:
+    if (table.sort_key is None) != (key.sk is None):
+        need = "a sort key" if table.sort_key is not None else "no sort key"
+        raise ValueError(f"{store.name}: table {table.name!r} needs {need} in its keys")
+
+
+def _sort_filters(store: Store, table: TableSpec, cond: SortCondition | None) -> list[tuple[str, KeyValue]]:
+    if cond is None:
+        return []
+    if cond.op == "eq":
+        return [("==", cond.value)]
+    if cond.op == "begins_with":
+        if not isinstance(cond.value, str):
+            raise Unsupported(
+                store.name, Capability.QUERY_BEGINS_WITH.value, table.name, "on a non-string sort key"
+            )
+        upper = fk.prefix_upper_bound(cond.value)
+        out: list[tuple[str, KeyValue]] = [(">=", cond.value)]
+        return out + ([("<", upper)] if upper is not None else [])
+    if cond.op == "between":
+        if cond.high is None:
+            raise ValueError("between needs a high value")
+        return [(">=", cond.value), ("<=", cond.high)]
+    ops = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+    return [(ops[cond.op], cond.value)]
+
+
+def _etag(when: Any) -> str:
+    """An etag from a document's update time: its RFC 3339 form with nanoseconds."""
+    rfc = getattr(when, "rfc3339", None)
+    if callable(rfc):
+        return str(rfc())
+    if isinstance(when, datetime):
+        return when.astimezone(UTC).isoformat()
+    return str(when)
+
+
+def _parse_etag(etag: str) -> Any:
+    from google.api_core.datetime_helpers import DatetimeWithNanoseconds
+
+    try:
+        return DatetimeWithNanoseconds.from_rfc3339(etag)  # type: ignore[no-untyped-call]
+    except (ValueError, TypeError):
+        return None
+
+
+def _plain(value: Any) -> Any:
+    """Firestore values back to JSON ones (timestamps only appear if someone else wrote them)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return value
+
+
+def _short(exc: BaseException) -> str:
+    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+
+
+__all__ = ["FirestoreStore"]

@@ -1,0 +1,47 @@
+"""Which store capabilities an app's tables need, known without running anything.
+
+A table needs TTL when it declares a ``ttl`` field, a change source when a function consumes its
+changes, and whatever it lists in ``requires``. ``check(app, capabilities)`` lists what a store
+lacks, so ``portafn check`` and packaging fail before deployment rather than in production.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from portafn.app import App
+from portafn.store.capabilities import Capabilities, Capability
+from portafn.triggers import ChangesTrigger
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """A capability a table needs that a store does not declare, and why it is needed."""
+
+    table: str
+    capability: Capability
+    reason: str
+
+
+def required(app: App) -> dict[str, dict[Capability, str]]:
+    """Per table, each capability it needs and why."""
+    needs: dict[str, dict[Capability, str]] = {name: {} for name in app.tables}
+    for name, table in app.tables.items():
+        if table.spec.ttl_field:
+            needs[name][Capability.TTL] = f"ttl field {table.spec.ttl_field!r}"
+        for capability in getattr(table, "requires", ()):
+            needs[name][Capability(capability)] = "declared in requires="
+    for fn in app.functions.values():
+        if isinstance(fn.trigger, ChangesTrigger):
+            needs[fn.trigger.table.name][Capability.CHANGE_SOURCE] = f"@app.changes function {fn.name!r}"
+    return needs
+
+
+def check(app: App, capabilities: Capabilities) -> list[Gap]:
+    """What the app needs that a store with ``capabilities`` lacks."""
+    return [
+        Gap(table, capability, why)
+        for table, needs in required(app).items()
+        for capability, why in needs.items()
+        if not capabilities.has(capability)
+    ]

@@ -1,0 +1,42 @@
+"""``portafn check MODULE:APP --store URL``: capabilities the app needs that a store lacks, with no run."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from portafn.capcheck import check, required
+from portafn.cli.loading import AppLoadError, load_app
+
+
+def register(sub: Any) -> None:
+    """Add the subcommand."""
+    p: argparse.ArgumentParser = sub.add_parser(
+        "check", help="check an app's tables against a store's capabilities"
+    )
+    p.add_argument("app", metavar="MODULE:APP")
+    p.add_argument("--store", required=True, metavar="URL", help="store URL, e.g. cosmos://host/db")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print each table's needs and any gap; exit 1 if the store lacks something."""
+    from portafn.cli.main import CliError
+    from portafn.store.registry import StoreConfigError, store_class
+
+    try:
+        app = load_app(args.app)
+        cls = store_class(args.store)
+    except (AppLoadError, StoreConfigError) as exc:
+        raise CliError(str(exc)) from None
+    # The class declares capabilities; nothing is opened or contacted.
+    capabilities = cls.capabilities
+    for table, needs in required(app).items():
+        listed = ", ".join(f"{c.value} ({why})" for c, why in needs.items()) or "only the portable core"
+        print(f"table {table}: needs {listed}")
+    gaps = check(app, capabilities)
+    for gap in gaps:
+        print(f"MISSING: {cls.scheme} lacks {gap.capability.value} for table {gap.table} ({gap.reason})")
+    if not gaps:
+        print(f"ok: {cls.scheme} offers everything {app.name} needs")
+    return 1 if gaps else 0

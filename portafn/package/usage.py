@@ -1,0 +1,64 @@
+"""Which of the app's tables each function touches, found by reading the handler's code objects.
+
+Permissions are granted per function from this, so a function that never names a table gets no
+access to it. The walk follows names the handler (and the helpers it calls in the user's own
+package, and modules of that package) looks up; a function can widen the set explicitly with
+``options["tables"]`` when it reaches tables in ways the walk cannot see.
+"""
+
+from __future__ import annotations
+
+import types
+from typing import Any
+
+from portafn.app import App, Function
+
+
+def tables_used(app: App, fn: Function) -> list[str]:
+    """The names of the app's tables that ``fn`` reads or writes, sorted."""
+    by_id = {id(table): name for name, table in app.tables.items()}
+    top = fn.handler.__module__.split(".")[0]
+    found: set[str] = set(fn.options.get("tables", ()))
+    seen: set[int] = set()
+
+    def own(obj: Any) -> bool:
+        module = getattr(obj, "__module__", None) or getattr(obj, "__name__", "")
+        return isinstance(module, str) and module.split(".")[0] == top
+
+    def visit_object(obj: Any, attrs: tuple[str, ...]) -> None:
+        if id(obj) in by_id:
+            found.add(by_id[id(obj)])
+        elif isinstance(obj, types.FunctionType) and own(obj):
+            visit_function(obj)
+        elif isinstance(obj, types.ModuleType) and own(obj):
+            # `db.orders.insert(...)`: the attribute names the code uses, looked up on the module.
+            for attr in attrs:
+                visit_object(getattr(obj, attr, None), ())
+        elif isinstance(obj, types.MethodType):
+            visit_object(obj.__func__, ())
+
+    def visit_code(code: types.CodeType, globs: dict[str, Any]) -> None:
+        if id(code) in seen:
+            return
+        seen.add(id(code))
+        for name in code.co_names:
+            if name in globs:
+                visit_object(globs[name], code.co_names)
+        for const in code.co_consts:
+            if isinstance(const, types.CodeType):
+                visit_code(const, globs)
+
+    def visit_function(func: types.FunctionType) -> None:
+        visit_code(func.__code__, func.__globals__)
+        for cell in func.__closure__ or ():
+            try:
+                visit_object(cell.cell_contents, func.__code__.co_names)
+            except ValueError:  # an empty cell
+                continue
+
+    handler = fn.handler
+    if isinstance(handler, types.FunctionType):
+        visit_function(handler)
+    else:
+        visit_object(handler, ())
+    return sorted(found)

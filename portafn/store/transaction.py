@@ -1,0 +1,121 @@
+"""All-or-nothing writes across items and tables of one store.
+
+```python
+with transaction() as tx:
+    tx.replace(accounts, debited, etag=a.etag)
+    tx.replace(accounts, credited, etag=b.etag)
+    tx.insert(transfers, record)
+```
+
+The block collects operations; leaving it normally commits them at once, leaving it with an
+exception commits nothing. A failed condition cancels everything with ``TransactionConflict``
+(``reasons`` says which operation failed and why). More operations than the store's
+``max_transaction_items`` raise ``TooLarge``; a store without transactions raises ``Unsupported``
+when the block is entered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from portafn.store.capabilities import Capability
+from portafn.store.errors import TooLarge
+from portafn.store.port import Check, Delete, Key, KeyValue, Put, Store, TransactOp
+from portafn.store.registry import current_store
+from portafn.store.retry import retry_transient
+from portafn.store.table import Table
+
+
+class Transaction:
+    """The operations of one transaction, committed by ``commit`` (the ``with`` block does it)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.ops: list[TransactOp] = []
+        self._seen: dict[tuple[str, Key], int] = {}
+        self.committed = False
+
+    def _add(self, table: Table[Any], op: TransactOp) -> None:
+        if self.committed:
+            raise RuntimeError("this transaction has already been committed")
+        limit = self.store.capabilities.max_transaction_items
+        if len(self.ops) >= limit:
+            raise TooLarge(
+                self.store.name,
+                table.name,
+                op.key,
+                f"a transaction holds at most {limit} operations on {self.store.name}",
+            )
+        where = (table.name, op.key)
+        if where in self._seen:
+            # DynamoDB and Firestore reject two operations on one item in a transaction; so do we,
+            # so the rule is met before the code ever meets those stores.
+            raise ValueError(
+                f"transaction already has operation #{self._seen[where] + 1} on table {table.name!r} key {op.key}"
+            )
+        self._seen[where] = len(self.ops)
+        table._ensure(self.store)
+        self.ops.append(op)
+
+    def insert(self, table: Table[Any], item: Any) -> None:
+        """Insert ``item``; the transaction fails if its key is taken."""
+        key, doc = table._to_doc(item, self.store)
+        self._add(table, Put(table.spec, key, doc, if_absent=True))
+
+    def put(self, table: Table[Any], item: Any) -> None:
+        """Put ``item`` unconditionally."""
+        key, doc = table._to_doc(item, self.store)
+        self._add(table, Put(table.spec, key, doc))
+
+    def replace(self, table: Table[Any], item: Any, *, etag: str) -> None:
+        """Replace ``item``; the transaction fails unless the stored one still has ``etag``."""
+        self._conditional(table)
+        key, doc = table._to_doc(item, self.store)
+        self._add(table, Put(table.spec, key, doc, etag=etag))
+
+    def delete(
+        self, table: Table[Any], pk: KeyValue, sk: KeyValue | None = None, *, etag: str | None = None
+    ) -> None:
+        """Delete an item (only if it still has ``etag``, when given)."""
+        if etag is not None:
+            self._conditional(table)
+        self._add(table, Delete(table.spec, table.key(pk, sk), etag))
+
+    def check(
+        self,
+        table: Table[Any],
+        pk: KeyValue,
+        sk: KeyValue | None = None,
+        *,
+        etag: str | None = None,
+        exists: bool = True,
+    ) -> None:
+        """Require that an item exists (with ``etag``, when given) or, with ``exists=False``, does not."""
+        if etag is not None and not exists:
+            raise ValueError("check(exists=False) cannot also require an etag")
+        self._add(table, Check(table.spec, table.key(pk, sk), etag, exists))
+
+    def _conditional(self, table: Table[Any]) -> None:
+        self.store.capabilities.require(self.store.name, Capability.CONDITIONAL_WRITES, table.name)
+
+    def commit(self) -> None:
+        """Apply every operation or none. An empty transaction does nothing."""
+        if self.committed:
+            raise RuntimeError("this transaction has already been committed")
+        self.committed = True
+        if self.ops:
+            ops = list(self.ops)
+            # TransactionConflict is not transient, so only throttling and outages are retried.
+            retry_transient(lambda: self.store.transact(ops))
+
+
+@contextmanager
+def transaction() -> Iterator[Transaction]:
+    """Collect writes and checks in the block and commit them all or none when it ends."""
+    store = current_store()
+    store.capabilities.require(store.name, Capability.TRANSACTIONS)
+    tx = Transaction(store)
+    yield tx
+    tx.commit()
