@@ -232,8 +232,10 @@ def _build(attrs: Mapping[str, Any], *, keys: Iterable[str]) -> Event[Any]:
     for name, value in attrs.items():
         if name in _CONTEXT:
             continue
-        if not _EXTENSION_NAME.match(name):
-            raise CloudEventFormatError(name, "an attribute name is lower-case letters and digits only")
+        # Read leniently: Google's own samples carry camelCase extensions (``methodName``); a
+        # name is only rejected when it cannot be one at all. Writing enforces the spec's rule.
+        if not name or not isinstance(name, str) or any(c.isspace() for c in name):
+            raise CloudEventFormatError(str(name), "not a valid attribute name")
         extensions[name] = value
     return Event[Any](
         id=attrs["id"],

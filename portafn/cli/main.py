@@ -16,6 +16,7 @@ COMMANDS = (
     "portafn.cli.check",
     "portafn.cli.conformance",
     "portafn.cli.dev",
+    "portafn.cli.package",
 )
 
 

@@ -53,4 +53,4 @@ class ToolFailed(PackageError):
 
 
 def _mb(n: int) -> str:
-    return f"{n / 1_000_000:.1f} MB"
+    return f"{n / 1_048_576:.1f} MB"

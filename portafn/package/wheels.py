@@ -208,14 +208,26 @@ def installed(site: Path) -> list[str]:
 
 
 def _drop_local_paths(site: Path) -> None:
-    # uv records where a local wheel came from (an absolute temp path) in direct_url.json; that
-    # would make two builds differ and leak the build machine's paths, so it goes, with its RECORD line.
-    for direct in site.glob("*.dist-info/direct_url.json"):
-        record = direct.parent / "RECORD"
-        if record.is_file():
-            kept = [ln for ln in record.read_text().splitlines() if not ln.split(",")[0].endswith("direct_url.json")]
+    # uv records where a local wheel came from (an absolute temp path, direct_url.json) and when
+    # it was built (uv_cache.json); --target also leaves a lock file and console scripts whose
+    # shebang is the build machine's Python. None of it runs on the provider, and all of it would
+    # make two builds differ, so it goes, with the matching RECORD lines.
+    drop_meta = ("direct_url.json", "uv_cache.json")
+    for name in (".lock",):
+        (site / name).unlink(missing_ok=True)
+    if (site / "bin").is_dir():
+        shutil.rmtree(site / "bin")
+    for record in site.glob("*.dist-info/RECORD"):
+        for meta in drop_meta:
+            (record.parent / meta).unlink(missing_ok=True)
+        lines = record.read_text().splitlines()
+        kept = [
+            ln
+            for ln in lines
+            if not ln.split(",")[0].endswith(drop_meta) and not ln.startswith("bin/")
+        ]
+        if kept != lines:
             record.write_text("\n".join(kept) + "\n")
-        direct.unlink()
 
 
 def _culprit(detail: str) -> str | None:

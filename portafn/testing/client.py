@@ -10,8 +10,10 @@ from portafn.errors import FunctionNotFound
 from portafn.events import Event
 from portafn.factories import encode_payload, make_message, make_schedule, make_storage_event
 from portafn.http import HeaderInput, HttpRequest, HttpResponse
+from portafn.store.changes import tail_cursor
+from portafn.store.table import Table, change_event
 from portafn.testing.drivers import Delivery, Driver, LocalDriver
-from portafn.triggers import QueueTrigger, ScheduleTrigger, StorageTrigger, TopicTrigger
+from portafn.triggers import ChangesTrigger, QueueTrigger, ScheduleTrigger, StorageTrigger, TopicTrigger
 
 
 class Deliveries(list[Delivery]):
@@ -38,6 +40,8 @@ class Client:
     def __init__(self, app: App, driver: Driver | None = None) -> None:
         self.app = app
         self.driver: Driver = driver or LocalDriver(app)
+        # Changes made before the client existed are history, not this test's to deliver.
+        self._change_cursors = {name: tail_cursor(table) for name, table in _watched(app).items()}
 
     @property
     def provider(self) -> str:
@@ -119,6 +123,28 @@ class Client:
         """Deliver any neutral event to one function by name."""
         return self.driver.deliver(self.app.function(function), event)
 
+    def deliver_changes(self) -> Deliveries:
+        """Deliver the tables' pending changes to the ``@app.changes`` functions, in order, through
+        the driver, as the store's change source (Streams, change feed, document events) would."""
+        out = Deliveries()
+        for name, table in _watched(self.app).items():
+            functions = [
+                fn
+                for fn in self.app.by_kind("changes")
+                if isinstance(fn.trigger, ChangesTrigger) and fn.trigger.table is table
+            ]
+            cursor = self._change_cursors.get(name)
+            while True:
+                records, _ = table.read_changes(cursor, 100)
+                if not records:
+                    break
+                for record in records:
+                    event = change_event(table, record)
+                    out.extend(self.driver.deliver(fn, event) for fn in functions)
+                    cursor = record.sequence
+            self._change_cursors[name] = cursor
+        return out
+
     def _deliver(self, targets: list[Function], event: Event[Any]) -> Deliveries:
         return Deliveries(self.driver.deliver(fn, event) for fn in targets)
 
@@ -134,3 +160,12 @@ class LocalClient(Client):
         """The runtime the local driver calls (for the CLI and low-level tests)."""
         assert isinstance(self.driver, LocalDriver)
         return self.driver.runtime
+
+
+def _watched(app: App) -> dict[str, Table[Any]]:
+    """Tables with at least one change function, by name."""
+    return {
+        fn.trigger.table.name: fn.trigger.table
+        for fn in app.by_kind("changes")
+        if isinstance(fn.trigger, ChangesTrigger)
+    }

@@ -66,7 +66,7 @@ class NightlyRun(BaseModel):
 
 
 class OrderActivity(BaseModel):
-    """What the change feed saw happen to an order, newest first by sequence."""
+    """What the change feed saw happen to an order; ``sequence`` is the change source's own id."""
 
     order_key: str
     sequence: str
@@ -142,7 +142,7 @@ def nightly(ev: Schedule, ctx: Context) -> None:
 def on_order_change(change: Change[Order], ctx: Context) -> None:
     """Keep an activity trail of every order change, fed by the store's change source."""
     current = change.new or change.old
-    key = f"{change.key.get('customer_id')}/{change.key.get('order_id')}"
+    key = f"{change.key.get('customer_id')}:{change.key.get('order_id')}"
     activity.put(
         OrderActivity(
             order_key=key,

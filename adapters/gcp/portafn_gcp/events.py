@@ -57,6 +57,8 @@ LEGACY_TO_CE_TYPE: dict[str, str] = {
     "providers/google.firebase.database/eventTypes/ref.write": "google.firebase.database.ref.v1.written",
     "providers/google.firebase.database/eventTypes/ref.update": "google.firebase.database.ref.v1.updated",
     "providers/google.firebase.database/eventTypes/ref.delete": "google.firebase.database.ref.v1.deleted",
+    # Not in functions-framework-python's table; functions-framework-dotnet maps it so.
+    "google.firebase.remoteconfig.update": "google.firebase.remoteconfig.remoteConfig.v1.updated",
 }
 # The inverse keeps the current legacy names (the older aliases map to the same CloudEvent type).
 CE_TO_LEGACY_TYPE: dict[str, str] = {
@@ -480,12 +482,16 @@ def to_change(
     if verb not in _FIRESTORE_KINDS:
         raise EventFormatError(PROVIDER, "type", f"unknown Firestore event {event.type!r}")
     data = document_event_data(event)
-    old_doc, new_doc = data.get("oldValue"), data.get("value")
+    # An absent image may arrive as {} (JSON) or as a Document with every field empty (protobuf).
+    old_doc = data.get("oldValue") or None
+    new_doc = data.get("value") or None
     for name, doc in (("oldValue", old_doc), ("value", new_doc)):
         if doc is not None and (not isinstance(doc, Mapping) or not isinstance(doc.get("name", ""), str)):
             raise EventFormatError(PROVIDER, f"data.{name}", "must be a Document object")
-    old = decode_fields(old_doc.get("fields", {})) if old_doc else None
-    new = decode_fields(new_doc.get("fields", {})) if new_doc else None
+    old_doc = old_doc if old_doc and old_doc.get("name") else None
+    new_doc = new_doc if new_doc and new_doc.get("name") else None
+    old = decode_fields(old_doc.get("fields") or {}) if old_doc else None
+    new = decode_fields(new_doc.get("fields") or {}) if new_doc else None
     kind = _FIRESTORE_KINDS[verb] or (
         "insert" if old is None and new is not None else "remove" if new is None else "modify"
     )

@@ -1,0 +1,48 @@
+"""Cosmos DB item ids and cursors for portafn keys.
+
+A Cosmos id may not contain ``/ \\ ? #`` and is at most 255 characters. ``portafn.store.keys.
+document_id`` already percent-encodes every part (so none of those characters survives) and tags
+each part with its type; ids longer than 255 characters are replaced by a SHA-256 digest, and the
+key itself is kept in the item (``pk``/``sk``), so nothing is lost and lookups stay exact.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from typing import Any
+
+from portafn.store.keys import document_id
+from portafn.store.port import Key, KeyValue
+
+MAX_ID_CHARS = 255
+_HASH_PREFIX = "h~"
+
+
+def item_id(key: Key) -> str:
+    """The Cosmos id of an item with this key (reversible unless hashed)."""
+    text = document_id(key)
+    if len(text) <= MAX_ID_CHARS:
+        return text
+    return _HASH_PREFIX + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def encode_cursor(pk: KeyValue, token: str) -> str:
+    """A query cursor: the partition it belongs to and Cosmos's continuation token."""
+    raw = json.dumps([pk, token], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, pk: KeyValue) -> str:
+    """The continuation token of a cursor made by ``encode_cursor`` for partition ``pk``."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value: Any = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, TypeError):
+        raise ValueError("query cursor is not one this store made") from None
+    if not (isinstance(value, list) and len(value) == 2 and isinstance(value[1], str)):
+        raise ValueError("query cursor is not one this store made")
+    if value[0] != pk or type(value[0]) is not type(pk):
+        raise ValueError("query cursor belongs to another partition")
+    return value[1]
