@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from portafn.log import ContextLogger, get_logger
+
+if TYPE_CHECKING:
+    from portafn.runtime import Runtime
+    from portafn.store.transaction import Transaction
 
 DEFAULT_TIMEOUT_S = 300.0
 
@@ -15,11 +20,14 @@ class Context:
     """What a handler may know about its invocation, the same on every provider.
 
     ``remaining_time()`` is seconds left before the platform stops the invocation;
-    ``cold_start`` is True on a container's first invocation.
+    ``cold_start`` is True on a container's first invocation. ``correlation_id`` follows a whole
+    conversation across functions; ``causation_id`` is the id of the message (or HTTP request)
+    that started this invocation, which every message it publishes carries as its cause.
     """
 
     __slots__ = (
         "_remaining",
+        "causation_id",
         "cold_start",
         "correlation_id",
         "function_name",
@@ -27,6 +35,8 @@ class Context:
         "provider",
         "raw",
         "request_id",
+        "runtime",
+        "traceparent",
     )
 
     def __init__(
@@ -39,9 +49,15 @@ class Context:
         cold_start: bool = False,
         remaining_time: Callable[[], float] | None = None,
         raw: Any = None,
+        causation_id: str | None = None,
+        traceparent: str | None = None,
+        runtime: Runtime | None = None,
     ) -> None:
         self.request_id = request_id
         self.correlation_id = correlation_id
+        self.causation_id = causation_id or request_id
+        self.traceparent = traceparent
+        self.runtime = runtime
         self.provider = provider
         self.function_name = function_name
         self.cold_start = cold_start
@@ -61,6 +77,31 @@ class Context:
     def remaining_time(self) -> float:
         """Seconds left before the platform ends this invocation."""
         return self._remaining()
+
+    def publish(
+        self,
+        topic: str,
+        data: Any,
+        *,
+        attributes: Mapping[str, str] | None = None,
+        key: str | None = None,
+        type: str | None = None,
+        subject: str | None = None,
+        tx: Transaction | None = None,
+    ) -> str:
+        """Publish ``data`` on ``topic`` as a CloudEvent; returns its id.
+
+        The event carries this invocation's correlation id, its causation id and trace context
+        as CloudEvents extensions. ``key`` orders messages that share it (where the broker can);
+        ``attributes`` travel as message attributes. With ``tx`` (an open ``transaction()``),
+        the message is written to the app's outbox in that transaction and relayed after it
+        commits, so it is sent if and only if the writes happen (see ``portafn.reliability``).
+        """
+        from portafn.reliability.publish import publish_from
+
+        return publish_from(
+            self, topic, data, attributes=attributes, key=key, type=type, subject=subject, tx=tx
+        )
 
     def __repr__(self) -> str:
         return f"Context({self.provider}:{self.function_name} request_id={self.request_id})"

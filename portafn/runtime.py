@@ -12,7 +12,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from portafn.app import App, Function
 from portafn.binding import BindError, EventBinder, HttpBinder
@@ -33,6 +33,9 @@ from portafn.store.errors import (
     TransactionConflict,
 )
 
+if TYPE_CHECKING:
+    from portafn.reliability.publish import Publisher
+
 _log = get_logger("portafn.runtime")
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -49,14 +52,34 @@ class Invocation:
 
 
 class Runtime:
-    """Runs an app's functions for one provider (``"aws"``, ``"azure"``, ``"gcp"`` or ``"local"``)."""
+    """Runs an app's functions for one provider (``"aws"``, ``"azure"``, ``"gcp"`` or ``"local"``).
 
-    def __init__(self, app: App, provider: str = "local") -> None:
+    ``publisher`` is where ``ctx.publish`` sends messages; by default it is resolved on first
+    publish (the local bus for ``"local"``, else the ``portafn.publishers`` entry point).
+    """
+
+    def __init__(self, app: App, provider: str = "local", *, publisher: Publisher | None = None) -> None:
         self.app = app
         self.provider = provider
         self._started = False
         self._cold = True
         self._lock = threading.Lock()
+        self._publisher = publisher
+
+    @property
+    def publisher(self) -> Publisher:
+        """The publisher ``ctx.publish`` uses, made on first use."""
+        if self._publisher is None:
+            from portafn.reliability.publish import resolve_publisher
+
+            with self._lock:
+                if self._publisher is None:
+                    self._publisher = resolve_publisher(self)
+        return self._publisher
+
+    @publisher.setter
+    def publisher(self, value: Publisher) -> None:
+        self._publisher = value
 
     def start(self) -> None:
         """Run the app's start-up hooks once; later calls return at once."""
@@ -76,8 +99,16 @@ class Runtime:
             cold, self._cold = self._cold, False
         return cold
 
-    def context(self, fn_name: str, correlation_id: str, invocation: Invocation | None) -> Context:
-        """The context for one invocation."""
+    def context(
+        self,
+        fn_name: str,
+        correlation_id: str,
+        invocation: Invocation | None,
+        *,
+        causation_id: str | None = None,
+        traceparent: str | None = None,
+    ) -> Context:
+        """The context for one invocation (``causation_id`` defaults to the request id)."""
         inv = invocation or Invocation()
         return Context(
             request_id=inv.request_id or str(uuid.uuid4()),
@@ -87,6 +118,9 @@ class Runtime:
             cold_start=self._take_cold(),
             remaining_time=inv.remaining_time,
             raw=inv.raw,
+            causation_id=causation_id,
+            traceparent=traceparent,
+            runtime=self,
         )
 
     # -- HTTP ---------------------------------------------------------------------------------
@@ -115,7 +149,7 @@ class Runtime:
         if len(request.body) > self.app.max_body_bytes:
             return problem(413, f"The body is over the limit of {self.app.max_body_bytes} bytes.")
         request.path_params = found.params
-        ctx = self.context(fn.name, correlation, invocation)
+        ctx = self.context(fn.name, correlation, invocation, traceparent=request.headers.get("traceparent"))
         binder = fn.binder
         assert isinstance(binder, HttpBinder)
         try:
@@ -158,13 +192,20 @@ class Runtime:
         fn = function if isinstance(function, Function) else self.app.function(function)
         self.start()
         correlation = _event_correlation(event, invocation)
-        ctx = self.context(fn.name, correlation, invocation)
+        ctx = self.context(
+            fn.name, correlation, invocation, causation_id=event.id, traceparent=event.traceparent
+        )
         binder = fn.binder
         assert isinstance(binder, EventBinder)
         try:
             return _call(fn, binder.bind(event, ctx))
-        except Exception:
-            ctx.logger.exception("handler raised", extra={"event_id": event.id, "event_type": event.type})
+        except Exception as exc:
+            extra = {"event_id": event.id, "event_type": event.type}
+            if getattr(type(exc), "outcome", None) is not None:
+                # Retry / DeadLetter are decisions, not crashes: one line, no traceback.
+                ctx.logger.warning("handler asked for %s: %s", exc.outcome, exc, extra=extra)  # type: ignore[attr-defined]
+            else:
+                ctx.logger.exception("handler raised", extra=extra)
             raise
 
 

@@ -7,6 +7,7 @@ or emulator do not see each other's data.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import uuid
 from collections.abc import Iterable
@@ -112,7 +113,5 @@ class Harness:
         """Clear every table this run made."""
         with use_store(self.store):
             for table in self.tables.values():
-                try:
+                with contextlib.suppress(Exception):
                     table.clear()
-                except Exception:  # noqa: S110 - best effort: a failed clear must not hide results
-                    pass

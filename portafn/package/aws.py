@@ -197,7 +197,9 @@ def sam_template(ctx: BuildContext) -> dict[str, Any]:
     if app.by_kind("http"):
         outputs["HttpApiUrl"] = {
             "Description": "Base URL of the HTTP API",
-            "Value": {"Fn::Sub": "https://${ServerlessHttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/"},
+            "Value": {
+                "Fn::Sub": "https://${ServerlessHttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/"
+            },
         }
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
@@ -254,7 +256,11 @@ def _event(trigger: Any, resources: dict[str, Any]) -> tuple[dict[str, Any], dic
                 "FunctionResponseTypes": ["ReportBatchItemFailures"],
             },
         }
-        return event, {"Effect": "Allow", "Action": list(STREAM_ACTIONS), "Resource": [_arn(tid, "StreamArn")]}
+        return event, {
+            "Effect": "Allow",
+            "Action": list(STREAM_ACTIONS),
+            "Resource": [_arn(tid, "StreamArn")],
+        }
     if isinstance(trigger, EventTrigger):
         return {"Type": "EventBridgeRule", "Properties": {"Pattern": {"detail-type": [trigger.type]}}}, None
     raise ValueError(f"no AWS event source for a {type(trigger).__name__}")

@@ -86,9 +86,9 @@ class ProviderModule(Protocol):
     DEFAULT_ARCH: str
     ARCHES: tuple[str, ...]
 
-    def glibc(self, python: str) -> str: ...  # noqa: D102
+    def glibc(self, python: str) -> str: ...
 
-    def write(self, ctx: BuildContext) -> list[Artifact]: ...  # noqa: D102
+    def write(self, ctx: BuildContext) -> list[Artifact]: ...
 
 
 @dataclass(slots=True)
@@ -123,7 +123,7 @@ def provider_module(name: str) -> ProviderModule:
     if name not in ("aws", "azure", "gcp"):
         raise PackageError(f"--provider {name}: choose aws, azure or gcp")
     module: ModuleType = importlib.import_module(f"portafn.package.{name}")
-    return module  # type: ignore[return-value]
+    return module
 
 
 def package(
@@ -188,7 +188,9 @@ def package(
     for artifact in artifacts:
         enforce_limits(provider, artifact)
     result = PackageResult(provider, out, target, artifacts, installed)
-    (out / "package-report.json").write_text(json.dumps(_report_json(result), indent=2, sort_keys=True) + "\n")
+    (out / "package-report.json").write_text(
+        json.dumps(_report_json(result), indent=2, sort_keys=True) + "\n"
+    )
     shutil.rmtree(work)
     return result
 
@@ -212,7 +214,9 @@ def check_capabilities(app: App, spec: ProviderModule, progress: Progress) -> No
             return
     gaps = check(app, capabilities)
     if gaps:
-        raise CapabilityMissing(spec.NAME, spec.STORE_SCHEME, [(g.table, g.capability.value, g.reason) for g in gaps])
+        raise CapabilityMissing(
+            spec.NAME, spec.STORE_SCHEME, [(g.table, g.capability.value, g.reason) for g in gaps]
+        )
 
 
 def user_source(module: str) -> list[tuple[str, Path]]:

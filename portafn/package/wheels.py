@@ -191,7 +191,9 @@ def install_for_target(
             progress("  " + line.strip())
     if proc.wait() != 0:
         detail = "\n".join(output[-15:])
-        if re.search(r"no (?:wheels|matching distribution)|only-binary|has no wheels|platform tag", detail, re.I):
+        if re.search(
+            r"no (?:wheels|matching distribution)|only-binary|has no wheels|platform tag", detail, re.I
+        ):
             raise PlatformWheelMissing(_culprit(detail), target.platform, target.python, detail)
         raise ToolFailed(f"uv pip install failed for {target.platform}:\n{detail}")
     _drop_local_paths(site)
@@ -221,11 +223,7 @@ def _drop_local_paths(site: Path) -> None:
         for meta in drop_meta:
             (record.parent / meta).unlink(missing_ok=True)
         lines = record.read_text().splitlines()
-        kept = [
-            ln
-            for ln in lines
-            if not ln.split(",")[0].endswith(drop_meta) and not ln.startswith("bin/")
-        ]
+        kept = [ln for ln in lines if not ln.split(",")[0].endswith(drop_meta) and not ln.startswith("bin/")]
         if kept != lines:
             record.write_text("\n".join(kept) + "\n")
 

@@ -8,7 +8,8 @@
   transactions are serialised by SQLite's write lock and safe across threads and processes.
 - Etags are the sequence number of the change that wrote the item: unique, never reused.
 - A change log table feeds ``read_changes``; TTL is hidden on read by the table layer and swept
-  here, at most once a ``sweep_interval``, on writes (each sweep logs ``remove`` changes).
+  here, at most once a ``sweep_interval``, on writes (each sweep logs ``remove`` changes and
+  trims the change log to its newest ``change_log_rows``).
 
 Limits copy DynamoDB's, like the memory store, so local runs are sized for every cloud.
 """
@@ -101,6 +102,7 @@ class SqliteStore(Store):
     capabilities = LOCAL_CAPABILITIES
     sweep_interval = 60.0
     busy_timeout = 30.0
+    change_log_rows = 1_000_000
 
     def __init__(self, url: str = "sqlite://") -> None:
         super().__init__(url)
@@ -260,6 +262,11 @@ class SqliteStore(Store):
             self._sweep(conn, time.time())
 
     def _sweep(self, conn: sqlite3.Connection, cutoff: float) -> int:
+        # The change log keeps the newest CHANGE_LOG_ROWS changes, as streams keep a window.
+        conn.execute(
+            "DELETE FROM portafn_changes WHERE seq <= (SELECT MAX(seq) FROM portafn_changes) - ?",
+            (self.change_log_rows,),
+        )
         rows = conn.execute(
             "SELECT tbl, pk, sk, doc FROM portafn_items WHERE expires IS NOT NULL AND expires <= ?", (cutoff,)
         ).fetchall()

@@ -11,10 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from portafn_aws.dynamodb_store import DynamoDBStore
 
 from portafn.dev import servers
 from portafn.dev.servers import RunningServer
-from portafn_aws.dynamodb_store import DynamoDBStore
 
 LOGS = Path(__file__).resolve().parents[2] / ".portafn" / "logs" / "aws-tests"
 

@@ -78,7 +78,7 @@ class RuntimeApi:
                     body: Any = json.loads(raw) if raw else None
                 except ValueError:
                     body = raw
-                headers = {k: v for k, v in self.headers.items()}
+                headers = dict(self.headers.items())
                 parts = self.path[len(PREFIX) :].strip("/").split("/")
                 if parts == ["init", "error"]:
                     host._outcomes.put(Outcome(None, "init_error", body, headers))

@@ -12,15 +12,15 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 import pytest
+from portafn_aws import events as ev
+from portafn_aws import lambda_handler
+from portafn_aws.dynamodb_codec import item_to_python
+from portafn_aws.http import from_response, http_source, to_request
 from pydantic import BaseModel
 
 from portafn import App, Change, Event, Message, Schedule, StorageEvent
 from portafn.errors import EventFormatError
 from portafn.http import HttpResponse
-from portafn_aws import events as ev
-from portafn_aws import lambda_handler
-from portafn_aws.dynamodb_codec import item_to_python
-from portafn_aws.http import from_response, http_source, to_request
 from tests.support.fixtures import fixture_params, load
 
 
@@ -336,7 +336,7 @@ def test_stream_batches_report_the_first_failure(path: Path) -> None:
 
     data = load(path)
     out = lambda_handler(app, "on_change")
-    with pytest.raises(Exception, match="all .* records of the batch failed"):
+    with pytest.raises(Exception, match=r"all .* records of the batch failed"):
         out(data, None)
 
 

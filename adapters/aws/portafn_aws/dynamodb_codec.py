@@ -103,8 +103,12 @@ def _bytes(value: Any) -> bytes:
 # -- key encoding ----------------------------------------------------------------------------
 # portafn keys may be str or int, but a DynamoDB key attribute has one fixed type chosen when
 # the table is created, before any key is seen. So the store keeps its own key attributes as
-# strings that sort like the values they encode: "s" + text for strings; for integers "i", a
-# sign digit and a length-prefixed magnitude (complemented when negative), so -10 < -2 < 0 < 7 < 10.
+# strings that sort like the values they encode. A string key is stored as itself, so it keeps
+# DynamoDB's full 1024-byte sort-key budget and its byte order. An integer is stored as U+0001
+# (a character portafn keys may not contain, see portafn.store.keys), a sign digit and a
+# length-prefixed magnitude (digits complemented when negative), so -10 < -2 < 0 < 7 < 10.
+
+INT_MARK = "\x01"
 
 
 def encode_key(value: KeyValue) -> str:
@@ -112,22 +116,23 @@ def encode_key(value: KeyValue) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise TypeError(f"a key value is str or int, not {type(value).__name__}")
     if isinstance(value, str):
-        return "s" + value
+        return value
     digits = str(abs(value))
     if len(digits) > 999:
         raise ValueError("integer key too large")
     if value < 0:
         complement = "".join(str(9 - int(d)) for d in digits)
-        return f"i0{999 - len(digits):03d}{complement}"
-    return f"i1{len(digits):03d}{digits}"
+        return f"{INT_MARK}0{999 - len(digits):03d}{complement}"
+    return f"{INT_MARK}1{len(digits):03d}{digits}"
 
 
 def decode_key(text: str) -> KeyValue:
     """The value ``encode_key`` encoded."""
-    if text.startswith("s"):
-        return text[1:]
-    if text.startswith("i1") and len(text) > 5:
-        return int(text[5:])
-    if text.startswith("i0") and len(text) > 5:
-        return -int("".join(str(9 - int(d)) for d in text[5:]))
-    raise ValueError("not a portafn key attribute")
+    if not text.startswith(INT_MARK):
+        return text
+    body = text[len(INT_MARK) :]
+    if body.startswith("1") and len(body) > 4:
+        return int(body[4:])
+    if body.startswith("0") and len(body) > 4:
+        return -int("".join(str(9 - int(d)) for d in body[4:]))
+    raise ValueError("not a portafn integer key attribute")

@@ -611,8 +611,10 @@ class DynamoDBStore(Store):
                 )
                 records = page.get("Records", [])
                 for rec in records:
-                    out.append(self._change(table, rec))
                     state[shard_id] = rec["dynamodb"]["SequenceNumber"]
+                    # Each record's sequence is the cursor just after it, so a reader may resume
+                    # from any record it has handled (delivery advances one record at a time).
+                    out.append(self._change(table, rec, _encode_change_cursor(arn, state)))
                 iterator = page.get("NextShardIterator")
                 if not records:
                     # An open shard always hands back a next iterator: an empty page means we are
@@ -654,13 +656,13 @@ class DynamoDBStore(Store):
                 break
         return iter(ordered)
 
-    def _change(self, table: TableSpec, rec: Mapping[str, Any]) -> ChangeRecord:
+    def _change(self, table: TableSpec, rec: Mapping[str, Any], sequence: str) -> ChangeRecord:
         ddb = rec["dynamodb"]
         kind = {"INSERT": "insert", "MODIFY": "modify", "REMOVE": "remove"}[rec["eventName"]]
         old = strip_internal(item_to_python(ddb["OldImage"])) if "OldImage" in ddb else None
         new = strip_internal(item_to_python(ddb["NewImage"])) if "NewImage" in ddb else None
         when = ddb.get("ApproximateCreationDateTime")
-        extra: dict[str, Any] = {"eventID": rec.get("eventID")}
+        extra: dict[str, Any] = {"eventID": rec.get("eventID"), "SequenceNumber": ddb["SequenceNumber"]}
         identity = rec.get("userIdentity")
         if identity:
             # TTL deletions are made by the DynamoDB service principal.
@@ -671,7 +673,7 @@ class DynamoDBStore(Store):
             key=self._item_key(table, ddb["Keys"]),
             old=old,
             new=new,
-            sequence=str(ddb["SequenceNumber"]),
+            sequence=sequence,
             time=when.astimezone(UTC) if isinstance(when, datetime) else None,
             extra=extra,
         )

@@ -10,7 +10,7 @@ SNS                Sns.MessageId                    Sns.TopicArn                
 S3                 x-amz-request-id.x-amz-id-2      aws:s3.<region>.<bucket>                     com.amazonaws.s3.<eventName>
 Kinesis            eventID                          eventSourceARN                               com.amazonaws.kinesis.record
 DynamoDB Streams   eventID                          eventSourceARN                               com.amazonaws.dynamodb.<eventName>
-EventBridge        id                               source                                       detail-type (see below)   
+EventBridge        id                               source                                       detail-type (see below)
 =================  ===============================  ===========================================  ==========================
 
 The original record is always kept in ``raw``.

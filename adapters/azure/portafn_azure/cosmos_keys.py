@@ -28,21 +28,22 @@ def item_id(key: Key) -> str:
     return _HASH_PREFIX + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def encode_cursor(pk: KeyValue, token: str) -> str:
-    """A query cursor: the partition it belongs to and Cosmos's continuation token."""
-    raw = json.dumps([pk, token], separators=(",", ":")).encode()
+def encode_cursor(pk: KeyValue, last: KeyValue) -> str:
+    """A query cursor: the partition it belongs to and the last sort key returned."""
+    raw = json.dumps([pk, last], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, pk: KeyValue) -> str:
-    """The continuation token of a cursor made by ``encode_cursor`` for partition ``pk``."""
+def decode_cursor(cursor: str, pk: KeyValue) -> KeyValue:
+    """The last sort key of a cursor made by ``encode_cursor`` for partition ``pk``."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         value: Any = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, TypeError):
         raise ValueError("query cursor is not one this store made") from None
-    if not (isinstance(value, list) and len(value) == 2 and isinstance(value[1], str)):
+    if not (isinstance(value, list) and len(value) == 2 and isinstance(value[1], str | int)):
         raise ValueError("query cursor is not one this store made")
     if value[0] != pk or type(value[0]) is not type(pk):
         raise ValueError("query cursor belongs to another partition")
-    return value[1]
+    last: KeyValue = value[1]
+    return last

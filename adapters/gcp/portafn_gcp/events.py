@@ -15,12 +15,13 @@ import binascii
 import json
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from portafn.app import Function
-from portafn.cloudevents import CloudEventFormatError, from_dict, parse_time
+from portafn.cloudevents import CloudEventFormatError, format_time, from_dict, parse_time
 from portafn.errors import EventFormatError
-from portafn.events import Change, ChangeKind, Event, Message, Schedule, StorageEvent, StorageObject
+from portafn.events import Change, ChangeKind, Event, Message, Schedule, StorageEvent, StorageObject, now_utc
 from portafn_gcp import firestore_keys as fk
 
 PROVIDER = "gcp"
@@ -299,11 +300,12 @@ def translate(fn: Function, event: Event[Any]) -> Event[Any]:
         return to_storage_event(event)
     if kind == "changes":
         table = trigger.table
+        spec = getattr(table, "spec", table)
         return to_change(
             event,
             table=str(getattr(table, "name", "")) or None,
-            partition_key=getattr(table, "partition_key", None),
-            sort_key=getattr(table, "sort_key", None),
+            partition_key=getattr(spec, "partition_key", None),
+            sort_key=getattr(spec, "sort_key", None),
         )
     if kind == "schedule":
         return to_schedule(event, cron=str(getattr(trigger.cron, "expression", trigger.cron)))
@@ -499,10 +501,11 @@ def to_change(
         raise EventFormatError(PROVIDER, "data", "a document event has value or oldValue", keys=data.keys())
     path = str((new_doc or old_doc or {}).get("name") or event.subject or "")
     collection, doc_id = _document_path(path)
+    stored = new if new is not None else old
     old, new = fk.unwrap(old), fk.unwrap(new)
     key: dict[str, Any]
     try:
-        parsed = fk.key_of_id(doc_id)
+        parsed = fk.key_of(doc_id, stored)
         key = {partition_key or "pk": parsed.pk}
         if parsed.sk is not None:
             key[sort_key or "sk"] = parsed.sk
@@ -552,13 +555,155 @@ def decode_value(value: Any) -> Any:
     raise EventFormatError(PROVIDER, "fields", f"unknown Value kind {kind!r}")
 
 
+# -- the neutral model back into Google's events (drivers and tests send these) ---------------------
+
+
+def _iso(event: Event[Any]) -> str:
+    when = event.time or now_utc()
+    return format_time(when)
+
+
+def message_to_cloudevent(msg: Message[Any], *, project: str = "portafn-local") -> dict[str, Any]:
+    """The Pub/Sub ``messagePublished`` CloudEvent (JSON format) that would carry ``msg``."""
+    topic = msg.queue or "topic"
+    message: dict[str, Any] = {
+        "data": base64.b64encode(msg.body).decode("ascii"),
+        "messageId": msg.id,
+        "publishTime": _iso(msg),
+    }
+    if msg.attributes:
+        message["attributes"] = dict(msg.attributes)
+    if msg.ordering_key:
+        message["orderingKey"] = msg.ordering_key
+    data: dict[str, Any] = {
+        "message": message,
+        "subscription": f"projects/{project}/subscriptions/{topic}-sub",
+    }
+    if msg.delivery_attempt > 1:
+        data["deliveryAttempt"] = msg.delivery_attempt
+    return {
+        "specversion": "1.0",
+        "id": msg.id,
+        "source": f"//{PUBSUB_SERVICE}/projects/{project}/topics/{topic}",
+        "type": PUBSUB_PUBLISHED,
+        "time": message["publishTime"],
+        "datacontenttype": "application/json",
+        "data": data,
+    }
+
+
+def storage_to_cloudevent(ev: StorageEvent) -> dict[str, Any]:
+    """The Cloud Storage ``finalized``/``deleted`` CloudEvent that would carry ``ev``."""
+    obj = ev.data
+    if obj is None:
+        raise EventFormatError(PROVIDER, "data", "a storage event needs its object")
+    data: dict[str, Any] = {"kind": "storage#object", "bucket": obj.bucket, "name": obj.key}
+    if obj.size is not None:
+        data["size"] = str(obj.size)
+    if obj.etag is not None:
+        data["etag"] = obj.etag
+    if obj.content_type is not None:
+        data["contentType"] = obj.content_type
+    if obj.version is not None:
+        data["generation"] = obj.version
+    return {
+        "specversion": "1.0",
+        "id": ev.id,
+        "source": f"//{STORAGE_SERVICE}/projects/_/buckets/{obj.bucket}",
+        "subject": f"objects/{obj.key}",
+        "type": STORAGE_DELETED if ev.action == "deleted" else STORAGE_FINALIZED,
+        "time": _iso(ev),
+        "datacontenttype": "application/json",
+        "data": data,
+    }
+
+
+def schedule_to_cloudevent(
+    ev: Schedule, *, project: str = "portafn-local", job: str = "job"
+) -> dict[str, Any]:
+    """The Pub/Sub message a Cloud Scheduler job publishes for ``ev`` (how packaging wires schedules)."""
+    msg = Message[Any](
+        id=ev.id,
+        source=ev.source,
+        type=PUBSUB_PUBLISHED,
+        time=ev.scheduled_time,
+        queue=f"portafn-schedule-{job}",
+    )
+    return message_to_cloudevent(msg, project=project)
+
+
+def change_to_cloudevent(
+    change: Change[Any], *, partition_key: str, sort_key: str | None, project: str = "portafn-local"
+) -> dict[str, Any]:
+    """The Firestore ``document.v1.written`` event (JSON form) the Firestore store's write would raise."""
+    from portafn.store.port import Key, TableSpec
+
+    spec = TableSpec(change.table, partition_key, sort_key)
+    key = Key(change.key[partition_key], change.key.get(sort_key) if sort_key else None)
+    name = f"projects/{project}/databases/(default)/documents/{change.table}/{fk.doc_id(key)}"
+
+    def document(doc: Any) -> dict[str, Any] | None:
+        if doc is None:
+            return None
+        plain = doc.model_dump(mode="json") if hasattr(doc, "model_dump") else dict(doc)
+        fields = encode_fields(fk.envelope(spec, key, plain))
+        return {"name": name, "fields": fields, "createTime": _iso(change), "updateTime": _iso(change)}
+
+    data: dict[str, Any] = {}
+    old, new = document(change.old), document(change.new)
+    if old is not None:
+        data["oldValue"] = old
+    if new is not None:
+        data["value"] = new
+    return {
+        "specversion": "1.0",
+        "id": change.id,
+        "source": f"//{FIRESTORE_SERVICE}/projects/{project}/databases/(default)",
+        "subject": f"documents/{change.table}/{fk.doc_id(key)}",
+        "type": FIRESTORE_PREFIX + "written",
+        "time": _iso(change),
+        "datacontenttype": "application/json",
+        "data": data,
+    }
+
+
+def encode_fields(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A plain JSON document as Firestore ``fields`` (JSON form of ``Value``s)."""
+    return {str(k): encode_value(v) for k, v in doc.items()}
+
+
+def encode_value(value: Any) -> dict[str, Any]:
+    """One plain JSON value as a Firestore ``Value``."""
+    if value is None:
+        return {"nullValue": None}
+    if isinstance(value, bool):
+        return {"booleanValue": value}
+    if isinstance(value, int):
+        return {"integerValue": str(value)}
+    if isinstance(value, float):
+        return {"doubleValue": value}
+    if isinstance(value, str):
+        return {"stringValue": value}
+    if isinstance(value, datetime):
+        return {"timestampValue": format_time(value)}
+    if isinstance(value, Mapping):
+        return {"mapValue": {"fields": encode_fields(value)}}
+    if isinstance(value, list | tuple):
+        return {"arrayValue": {"values": [encode_value(v) for v in value]}}
+    raise TypeError(f"cannot encode {type(value).__name__} as a Firestore value")
+
+
 __all__ = [
     "CloudEventFormatError",
+    "change_to_cloudevent",
     "cloudevent",
     "cloudevent_to_legacy",
     "legacy_to_cloudevent",
+    "message_to_cloudevent",
     "normalize_legacy",
     "raw_pubsub_to_cloudevent",
+    "schedule_to_cloudevent",
+    "storage_to_cloudevent",
     "to_change",
     "to_message",
     "to_schedule",

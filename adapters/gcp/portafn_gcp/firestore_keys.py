@@ -13,10 +13,11 @@ never containing ``/``, never ``.`` or ``..``, never ``__x__``, and distinct for
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
 from portafn.store.port import Key, KeyValue, TableSpec
 
@@ -28,13 +29,15 @@ MAX_ID_BYTES = 1500  # Firestore's limit on a document id
 
 
 def encode_part(value: KeyValue) -> str:
-    """One key part as an id segment: a type letter, then the value percent-encoded."""
+    """One key part as an id segment: a type letter, then the value with ``%``, ``/``, ``|`` escaped.
+
+    Only those three are escaped, so ids stay short and readable (non-ASCII stays UTF-8).
+    """
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise TypeError(f"key values are str or int, not {type(value).__name__}")
     if isinstance(value, int):
         return f"i{value}"
-    # quote() with no safe characters leaves only letters, digits and "_.-~": no '/' and no '|'.
-    return "s" + quote(value, safe="")
+    return "s" + value.replace("%", "%25").replace("/", "%2F").replace("|", "%7C")
 
 
 def decode_part(text: str) -> KeyValue:
@@ -42,22 +45,36 @@ def decode_part(text: str) -> KeyValue:
     if text.startswith("i"):
         return int(text[1:])
     if text.startswith("s"):
+        # Every '%' in the value was escaped, so each %XX here is one of ours.
         return unquote(text[1:])
     raise ValueError(f"not a portafn document id segment: {text!r}")
 
 
 def doc_id(key: Key) -> str:
-    """The document id of a key: ``<pk>`` or ``<pk>|<sk>`` in encoded segments."""
+    """The document id of a key: ``<pk>`` or ``<pk>|<sk>`` in encoded segments.
+
+    A key too long for Firestore's 1500-byte ids gets ``h`` + its SHA-256 instead; the key
+    itself is always in the document's ``_pk``/``_sk`` fields.
+    """
     out = encode_part(key.pk)
     if key.sk is not None:
         out += "|" + encode_part(key.sk)
+    if len(out.encode("utf-8", errors="surrogatepass")) > MAX_ID_BYTES:
+        return "h" + hashlib.sha256(out.encode("utf-8", errors="surrogatepass")).hexdigest()
     return out
 
 
 def key_of_id(text: str) -> Key:
-    """The key a document id encodes."""
+    """The key a document id encodes (``ValueError`` for hashed ids: read ``key_of`` instead)."""
     pk, sep, sk = text.partition("|")
     return Key(decode_part(pk), decode_part(sk) if sep else None)
+
+
+def key_of(doc_id_text: str, data: dict[str, Any] | None) -> Key:
+    """A stored document's key: from its ``_pk``/``_sk`` fields, else from its id."""
+    if data is not None and PK in data:
+        return Key(data[PK], data.get(SK))
+    return key_of_id(doc_id_text)
 
 
 def envelope(table: TableSpec, key: Key, doc: dict[str, Any]) -> dict[str, Any]:

@@ -131,12 +131,7 @@ class FirestoreStore(Store):
 
     def _ref(self, table: TableSpec, key: Key) -> DocumentReference:
         _check_key(self, table, key)
-        doc_id = fk.doc_id(key)
-        if len(doc_id.encode()) > fk.MAX_ID_BYTES:
-            raise TooLarge(
-                self.name, table.name, key, "the encoded key is over Firestore's 1500-byte id limit"
-            )
-        return self.collection(table).document(doc_id)
+        return self.collection(table).document(fk.doc_id(key))
 
     # -- port ---------------------------------------------------------------------------------
 
@@ -410,7 +405,7 @@ class FirestoreStore(Store):
         if isinstance(expires, datetime) and expires <= datetime.now(UTC):
             return None  # past its TTL: Firestore deletes lazily, so hide it as DynamoDB users expect
         doc = fk.unwrap(data) or {}
-        return Record(fk.key_of_id(snap.id), _plain(doc), _etag(snap.update_time))
+        return Record(fk.key_of(snap.id, data), _plain(doc), _etag(snap.update_time))
 
     @contextmanager
     def _errors(self, table: TableSpec | None, key: Any) -> Iterator[None]:
@@ -483,15 +478,16 @@ class _Feed:
             return
         kind_name = change.type.name
         old = self.images.get(snap.id)
+        stored = snap.to_dict() if snap.exists else None
         if kind_name == "REMOVED":
             self.images.pop(snap.id, None)
             kind, new = "remove", None
         else:
-            new = _plain(fk.unwrap(snap.to_dict()) or {})
+            new = _plain(fk.unwrap(stored) or {})
             self.images[snap.id] = new
             kind = "insert" if kind_name == "ADDED" else "modify"
         try:
-            key = fk.key_of_id(snap.id)
+            key = fk.key_of(snap.id, stored)
         except ValueError:
             return  # not an item of ours
         when = getattr(snap, "update_time", None) or read_time

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from portafn import App, Event
 from portafn_aws import lambda_handler
+
+from portafn import App, Event
 
 app = App("raising")
 

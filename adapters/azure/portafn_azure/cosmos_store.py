@@ -1,0 +1,519 @@
+"""The Cosmos DB store: ``cosmos://ACCOUNT/DATABASE`` or ``cosmos://HOST:PORT/DATABASE?tls=false``.
+
+- ``ACCOUNT`` alone (no dot, no port) means ``https://ACCOUNT.documents.azure.com:443/``; a host
+  with a dot or a port is used as given, over HTTPS unless ``tls=false`` (the local server).
+- ``prefix=dev-`` prefixes every container name.
+- The key comes from ``PORTAFN_COSMOS_KEY``; without it, ``azure.identity.DefaultAzureCredential``
+  (Entra ID) is used if ``azure-identity`` is installed. The key is never logged or put in errors.
+
+One container per table, partition key path ``/pk``. An item is
+``{"id", "pk", "sk", "doc", "m", "ttl"?}``: ``id`` is the encoded key (``cosmos_keys.item_id``; Cosmos
+ids cannot hold ``/ \\ ? #``), ``pk``/``sk`` the key values (queried and ordered on), ``doc`` the
+portafn document untouched (so a field named ``id`` or ``ttl`` cannot clash with Cosmos's own),
+``m`` whether the item was modified since it was created (the change feed's latest-version mode
+cannot tell inserts from updates otherwise) and ``ttl`` the seconds left to live when the table has
+a TTL field (containers are created with ``default_ttl=-1``: TTL on, no default expiry).
+
+Etags are Cosmos's ``_etag``, used with If-Match. Queries are parameterised, within one partition,
+ordered by ``sk``. The cursor is the last sort key returned (keyset paging), not Cosmos's
+continuation token: a continuation token of an ORDER BY query is tied to the query text and can
+run to kilobytes, and the local server's tokens are offsets that skip items inserted meanwhile;
+``c.sk > @after`` resumes exactly after the last item on every server. Transactions are Cosmos
+transactional batches: one container and one partition, at most 100 operations. The change source
+is the change feed (latest version mode: deletes are not reported and there is no old image).
+429 becomes ``Throttled`` with the server's ``x-ms-retry-after-ms``. The SDK client is made once,
+on first use.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from portafn.store.capabilities import Capabilities, Capability
+from portafn.store.errors import (
+    AlreadyExists,
+    ConcurrencyConflict,
+    NotFound,
+    StoreError,
+    StoreUnavailable,
+    Throttled,
+    TooLarge,
+    TransactionConflict,
+    Unsupported,
+)
+from portafn.store.port import (
+    ChangeRecord,
+    Check,
+    Delete,
+    Key,
+    KeyValue,
+    Page,
+    Put,
+    Record,
+    SortCondition,
+    Store,
+    TableSpec,
+    TransactOp,
+    Write,
+)
+from portafn_azure.cosmos_keys import decode_cursor, encode_cursor, item_id
+
+if TYPE_CHECKING:
+    from azure.cosmos import ContainerProxy, CosmosClient, DatabaseProxy
+
+R = TypeVar("R")
+
+KEY_ENV = "PORTAFN_COSMOS_KEY"
+PARTITION_PATH = "/pk"
+MAX_TRANSACTION_ITEMS = 100
+MAX_ITEM_BYTES = 2 * 1024 * 1024
+_LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+_SORT_SQL = {"eq": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+
+LOCAL_GAPS: dict[Capability, str] = {
+    Capability.TTL: "@vercel/cosmosdb-server accepts the ttl property but never deletes expired items "
+    "(tables hide them on read)",
+}
+
+_SUPPORTED = frozenset(
+    {
+        Capability.CONDITIONAL_WRITES,
+        Capability.TRANSACTIONS,
+        Capability.BATCH,
+        Capability.TTL,
+        Capability.CHANGE_SOURCE,
+        Capability.QUERY_EQ,
+        Capability.QUERY_BEGINS_WITH,
+        Capability.QUERY_BETWEEN,
+        Capability.QUERY_RANGE,
+        Capability.QUERY_DESCENDING,
+    }
+)
+
+
+def endpoint_from_url(url: str) -> tuple[str, str, str]:
+    """The account endpoint, database name and container prefix a ``cosmos://`` URL names."""
+    parts = urlsplit(url)
+    if parts.scheme != "cosmos":
+        raise ValueError(f"not a cosmos:// URL: {url!r}")
+    host = parts.hostname or ""
+    if not host:
+        raise ValueError(f"cosmos URL {url!r} names no account or host")
+    params = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    database = unquote(parts.path.strip("/")) or params.get("database", "")
+    if not database or "/" in database:
+        raise ValueError(f"cosmos URL {url!r} must name one database: cosmos://ACCOUNT/DATABASE")
+    tls = params.get("tls", "true").lower() not in ("false", "0", "no")
+    if parts.port is None and "." not in host and host not in _LOCAL_HOSTS:
+        endpoint = f"https://{host}.documents.azure.com:443/"
+    else:
+        scheme = "https" if tls else "http"
+        endpoint = f"{scheme}://{host}" + (f":{parts.port}" if parts.port else "") + "/"
+    return endpoint, database, params.get("prefix", "")
+
+
+class CosmosStore(Store):
+    """A portafn store on Azure Cosmos DB for NoSQL (or the local ``@vercel/cosmosdb-server``)."""
+
+    scheme: ClassVar[str] = "cosmos"
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.endpoint, self.database_name, self.prefix = endpoint_from_url(url)
+        host = urlsplit(self.endpoint).hostname or ""
+        self.is_local = host in _LOCAL_HOSTS
+        self.capabilities = Capabilities(
+            supported=_SUPPORTED,
+            max_transaction_items=MAX_TRANSACTION_ITEMS,
+            batch_write_size=MAX_TRANSACTION_ITEMS,
+            batch_get_size=100,
+            max_item_bytes=MAX_ITEM_BYTES,
+            local_gaps=dict(LOCAL_GAPS) if self.is_local else {},
+        )
+        self._lock = threading.Lock()
+        self._client: CosmosClient | None = None
+        self._database: DatabaseProxy | None = None
+        self._containers: dict[str, ContainerProxy] = {}
+
+    def __repr__(self) -> str:
+        # The URL holds no secret, but keep the repr to what identifies the store.
+        return f"CosmosStore({self.endpoint}, database={self.database_name!r})"
+
+    # -- clients ---------------------------------------------------------------------------
+
+    def _db(self) -> DatabaseProxy:
+        if self._database is not None:
+            return self._database
+        with self._lock:
+            if self._database is None:
+                from azure.cosmos import CosmosClient
+
+                key = os.environ.get(KEY_ENV)
+                credential: Any = key if key else _default_credential()
+                # The local server is one region at one address: discovery would look elsewhere.
+                kwargs: dict[str, Any] = {"enable_endpoint_discovery": not self.is_local}
+                self._client = CosmosClient(self.endpoint, credential=credential, **kwargs)
+                self._database = self._call(
+                    None, None, lambda: self._client.create_database_if_not_exists(self.database_name)  # type: ignore[union-attr]
+                )
+        assert self._database is not None
+        return self._database
+
+    def _container(self, table: TableSpec) -> ContainerProxy:
+        found = self._containers.get(table.name)
+        if found is None:
+            self.ensure_table(table)
+            found = self._containers[table.name]
+        return found
+
+    def container_name(self, table: str) -> str:
+        """The container that holds a table."""
+        return self.prefix + table
+
+    # -- error mapping -----------------------------------------------------------------------
+
+    def _call(self, table: str | None, key: Any, fn: Callable[[], R]) -> R:
+        from azure.core.exceptions import AzureError, ServiceRequestError, ServiceResponseError
+        from azure.cosmos import exceptions
+
+        try:
+            return fn()
+        except exceptions.CosmosHttpResponseError as exc:
+            raise self._mapped(exc, table, key) from None
+        except (ServiceRequestError, ServiceResponseError) as exc:
+            raise StoreUnavailable(self.name, table, key, f"cannot reach {self.endpoint}: {type(exc).__name__}") from None
+        except AzureError as exc:
+            raise StoreUnavailable(self.name, table, key, type(exc).__name__) from None
+
+    def _mapped(self, exc: Any, table: str | None, key: Any) -> StoreError:
+        status = int(getattr(exc, "status_code", 0) or 0)
+        if status == 404:
+            return NotFound(self.name, table, key)
+        if status == 409:
+            return AlreadyExists(self.name, table, key)
+        if status == 412:
+            return ConcurrencyConflict(self.name, table, key)
+        if status == 413:
+            return TooLarge(self.name, table, key, "over Cosmos DB's 2 MB item or request limit")
+        if status == 429:
+            return Throttled(self.name, table, key, "request rate too large", retry_after=_retry_after(exc))
+        return StoreUnavailable(self.name, table, key, f"Cosmos DB answered {status or 'an error'}")
+
+    # -- items -------------------------------------------------------------------------------
+
+    def _item(self, table: TableSpec, key: Key, doc: dict[str, Any], *, modified: bool) -> dict[str, Any]:
+        item: dict[str, Any] = {"id": item_id(key), "pk": key.pk, "doc": doc, "m": modified}
+        if key.sk is not None:
+            item["sk"] = key.sk
+        ttl = _ttl_seconds(table, doc)
+        if ttl is not None:
+            item["ttl"] = ttl
+        return item
+
+    def _record(self, table: TableSpec, item: dict[str, Any]) -> Record:
+        sk = item.get("sk") if table.sort_key is not None else None
+        return Record(Key(item["pk"], sk), dict(item.get("doc") or {}), str(item.get("_etag", "")))
+
+    # -- the port ----------------------------------------------------------------------------
+
+    def ensure_table(self, table: TableSpec) -> None:
+        if table.name in self._containers:
+            return
+        from azure.cosmos import PartitionKey
+
+        db = self._db()
+        container = self._call(
+            table.name,
+            None,
+            lambda: db.create_container_if_not_exists(
+                id=self.container_name(table.name),
+                partition_key=PartitionKey(path=PARTITION_PATH),
+                default_ttl=-1,  # TTL on with no default: only items with a ttl expire
+            ),
+        )
+        self._containers[table.name] = container
+
+    def get(self, table: TableSpec, key: Key) -> Record | None:
+        container = self._container(table)
+        try:
+            item = self._call(table.name, key, lambda: container.read_item(item_id(key), partition_key=key.pk))
+        except NotFound:
+            return None
+        return self._record(table, item)
+
+    def write(self, op: Write) -> str | None:
+        container = self._container(op.table)
+        name, key = op.table.name, op.key
+        if isinstance(op, Delete):
+            return self._delete(container, op)
+        _check_size(self.name, op)
+        from azure.core import MatchConditions
+
+        if op.if_absent:
+            body = self._item(op.table, key, op.doc, modified=False)
+            created = self._call(name, key, lambda: container.create_item(body))
+            return str(created["_etag"])
+        if op.etag is not None:
+            body = self._item(op.table, key, op.doc, modified=True)
+            etag = op.etag
+            replaced = self._call(
+                name,
+                key,
+                lambda: container.replace_item(
+                    body["id"], body, etag=etag, match_condition=MatchConditions.IfNotModified
+                ),
+            )
+            return str(replaced["_etag"])
+        # An unconditional put: create first so the change feed can tell an insert from an update.
+        try:
+            fresh = self._item(op.table, key, op.doc, modified=False)
+            created = self._call(name, key, lambda: container.create_item(fresh))
+            return str(created["_etag"])
+        except AlreadyExists:
+            body = self._item(op.table, key, op.doc, modified=True)
+            upserted = self._call(name, key, lambda: container.upsert_item(body))
+            return str(upserted["_etag"])
+
+    def _delete(self, container: ContainerProxy, op: Delete) -> None:
+        from azure.core import MatchConditions
+
+        name, key = op.table.name, op.key
+        kwargs: dict[str, Any] = {}
+        if op.etag is not None:
+            kwargs = {"etag": op.etag, "match_condition": MatchConditions.IfNotModified}
+        try:
+            self._call(name, key, lambda: container.delete_item(item_id(key), partition_key=key.pk, **kwargs))
+        except NotFound:
+            if op.etag is not None:
+                raise
+        return None
+
+    def query(
+        self,
+        table: TableSpec,
+        pk: KeyValue,
+        condition: SortCondition | None,
+        *,
+        descending: bool,
+        limit: int,
+        cursor: str | None,
+    ) -> Page:
+        container = self._container(table)
+        # TOP n+1 tells whether more items follow without a second round trip.
+        sql = "SELECT TOP @n * FROM c WHERE c.pk = @pk"
+        params: list[dict[str, Any]] = [{"name": "@pk", "value": pk}, {"name": "@n", "value": limit + 1}]
+        if condition is not None:
+            if condition.op == "begins_with":
+                sql += " AND STARTSWITH(c.sk, @v)"
+            elif condition.op == "between":
+                sql += " AND c.sk >= @v AND c.sk <= @hi"
+                params.append({"name": "@hi", "value": condition.high})
+            else:
+                sql += f" AND c.sk {_SORT_SQL[condition.op]} @v"
+            params.append({"name": "@v", "value": condition.value})
+        if cursor and table.sort_key is not None:
+            sql += " AND c.sk " + ("<" if descending else ">") + " @after"
+            params.append({"name": "@after", "value": decode_cursor(cursor, pk)})
+        if table.sort_key is not None:
+            sql += " ORDER BY c.sk " + ("DESC" if descending else "ASC")
+
+        def run() -> list[dict[str, Any]]:
+            return list(container.query_items(sql, parameters=params, partition_key=pk))
+
+        items = self._call(table.name, None, run)
+        records = [self._record(table, item) for item in items[:limit]]
+        more = len(items) > limit and table.sort_key is not None
+        last = records[-1].key.sk if records else None
+        return Page(records, encode_cursor(pk, last) if more and last is not None else None)
+
+    def transact(self, ops: Sequence[TransactOp]) -> None:
+        if not ops:
+            return
+        if len(ops) > MAX_TRANSACTION_ITEMS:
+            raise TooLarge(self.name, ops[0].table.name, None, f"{len(ops)} operations; Cosmos DB takes at most 100")
+        first = ops[0]
+        if any(op.table.name != first.table.name or op.key.pk != first.key.pk for op in ops):
+            raise Unsupported(
+                self.name,
+                Capability.TRANSACTIONS.value,
+                first.table.name,
+                "a Cosmos DB transaction spans one partition of one table",
+            )
+        for op in ops:
+            if isinstance(op, Put):
+                _check_size(self.name, op)
+        batch: list[Any] = []
+        for op in ops:
+            batch.extend(self._batch_ops(op))
+        container = self._container(first.table)
+        from azure.cosmos import exceptions
+
+        try:
+            container.execute_item_batch(batch_operations=batch, partition_key=first.key.pk)
+        except exceptions.CosmosBatchOperationError as exc:
+            raise self._batch_error(ops, exc) from None
+        except exceptions.CosmosHttpResponseError as exc:
+            raise self._mapped(exc, first.table.name, None) from None
+
+    def _batch_ops(self, op: TransactOp) -> list[Any]:
+        doc_id = item_id(op.key)
+        if isinstance(op, Put):
+            if op.if_absent:
+                return [("create", (self._item(op.table, op.key, op.doc, modified=False),))]
+            body = self._item(op.table, op.key, op.doc, modified=True)
+            if op.etag is not None:
+                return [("replace", (doc_id, body), {"if_match_etag": op.etag})]
+            return [("upsert", (body,))]
+        if isinstance(op, Delete):
+            return [("delete", (doc_id,), {"if_match_etag": op.etag} if op.etag else {})]
+        if op.exists:
+            return [("read", (doc_id,), {"if_match_etag": op.etag} if op.etag else {})]
+        # "Must not exist": create a placeholder and delete it in the same batch; the create fails
+        # with 409 if the item exists, and on success nothing is left behind.
+        placeholder = {"id": doc_id, "pk": op.key.pk, "doc": None, "m": False}
+        return [("create", (placeholder,)), ("delete", (doc_id,))]
+
+    def _batch_error(self, ops: Sequence[TransactOp], exc: Any) -> TransactionConflict:
+        responses = list(getattr(exc, "operation_responses", None) or [])
+        # Map each batch operation back to the portafn op it came from.
+        owners: list[int] = []
+        for index, op in enumerate(ops):
+            owners.extend([index] * len(self._batch_ops(op)))
+        reasons: list[StoreError | None] = [None] * len(ops)
+        for position, response in enumerate(responses):
+            status = int(response.get("statusCode", 0)) if isinstance(response, dict) else 0
+            if status < 400 or status == 424 or position >= len(owners):
+                continue
+            op = ops[owners[position]]
+            reasons[owners[position]] = _status_error(self.name, op, status)
+        failed = next((r for r in reasons if r is not None), None)
+        return TransactionConflict(
+            self.name,
+            failed.table if failed else ops[0].table.name,
+            failed.key if failed else None,
+            f"{type(failed).__name__}: {failed.summary}" if failed else "the batch failed",
+            reasons,
+        )
+
+    def batch_write(self, ops: Sequence[Write]) -> list[Write]:
+        if len(ops) > self.capabilities.batch_write_size:
+            raise TooLarge(self.name, ops[0].table.name, None, f"{len(ops)} writes in one batch")
+        for op in ops:
+            self.write(op)
+        return []
+
+    def read_changes(
+        self, table: TableSpec, cursor: str | None, limit: int = 100
+    ) -> tuple[list[ChangeRecord], str | None]:
+        container = self._container(table)
+
+        def run() -> tuple[list[dict[str, Any]], str | None]:
+            if cursor:
+                feed = container.query_items_change_feed(continuation=cursor, max_item_count=limit)
+            else:
+                feed = container.query_items_change_feed(start_time="Beginning", max_item_count=limit)
+            pages = feed.by_page()
+            items = list(next(pages, []))
+            return items, pages.continuation_token
+
+        items, next_cursor = self._call(table.name, None, run)
+        out: list[ChangeRecord] = []
+        for item in items[:limit]:
+            if item.get("doc") is None:  # a transaction's existence-check placeholder
+                continue
+            record = self._record(table, item)
+            ts = item.get("_ts")
+            out.append(
+                ChangeRecord(
+                    table=table.name,
+                    kind="modify" if item.get("m") else "insert",
+                    key=record.key,
+                    old=None,
+                    new=record.doc,
+                    sequence=f"{int(item.get('_lsn', 0)):020d}:{item['id']}",
+                    time=datetime.fromtimestamp(ts, UTC) if isinstance(ts, int | float) else None,
+                    extra={"etag": record.etag},
+                )
+            )
+        return out, next_cursor or cursor
+
+    def clear(self, table: TableSpec) -> None:
+        container = self._container(table)
+
+        def run() -> None:
+            for item in container.query_items("SELECT c.id, c.pk FROM c", enable_cross_partition_query=True):
+                try:
+                    container.delete_item(item["id"], partition_key=item["pk"])
+                except Exception as exc:  # deleted meanwhile: fine
+                    if getattr(exc, "status_code", None) != 404:
+                        raise
+
+        self._call(table.name, None, run)
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+            self._database = None
+            self._containers.clear()
+        if client is not None:
+            client.__exit__(None, None, None)
+
+
+def _default_credential() -> Any:
+    try:
+        from azure.identity import DefaultAzureCredential  # type: ignore[import-not-found]
+    except ImportError:
+        raise StoreUnavailable(
+            "cosmos", None, None, f"set {KEY_ENV} to the account key, or install azure-identity for Entra ID"
+        ) from None
+    return DefaultAzureCredential()
+
+
+def _retry_after(exc: Any) -> float | None:
+    headers = getattr(getattr(exc, "response", None), "headers", None) or getattr(exc, "headers", None) or {}
+    value = headers.get("x-ms-retry-after-ms") if hasattr(headers, "get") else None
+    try:
+        return float(value) / 1000.0 if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _ttl_seconds(table: TableSpec, doc: dict[str, Any]) -> int | None:
+    """Cosmos's ``ttl`` (seconds after the write) for a document's absolute expiry time."""
+    if table.ttl_field is None:
+        return None
+    value = doc.get(table.ttl_field)
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    # Cosmos wants a positive whole number of seconds; an expiry already past expires at once.
+    return max(1, math.ceil(float(value) - time.time()))
+
+
+def _check_size(store: str, op: Put) -> None:
+    import json
+
+    size = len(json.dumps(op.doc, separators=(",", ":"), ensure_ascii=False).encode())
+    if size > MAX_ITEM_BYTES:
+        raise TooLarge(store, op.table.name, op.key, f"item is {size} bytes; Cosmos DB takes at most 2 MB")
+
+
+def _status_error(store: str, op: TransactOp, status: int) -> StoreError:
+    name, key = op.table.name, op.key
+    if status == 404:
+        return NotFound(store, name, key)
+    if status == 409:
+        return AlreadyExists(store, name, key)
+    if status == 412:
+        return ConcurrencyConflict(store, name, key)
+    if status == 413:
+        return TooLarge(store, name, key)
+    if status == 429:
+        return Throttled(store, name, key)
+    return StoreUnavailable(store, name, key, f"batch operation answered {status}")

@@ -1,0 +1,108 @@
+"""The contract suite's way into Cloud Functions: functions-framework's own flask app, in-process.
+
+For each target the driver asks ``functions_framework.create_app`` to load a tiny generated entry
+module (the same one line ``portafn package`` writes), then sends requests through flask's test
+client: HTTP requests as they are, events as binary-mode CloudEvents built from the neutral
+event the way Google would send them. The status is the outcome, as Pub/Sub push reads it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from portafn.app import App, Function
+from portafn.cloudevents import from_dict, to_binary
+from portafn.events import Change, Event, Message, Schedule, StorageEvent
+from portafn.http import HttpRequest, HttpResponse
+from portafn.testing.drivers import Delivery
+from portafn_gcp import batch, events
+from portafn_gcp.entry import HTTP_TARGET
+
+_APPS: dict[str, App] = {}
+_counter = itertools.count(1)
+_lock = threading.Lock()
+_ENTRY = "from portafn_gcp import targets; from portafn_gcp.driver import _APPS; globals().update(targets(_APPS[{key!r}]))\n"
+
+
+class GcpDriver:
+    """Sends requests and events to an app through functions-framework."""
+
+    provider = "gcp"
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        with _lock:
+            self._key = f"app{next(_counter)}"
+            _APPS[self._key] = app
+        self._dir = Path(tempfile.mkdtemp(prefix="portafn-gcp-"))
+        self._source = self._dir / f"portafn_entry_{self._key}.py"
+        self._source.write_text(_ENTRY.format(key=self._key))
+        self._clients: dict[str, Any] = {}
+        self._errors: dict[int, str] = {}
+
+    def _client(self, target: str) -> Any:
+        if target not in self._clients:
+            import flask
+            import functions_framework
+
+            ff_app = functions_framework.create_app(target=target, source=str(self._source))  # type: ignore[no-untyped-call]
+
+            def record(sender: Any, exception: BaseException, **_: Any) -> None:
+                # The status tells retry or not; the exception's type is what a test asserts.
+                self._errors[threading.get_ident()] = type(exception).__name__
+
+            flask.got_request_exception.connect(record, ff_app, weak=False)
+            self._clients[target] = ff_app.test_client()
+        return self._clients[target]
+
+    def http(self, request: HttpRequest) -> HttpResponse:
+        """Send a request to the HTTP target."""
+        client = self._client(HTTP_TARGET)
+        resp = client.open(
+            request.path,
+            method=request.method,
+            query_string=[(k, v) for k, vs in request.query.items() for v in vs],
+            headers=request.headers.items(),
+            data=request.body,
+        )
+        headers = [(k, v) for k, v in resp.headers.items() if k.lower() != "set-cookie"]
+        return HttpResponse(
+            resp.get_data(),
+            status=resp.status_code,
+            headers=headers,
+            cookies=resp.headers.getlist("Set-Cookie"),
+        )
+
+    def deliver(self, function: Function, event: Event[Any]) -> Delivery:
+        """Deliver one event to one function as a binary-mode CloudEvent."""
+        native = self.native(function, event)
+        headers, body = to_binary(from_dict(native))
+        self._errors.pop(threading.get_ident(), None)
+        resp = self._client(function.name).post("/", headers=headers, data=body)
+        if batch.is_ack(resp.status_code):
+            return Delivery(ok=True)
+        error = self._errors.pop(threading.get_ident(), None) or f"HTTP {resp.status_code}"
+        return Delivery(ok=False, error=error, retry=True)
+
+    def native(self, function: Function, event: Event[Any]) -> dict[str, Any]:
+        """The CloudEvent (JSON format) Google would send for a neutral event."""
+        if isinstance(event, Message):
+            return events.message_to_cloudevent(event)
+        if isinstance(event, Schedule):
+            return events.schedule_to_cloudevent(event, job=function.name)
+        if isinstance(event, StorageEvent):
+            return events.storage_to_cloudevent(event)
+        if isinstance(event, Change):
+            table: Any = getattr(function.trigger, "table", None)
+            spec = getattr(table, "spec", None)
+            pk = getattr(spec, "partition_key", None) or next(iter(event.key))
+            return events.change_to_cloudevent(
+                event, partition_key=pk, sort_key=getattr(spec, "sort_key", None)
+            )
+        from portafn.cloudevents import to_dict
+
+        return to_dict(event)

@@ -1,0 +1,563 @@
+"""Idempotent functions: run once per key, replay the stored result for a repeat.
+
+```python
+idempotency_table(app)                          # declares the `idempotency` table (TTL: expires_at)
+
+@app.queue("payments")
+@idempotent(key="payment_id")                   # default key: the message / CloudEvent id
+def charge(msg: Message[Charge], ctx: Context) -> Receipt: ...
+
+@app.http("POST", "/payments")
+@idempotent()                                   # default key: the Idempotency-Key header
+def pay(body: Charge, ctx: Context) -> Receipt: ...
+```
+
+Put ``@idempotent`` *under* the registration decorator: it wraps the handler, and the wrapper is
+what gets registered. The binder still sees the handler's own parameters (plus a hidden
+``Context``, and for HTTP the ``HttpRequest``, when the handler does not ask for them).
+
+How it works, on any store with conditional writes and TTL (one conditional insert, as in
+Powertools): the first invocation for a key inserts an ``in_progress`` record whose lease lasts
+as long as the invocation may (``ctx.remaining_time()``), runs the handler and stores its result
+(``completed``). A repeat whose payload hash matches gets the stored result without running the
+handler; one with a different payload is rejected with ``IdempotencyKeyReused`` (HTTP 409
+problem+json; a message goes to dead letter). A repeat that arrives while the first still runs
+gets ``IdempotencyInProgress`` (HTTP 409 with ``Retry-After``; a message is retried), or waits up
+to ``wait`` seconds for the result. If the handler raises, the record is deleted so that a retry
+runs it again; if the invocation dies, the lease expires and the next delivery takes over.
+Records expire through the table's TTL after ``ttl`` seconds.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import inspect
+import threading
+import time
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar, overload
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic_core import to_json, to_jsonable_python
+
+from portafn.context import Context
+from portafn.errors import HttpError, RegistrationError
+from portafn.events import Event, Message
+from portafn.http import HttpRequest, HttpResponse
+from portafn.log import get_logger
+from portafn.reliability.outcomes import Outcome
+from portafn.store.errors import AlreadyExists, ConcurrencyConflict, NotFound, TooLarge
+from portafn.store.table import Table
+
+if typing.TYPE_CHECKING:
+    from portafn.app import App
+
+F = TypeVar("F", bound=Callable[..., Any])
+KeySpec = str | Callable[[Any], Any] | None
+
+TABLE_NAME = "idempotency"
+KEY_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+DEFAULT_TTL = 3600.0
+MAX_KEY_CHARS = 255
+_CTX_PARAM = "portafn_idempotency_ctx"
+_REQUEST_PARAM = "portafn_idempotency_request"
+_log = get_logger("portafn.idempotency")
+
+
+class IdempotencyRecord(BaseModel):
+    """What the idempotency table keeps per key."""
+
+    key: str
+    status: Literal["in_progress", "completed"]
+    payload_hash: str
+    lease_until: float
+    expires_at: int
+    result: Any = None
+    stored: bool = True
+
+
+class IdempotencyError(HttpError):
+    """Base of the idempotency errors; each is an ``HttpError`` so HTTP callers get problem+json."""
+
+
+class IdempotencyKeyReused(IdempotencyError):
+    """The key was used before with a different payload. HTTP 409; a message goes to dead letter."""
+
+    outcome = Outcome.DEAD_LETTER
+
+    def __init__(self) -> None:
+        super().__init__(409, "This idempotency key was already used with a different request payload.")
+
+
+class IdempotencyInProgress(IdempotencyError):
+    """An earlier invocation with this key is still running. HTTP 409 with Retry-After; a message
+    is retried."""
+
+    outcome = Outcome.RETRY
+
+    def __init__(self, retry_after: float) -> None:
+        self.retry_after = retry_after
+        seconds = str(max(1, min(3600, round(retry_after))))
+        super().__init__(
+            409, "A request with this idempotency key is still being processed.", headers={"Retry-After": seconds}
+        )
+
+
+class IdempotencyKeyMissing(IdempotencyError):
+    """The key could not be read from the event or request. HTTP 400; a message goes to dead letter
+    (it would miss its key on every delivery)."""
+
+    outcome = Outcome.DEAD_LETTER
+
+    def __init__(self, where: str) -> None:
+        super().__init__(400, f"The idempotency key is missing or invalid: {where}.")
+
+
+class IdempotencyResultUnavailable(IdempotencyError):
+    """The request was processed, but its result was too large to keep for a replay. HTTP 409."""
+
+    outcome = Outcome.SUCCESS
+
+    def __init__(self) -> None:
+        super().__init__(409, "This request was already processed; its result is too large to replay.")
+
+
+# -- the table ---------------------------------------------------------------------------------
+
+_default_table: Table[IdempotencyRecord] | None = None
+_default_lock = threading.Lock()
+
+
+def _new_table(name: str = TABLE_NAME) -> Table[IdempotencyRecord]:
+    return Table(IdempotencyRecord, partition_key="key", name=name, ttl="expires_at")
+
+
+def idempotency_table(app: App, *, name: str = TABLE_NAME) -> Table[IdempotencyRecord]:
+    """Declare the app's idempotency table (or return it, when declared already).
+
+    Declared on the app, the table is created by packaging and cleared between contract tests;
+    ``@idempotent`` uses it for every function of the app unless given another ``table``.
+    """
+    existing = app.tables.get(name)
+    if existing is not None:
+        if existing.model is not IdempotencyRecord:
+            raise RegistrationError(name, f"app {app.name!r} has a table {name!r} of another model")
+        return typing.cast(Table[IdempotencyRecord], existing)
+    return app.table(IdempotencyRecord, partition_key="key", name=name, ttl="expires_at")
+
+
+def _table_for(ctx: Context, given: Table[IdempotencyRecord] | None) -> Table[IdempotencyRecord]:
+    if given is not None:
+        return given
+    if ctx.runtime is not None:
+        table = ctx.runtime.app.tables.get(TABLE_NAME)
+        if table is not None and table.model is IdempotencyRecord:
+            return typing.cast(Table[IdempotencyRecord], table)
+    global _default_table
+    if _default_table is None:
+        with _default_lock:
+            if _default_table is None:
+                _default_table = _new_table()
+    return _default_table
+
+
+# -- the record's life -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Begin:
+    run: bool
+    etag: str | None = None
+    result: Any = None
+    stored: bool = True
+
+
+@dataclass(slots=True)
+class Guard:
+    """One key's record in one table: ``begin``, then ``complete`` or ``abort``."""
+
+    table: Table[IdempotencyRecord]
+    key: str
+    payload_hash: str
+    lease: float
+    ttl: float
+    wait: float = 0.0
+
+    def _record(self, now: float, **changes: Any) -> IdempotencyRecord:
+        values: dict[str, Any] = {
+            "key": self.key,
+            "status": "in_progress",
+            "payload_hash": self.payload_hash,
+            "lease_until": now + self.lease,
+            "expires_at": int(now + max(self.ttl, self.lease)) + 1,
+        }
+        values.update(changes)
+        return IdempotencyRecord(**values)
+
+    def begin(self) -> _Begin:
+        """Claim the key (run the handler) or find its stored result (replay it).
+
+        ``IdempotencyKeyReused`` for a different payload; ``IdempotencyInProgress`` when another
+        invocation holds a live lease and ``wait`` runs out.
+        """
+        deadline = time.monotonic() + self.wait
+        pause = 0.005
+        while True:
+            now = time.time()
+            try:
+                return _Begin(True, self.table.insert(self._record(now)))
+            except AlreadyExists:
+                pass
+            found = self.table.get_versioned(self.key)
+            if found is None:
+                continue  # deleted (a failed run) or expired since the insert: claim again
+            current = found.item
+            if current.payload_hash != self.payload_hash:
+                raise IdempotencyKeyReused()
+            if current.status == "completed":
+                return _Begin(False, result=current.result, stored=current.stored)
+            if current.lease_until <= now:
+                # The holder's invocation has ended without finishing: take the key over.
+                try:
+                    return _Begin(True, self.table.replace(self._record(now), etag=found.etag))
+                except (ConcurrencyConflict, NotFound):
+                    continue
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise IdempotencyInProgress(current.lease_until - now)
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, 0.25)
+
+    def complete(self, etag: str, result: Any) -> None:
+        """Store the result under the key (kept for ``ttl`` seconds)."""
+        now = time.time()
+        done = self._record(now, status="completed", result=result, expires_at=int(now + self.ttl) + 1)
+        try:
+            self.table.replace(done, etag=etag)
+        except TooLarge:
+            small = done.model_copy(update={"result": None, "stored": False})
+            self._replace_quietly(small, etag)
+        except (ConcurrencyConflict, NotFound):
+            _log.warning("idempotency lease expired before the handler finished; result not stored")
+
+    def _replace_quietly(self, record: IdempotencyRecord, etag: str) -> None:
+        try:
+            self.table.replace(record, etag=etag)
+        except (ConcurrencyConflict, NotFound):
+            _log.warning("idempotency lease expired before the handler finished; result not stored")
+
+    def abort(self, etag: str) -> None:
+        """Release the key after a failure so that a retry runs the handler again."""
+        try:
+            self.table.delete(self.key, etag=etag)
+        except (ConcurrencyConflict, NotFound):
+            pass  # another invocation took the key over; it is theirs now
+
+
+# -- keys and payloads -------------------------------------------------------------------------
+
+
+def _path_get(value: Any, path: str) -> Any:
+    current = value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+    for part in path.split("."):
+        if isinstance(current, BaseModel):
+            current = current.model_dump(mode="json")
+        if isinstance(current, dict):
+            current = current.get(part)
+        elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
+            current = current[int(part)]
+        else:
+            return None
+        if current is None:
+            return None
+    return current
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _event_data(event: Event[Any]) -> Any:
+    if isinstance(event, Message) and event.body:
+        try:
+            return event.json()
+        except ValueError:
+            return event.data
+    return event.data
+
+
+def _event_key(event: Event[Any], spec: KeySpec) -> Any:
+    if spec is None:
+        return event.id
+    if callable(spec):
+        return spec(event)
+    return _path_get(_event_data(event), spec)
+
+
+def _event_hash(event: Event[Any]) -> str:
+    if isinstance(event, Message):
+        return _digest(event.body)
+    return _digest(to_json(to_jsonable_python(event.data), sort_keys=True) if event.data is not None else b"")
+
+
+def _request_key(request: HttpRequest, spec: KeySpec, header: str) -> Any:
+    if spec is None:
+        return request.headers.get(header)
+    if callable(spec):
+        return spec(request)
+    try:
+        return _path_get(request.json(), spec) if request.body else None
+    except ValueError:
+        return None
+
+
+def _request_hash(request: HttpRequest) -> str:
+    return _digest(f"{request.method} {request.path}\n".encode() + request.body)
+
+
+def _key_text(value: Any) -> str | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        value = str(value)
+    if not isinstance(value, str) or not value or len(value) > MAX_KEY_CHARS or not value.isprintable():
+        return None
+    return value
+
+
+# -- HTTP results ------------------------------------------------------------------------------
+
+
+def _dump_response(resp: HttpResponse) -> dict[str, Any]:
+    out: dict[str, Any] = {"status": resp.status, "headers": resp.headers.items(), "cookies": resp.cookies}
+    try:
+        out["body"] = resp.body.decode("utf-8")
+    except UnicodeDecodeError:
+        out["body_base64"] = base64.b64encode(resp.body).decode("ascii")
+    return out
+
+
+def _load_response(stored: dict[str, Any]) -> HttpResponse:
+    if "body_base64" in stored:
+        body = base64.b64decode(stored["body_base64"])
+    else:
+        body = str(stored.get("body", "")).encode()
+    resp = HttpResponse(None, status=int(stored["status"]), cookies=stored.get("cookies") or ())
+    for name, value in stored.get("headers") or []:
+        resp.headers.add(name, value)
+    resp.body = body
+    resp.headers.set(REPLAYED_HEADER, "true")
+    return resp
+
+
+# -- the decorator -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """Where the wrapper finds what it needs among the handler's keyword arguments."""
+
+    http: bool
+    ctx: str
+    ctx_injected: bool
+    request: str | None
+    request_injected: bool
+    event: str | None
+    returns: TypeAdapter[Any] | None
+
+
+def _plan(func: Callable[..., Any]) -> tuple[_Plan, inspect.Signature, dict[str, Any]]:
+    from portafn.binding import _origin_is
+
+    name = str(getattr(func, "__name__", func))
+    try:
+        hints = typing.get_type_hints(func)
+    except Exception as exc:
+        raise RegistrationError(name, f"@idempotent cannot read annotations: {exc}") from None
+    sig = inspect.signature(func)
+    ctx = request = event = None
+    for p in sig.parameters.values():
+        ann = hints.get(p.name)
+        if ann is Context:
+            ctx = p.name
+        elif ann is HttpRequest:
+            request = p.name
+        elif ann is not None and _origin_is(ann, Event):
+            event = p.name
+    http = event is None
+    params = list(sig.parameters.values())
+    annotations = {k: v for k, v in hints.items() if k != "return"}
+    if ctx is None:
+        params.append(inspect.Parameter(_CTX_PARAM, inspect.Parameter.KEYWORD_ONLY, annotation=Context))
+        annotations[_CTX_PARAM] = Context
+    if http and request is None:
+        params.append(inspect.Parameter(_REQUEST_PARAM, inspect.Parameter.KEYWORD_ONLY, annotation=HttpRequest))
+        annotations[_REQUEST_PARAM] = HttpRequest
+    returns = hints.get("return")
+    adapter: TypeAdapter[Any] | None = None
+    if not http and returns not in (None, type(None), Any):
+        try:
+            adapter = TypeAdapter(returns)
+        except Exception:
+            adapter = None
+    if "return" in hints:
+        annotations["return"] = hints["return"]
+    plan = _Plan(
+        http=http,
+        ctx=ctx or _CTX_PARAM,
+        ctx_injected=ctx is None,
+        request=request or (_REQUEST_PARAM if http else None),
+        request_injected=http and request is None,
+        event=event,
+        returns=adapter,
+    )
+    return plan, sig.replace(parameters=params), annotations
+
+
+@overload
+def idempotent(func: F, /) -> F: ...
+
+
+@overload
+def idempotent(
+    *,
+    key: KeySpec = None,
+    table: Table[IdempotencyRecord] | None = None,
+    ttl: float = DEFAULT_TTL,
+    lease: float | None = None,
+    wait: float = 0.0,
+    required: bool | None = None,
+    header: str = KEY_HEADER,
+) -> Callable[[F], F]: ...
+
+
+def idempotent(
+    func: F | None = None,
+    /,
+    *,
+    key: KeySpec = None,
+    table: Table[IdempotencyRecord] | None = None,
+    ttl: float = DEFAULT_TTL,
+    lease: float | None = None,
+    wait: float = 0.0,
+    required: bool | None = None,
+    header: str = KEY_HEADER,
+) -> F | Callable[[F], F]:
+    """Make a function idempotent on a key; use under ``@app.http``/``@app.queue``/... .
+
+    ``key``: None for the default (event functions: the CloudEvent / message id; HTTP: the
+    ``header``, ``Idempotency-Key``), a dotted path into the JSON body or event data
+    (``"order.id"``), or a callable given the event or ``HttpRequest``. ``table``: where records
+    live (default: the app's ``idempotency`` table if declared, else a shared one of that name).
+    ``ttl``: seconds a completed result is kept. ``lease``: seconds an in-progress claim holds
+    (default: ``ctx.remaining_time()``). ``wait``: seconds a repeat waits for an in-progress one
+    to finish before ``IdempotencyInProgress``. ``required``: whether a missing key is an error
+    (default: yes for events; for HTTP a request without the header runs normally).
+    """
+    if ttl <= 0:
+        raise ValueError("ttl must be positive")
+
+    def decorate(handler: F) -> F:
+        plan, signature, annotations = _plan(handler)
+        must_have = (not plan.http) if required is None else required
+
+        def prepare(kwargs: dict[str, Any]) -> tuple[Context, Guard | None]:
+            ctx: Context = kwargs.pop(plan.ctx) if plan.ctx_injected else kwargs[plan.ctx]
+            if plan.http:
+                assert plan.request is not None
+                request: HttpRequest = (
+                    kwargs.pop(plan.request) if plan.request_injected else kwargs[plan.request]
+                )
+                raw_key = _request_key(request, key, header)
+                payload = _request_hash(request)
+                where = f"header {header}" if key is None else f"body field {key}" if isinstance(key, str) else "key"
+            else:
+                assert plan.event is not None
+                event: Event[Any] = kwargs[plan.event]
+                raw_key = _event_key(event, key)
+                payload = _event_hash(event)
+                where = "event id" if key is None else f"data field {key}" if isinstance(key, str) else "key"
+            text = _key_text(raw_key)
+            if text is None:
+                if raw_key is None and not must_have:
+                    return ctx, None
+                raise IdempotencyKeyMissing(where)
+            record_key = f"{ctx.function_name}#{_digest(text.encode())}"
+            held = lease if lease is not None else max(1.0, ctx.remaining_time() + 1.0)
+            return ctx, Guard(_table_for(ctx, table), record_key, payload, held, ttl, wait)
+
+        def stored_form(result: Any) -> Any:
+            if plan.http:
+                from portafn.runtime import to_response
+
+                return _dump_response(to_response(result))
+            return to_jsonable_python(result)
+
+        def replayed(begin: _Begin) -> Any:
+            if plan.http:
+                if not begin.stored:
+                    raise IdempotencyResultUnavailable()
+                return _load_response(begin.result)
+            if plan.returns is not None and begin.result is not None:
+                try:
+                    return plan.returns.validate_python(begin.result)
+                except ValidationError:
+                    return begin.result
+            return begin.result
+
+        def finish(guard: Guard, etag: str, result: Any) -> Any:
+            stored = stored_form(result)
+            guard.complete(etag, stored)
+            return _load_response(stored) if plan.http and not isinstance(result, HttpResponse) else result
+
+        if inspect.iscoroutinefunction(handler):
+
+            @functools.wraps(handler)
+            async def async_wrapper(**kwargs: Any) -> Any:
+                _ctx, guard = prepare(kwargs)
+                if guard is None:
+                    return await handler(**kwargs)
+                begin = guard.begin()
+                if not begin.run:
+                    return replayed(begin)
+                assert begin.etag is not None
+                try:
+                    result = await handler(**kwargs)
+                except BaseException:
+                    guard.abort(begin.etag)
+                    raise
+                return finish(guard, begin.etag, result)
+
+            wrapper: Callable[..., Any] = async_wrapper
+        else:
+
+            @functools.wraps(handler)
+            def sync_wrapper(**kwargs: Any) -> Any:
+                _ctx, guard = prepare(kwargs)
+                if guard is None:
+                    return handler(**kwargs)
+                begin = guard.begin()
+                if not begin.run:
+                    return replayed(begin)
+                assert begin.etag is not None
+                try:
+                    result = handler(**kwargs)
+                except BaseException:
+                    guard.abort(begin.etag)
+                    raise
+                return finish(guard, begin.etag, result)
+
+            wrapper = sync_wrapper
+        wrapper.__signature__ = signature  # type: ignore[attr-defined]
+        wrapper.__annotations__ = annotations
+        wrapper.__portafn_idempotent__ = True  # type: ignore[attr-defined]
+        return typing.cast(F, wrapper)
+
+    if func is not None:
+        return decorate(func)
+    return decorate

@@ -1,0 +1,14 @@
+"""The orders sample on Cloud Functions: ``functions-framework --source samples/orders/entry_gcp.py
+--target http`` serves its HTTP routes; ``--target on_order_event`` (and ``nightly``,
+``on_order_change``) its CloudEvent functions."""
+
+import sys
+from pathlib import Path
+
+# functions-framework puts this file's folder on sys.path, not the project root the app lives in.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from portafn_gcp import targets  # noqa: E402
+from samples.orders.app import app  # noqa: E402
+
+globals().update(targets(app))

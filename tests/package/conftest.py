@@ -1,0 +1,63 @@
+"""Builds shared by the packaging tests: each provider's artifact is built once per session.
+
+Builds fetch wheels from PyPI for the target platform (cached under ``.cache/wheels``); a build that
+cannot reach the index fails with uv's message, never a skip.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from portafn.package import PackageResult, package
+
+APP = "samples.orders.app:app"
+PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+
+Builder = Callable[..., PackageResult]
+
+
+@pytest.fixture(scope="session")
+def progress_lines() -> list[str]:
+    """Every progress line any build printed."""
+    return []
+
+
+@pytest.fixture(scope="session")
+def build(tmp_path_factory: pytest.TempPathFactory, progress_lines: list[str]) -> Builder:
+    """``build(provider, **options)``: package the orders sample into a fresh folder."""
+
+    def run(provider: str, **options: object) -> PackageResult:
+        out = tmp_path_factory.mktemp(f"pkg-{provider}")
+        return package(APP, provider, out, progress=progress_lines.append, **options)  # type: ignore[arg-type]
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def aws_build(build: Builder) -> PackageResult:
+    """The orders sample for Lambda, for this machine's Python on x86_64 (so it can run here)."""
+    return build("aws", python=PYTHON, arch="x86_64")
+
+
+@pytest.fixture(scope="session")
+def azure_build(build: Builder) -> PackageResult:
+    """The orders sample as an Azure function app for this machine's Python."""
+    return build("azure", python=PYTHON)
+
+
+@pytest.fixture(scope="session")
+def gcp_build(build: Builder) -> PackageResult:
+    """The orders sample as Cloud Functions source for this machine's Python."""
+    return build("gcp", python=PYTHON)
+
+
+def artifact(result: PackageResult, name: str) -> Path:
+    """The path of the artifact called ``name`` in a build."""
+    for a in result.artifacts:
+        if a.path.name == name:
+            return a.path
+    raise AssertionError(f"{name} not among {[a.path.name for a in result.artifacts]}")

@@ -1,0 +1,304 @@
+"""The Lambda zip, run as built under the real ``awslambdaric`` bootstrap, and its SAM template."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from portafn.package import PackageResult
+from portafn.package.aws import LOG_ACTIONS, QUEUE_ACTIONS, STREAM_ACTIONS, TABLE_ACTIONS
+from tests.aws.runtime_api import RuntimeApi
+from tests.package.conftest import PYTHON, Builder, artifact
+
+SITE = Path(next(p for p in sys.path if p.endswith("site-packages")))
+# What the Lambda Python runtime itself provides in /var/runtime: the runtime client and boto3.
+RUNTIME_PROVIDED = [
+    "awslambdaric",
+    "runtime_client.cpython-311-x86_64-linux-gnu.so",
+    "simplejson",
+    "snapshot_restore_py.py",
+    "boto3",
+    "botocore",
+    "s3transfer",
+    "jmespath",
+    "dateutil",
+    "six.py",
+    "urllib3",
+]
+
+
+def _names(zip_path: Path) -> list[str]:
+    with zipfile.ZipFile(zip_path) as zf:
+        return zf.namelist()
+
+
+@pytest.fixture(scope="module")
+def lambda_root(aws_build: PackageResult, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The zip extracted into a fresh /var/task stand-in, and a /var/runtime stand-in beside it."""
+    base = tmp_path_factory.mktemp("lambda")
+    task, runtime = base / "task", base / "runtime"
+    with zipfile.ZipFile(artifact(aws_build, "lambda.zip")) as zf:
+        zf.extractall(task)
+    runtime.mkdir()
+    for name in RUNTIME_PROVIDED:
+        source = SITE / name
+        if not source.exists():
+            source = next(SITE.glob(name.split(".")[0] + "*.so"), source)
+        assert source.exists(), f"{name} is not installed in the dev environment (uv sync --all-packages)"
+        (runtime / source.name).symlink_to(source)
+    return task, runtime
+
+
+def _clean_env(task: Path, runtime: Path) -> dict[str, str]:
+    # -S (no site-packages) plus this path is all the interpreter sees: the task, then the runtime.
+    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "HOME", "TMPDIR")}
+    return {
+        **keep,
+        "PYTHONPATH": f"{task}{os.pathsep}{runtime}",
+        "PYTHONNOUSERSITE": "1",
+        "LAMBDA_TASK_ROOT": str(task),
+    }
+
+
+def test_zip_has_no_boto3_and_no_other_provider(aws_build: PackageResult) -> None:
+    tops = {n.split("/")[0] for n in _names(artifact(aws_build, "lambda.zip"))}
+    assert {"lambda_function.py", "portafn", "portafn_aws", "pydantic", "pydantic_core", "samples"} <= tops
+    forbidden = (
+        "boto3",
+        "botocore",
+        "s3transfer",
+        "jmespath",
+        "azure",
+        "google",
+        "portafn_azure",
+        "portafn_gcp",
+    )
+    assert not [t for t in tops if t.split("-")[0].split(".")[0] in forbidden], sorted(tops)
+    assert not [t for t in tops if t.startswith(("test_", "conftest"))]
+    assert not any("__pycache__" in n for n in _names(artifact(aws_build, "lambda.zip")))
+
+
+def test_two_builds_are_byte_identical(aws_build: PackageResult, build: Builder) -> None:
+    again = build("aws", python=PYTHON, arch="x86_64")
+    first, second = artifact(aws_build, "lambda.zip"), artifact(again, "lambda.zip")
+    assert first != second
+    assert first.read_bytes() == second.read_bytes()
+    assert artifact(aws_build, "template.json").read_bytes() == artifact(again, "template.json").read_bytes()
+
+
+def test_arm64_build_carries_the_aarch64_pydantic_core(build: Builder) -> None:
+    result = build("aws", python="3.12", arch="arm64")
+    with zipfile.ZipFile(artifact(result, "lambda.zip")) as zf:
+        sos = [n for n in zf.namelist() if n.startswith("pydantic_core/") and n.endswith(".so")]
+        assert sos == ["pydantic_core/_pydantic_core.cpython-312-aarch64-linux-gnu.so"], sos
+        header = zf.read(sos[0])[:20]
+    assert header[:4] == b"\x7fELF"
+    assert int.from_bytes(header[18:20], "little") == 183  # e_machine EM_AARCH64
+    template = json.loads(artifact(result, "template.json").read_text())
+    fn = template["Resources"]["CreateOrderFunction"]["Properties"]
+    assert (fn["Runtime"], fn["Architectures"]) == ("python3.12", ["arm64"])
+
+
+def test_the_entry_imports_only_from_the_artifact(lambda_root: tuple[Path, Path]) -> None:
+    task, runtime = lambda_root
+    code = (
+        "import sys, lambda_function, portafn, pydantic_core;"
+        "print(portafn.__file__); print(pydantic_core.__file__);"
+        "print(any(m.split('.')[0] in ('azure', 'boto3') for m in sys.modules))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-S", "-c", code],
+        cwd=task,
+        env=_clean_env(task, runtime),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    portafn_file, core_file, loaded_sdk = proc.stdout.split()
+    assert portafn_file.startswith(str(task))
+    assert core_file.startswith(str(task))
+    assert loaded_sdk == "False"  # importing the entry loads no SDK at all
+
+
+@pytest.fixture(scope="module")
+def bootstrap(lambda_root: tuple[Path, Path]) -> Iterator[RuntimeApi]:
+    """``python -S -m awslambdaric lambda_function.handler`` in the extracted zip, as Lambda runs it."""
+    task, runtime = lambda_root
+    api = RuntimeApi().start()
+    log = task.parent / "awslambdaric.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-S", "-m", "awslambdaric", "lambda_function.handler"],
+            cwd=task,
+            env={
+                **_clean_env(task, runtime),
+                "AWS_LAMBDA_RUNTIME_API": api.address,
+                "AWS_LAMBDA_FUNCTION_NAME": "orders-create_order",
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                "PORTAFN_STORE": "memory://",
+                "PORTAFN_FUNCTION": "create_order",
+            },
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            yield api
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+            api.stop()
+
+
+def _http_event(method: str, path: str, body: dict[str, Any] | None) -> dict[str, Any]:
+    return {
+        "version": "2.0",
+        "routeKey": f"{method} /customers/{{customer_id}}/orders",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {"content-type": "application/json", "host": "abc.execute-api.us-east-1.amazonaws.com"},
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abc",
+            "domainName": "abc.execute-api.us-east-1.amazonaws.com",
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "203.0.113.9",
+                "userAgent": "t",
+            },
+            "requestId": "req-1",
+            "routeKey": f"{method} /customers/{{customer_id}}/orders",
+            "stage": "$default",
+            "time": "12/Mar/2024:10:00:00 +0000",
+            "timeEpoch": 1710237600000,
+        },
+        "body": json.dumps(body) if body is not None else None,
+        "isBase64Encoded": False,
+    }
+
+
+def test_the_zip_answers_http_under_awslambdaric(bootstrap: RuntimeApi) -> None:
+    request_id = bootstrap.invoke(
+        _http_event("POST", "/customers/c-9/orders", {"order_id": "o-1", "total_cents": 5})
+    )
+    outcome = bootstrap.outcome(timeout=60)
+    assert (outcome.request_id, outcome.kind) == (request_id, "response"), outcome.body
+    assert outcome.body["statusCode"] == 201
+    order = json.loads(outcome.body["body"])
+    assert (order["customer_id"], order["order_id"], order["total_cents"]) == ("c-9", "o-1", 5)
+
+    bootstrap.invoke(_http_event("POST", "/customers/c-9/orders", {"order_id": "o-1", "total_cents": -1}))
+    bad = bootstrap.outcome(timeout=60)
+    assert bad.body["statusCode"] == 400
+    assert "total_cents" in bad.body["body"]
+
+
+# -- the SAM template ---------------------------------------------------------------------------
+
+
+def _statements(template: dict[str, Any], fn: str) -> list[dict[str, Any]]:
+    role = template["Resources"][fn + "Role"]["Properties"]
+    return [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
+
+
+def _walk(value: Any) -> Iterator[Any]:
+    yield value
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _walk(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _walk(v)
+
+
+def test_every_function_has_an_event_and_a_role_of_its_own(aws_build: PackageResult) -> None:
+    template = json.loads(artifact(aws_build, "template.json").read_text())
+    resources = template["Resources"]
+    functions = {k: v for k, v in resources.items() if v["Type"] == "AWS::Serverless::Function"}
+    assert set(functions) == {
+        "CreateOrderFunction",
+        "GetOrderFunction",
+        "ListOrdersFunction",
+        "OnOrderEventFunction",
+        "NightlyFunction",
+        "OnOrderChangeFunction",
+    }
+    events = {k: next(iter(v["Properties"]["Events"].values())) for k, v in functions.items()}
+    assert events["CreateOrderFunction"] == {
+        "Type": "HttpApi",
+        "Properties": {"Path": "/customers/{customer_id}/orders", "Method": "POST"},
+    }
+    assert events["OnOrderEventFunction"]["Type"] == "SQS"
+    assert events["OnOrderEventFunction"]["Properties"]["FunctionResponseTypes"] == [
+        "ReportBatchItemFailures"
+    ]
+    assert events["NightlyFunction"]["Properties"]["Schedule"] == "cron(0 2 * * ? *)"
+    assert events["OnOrderChangeFunction"]["Properties"]["Stream"] == {
+        "Fn::GetAtt": ["OrdersTable", "StreamArn"]
+    }
+    for name, fn in functions.items():
+        props = fn["Properties"]
+        assert props["Role"] == {"Fn::GetAtt": [name.removesuffix("Function") + "Role", "Arn"]}
+        assert props["Handler"] == "lambda_function.handler"
+        assert props["CodeUri"] == "lambda.zip"
+        assert props["Environment"]["Variables"]["PORTAFN_FUNCTION"]
+
+
+def test_tables_have_the_store_keys_ttl_and_stream(aws_build: PackageResult) -> None:
+    template = json.loads(artifact(aws_build, "template.json").read_text())
+    tables = {
+        k: v["Properties"] for k, v in template["Resources"].items() if v["Type"] == "AWS::DynamoDB::Table"
+    }
+    assert set(tables) == {"OrdersTable", "NightlyRunsTable", "OrderActivityTable"}
+    for props in tables.values():
+        assert props["KeySchema"] == [
+            {"AttributeName": "_pk", "KeyType": "HASH"},
+            {"AttributeName": "_sk", "KeyType": "RANGE"},
+        ]
+        assert {a["AttributeType"] for a in props["AttributeDefinitions"]} == {"S"}
+        assert props["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert tables["OrdersTable"]["TableName"] == {"Fn::Sub": "${AWS::StackName}-orders"}
+
+
+def test_iam_names_only_each_functions_tables_and_actions(aws_build: PackageResult) -> None:
+    template = json.loads(artifact(aws_build, "template.json").read_text())
+
+    def grants(fn: str) -> dict[tuple[str, ...], list[Any]]:
+        return {tuple(s["Action"]): s["Resource"] for s in _statements(template, fn)}
+
+    def table(name: str, attr: str = "Arn") -> dict[str, Any]:
+        return {"Fn::GetAtt": [name, attr]}
+
+    logs = lambda fn: {LOG_ACTIONS: [table(fn + "Logs")]}  # noqa: E731
+    assert grants("CreateOrder") == {**logs("CreateOrder"), TABLE_ACTIONS: [table("OrdersTable")]}
+    assert grants("GetOrder") == {**logs("GetOrder"), TABLE_ACTIONS: [table("OrdersTable")]}
+    assert grants("Nightly") == {**logs("Nightly"), TABLE_ACTIONS: [table("NightlyRunsTable")]}
+    assert grants("OnOrderEvent") == {
+        **logs("OnOrderEvent"),
+        TABLE_ACTIONS: [table("OrdersTable")],
+        QUEUE_ACTIONS: [table("OrderEventsQueue")],
+    }
+    assert grants("OnOrderChange") == {
+        **logs("OnOrderChange"),
+        TABLE_ACTIONS: [table("OrderActivityTable")],
+        STREAM_ACTIONS: [table("OrdersTable", "StreamArn")],
+    }
+    for resource in template["Resources"].values():
+        if resource["Type"] != "AWS::IAM::Role":
+            continue
+        for statement in resource["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]:
+            for value in _walk([statement["Action"], statement["Resource"]]):
+                assert not (isinstance(value, str) and "*" in value), statement
