@@ -10,6 +10,8 @@ INSTALLERS: tuple[str, ...] = (
     "portafn.dev.dynamodb",
     "portafn.dev.firestore",
     "portafn.dev.pubsub",
+    "portafn.dev.cosmos",
+    "portafn.dev.azurite",
 )
 
 

@@ -13,6 +13,8 @@ SERVERS: dict[str, str] = {
     "dynamodb": "portafn.dev.dynamodb",
     "firestore": "portafn.dev.firestore",
     "pubsub": "portafn.dev.pubsub",
+    "cosmos": "portafn.dev.cosmos",
+    "azurite": "portafn.dev.azurite",
 }
 
 

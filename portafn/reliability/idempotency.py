@@ -31,9 +31,11 @@ Records expire through the table's TTL after ``ttl`` seconds.
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import hashlib
 import inspect
+import json
 import threading
 import time
 import typing
@@ -42,7 +44,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, overload
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
-from pydantic_core import to_json, to_jsonable_python
+from pydantic_core import to_jsonable_python
 
 from portafn.context import Context
 from portafn.errors import HttpError, RegistrationError
@@ -104,7 +106,9 @@ class IdempotencyInProgress(IdempotencyError):
         self.retry_after = retry_after
         seconds = str(max(1, min(3600, round(retry_after))))
         super().__init__(
-            409, "A request with this idempotency key is still being processed.", headers={"Retry-After": seconds}
+            409,
+            "A request with this idempotency key is still being processed.",
+            headers={"Retry-After": seconds},
         )
 
 
@@ -253,10 +257,9 @@ class Guard:
 
     def abort(self, etag: str) -> None:
         """Release the key after a failure so that a retry runs the handler again."""
-        try:
+        # A conflict means another invocation took the key over; it is theirs now.
+        with contextlib.suppress(ConcurrencyConflict, NotFound):
             self.table.delete(self.key, etag=etag)
-        except (ConcurrencyConflict, NotFound):
-            pass  # another invocation took the key over; it is theirs now
 
 
 # -- keys and payloads -------------------------------------------------------------------------
@@ -302,7 +305,10 @@ def _event_key(event: Event[Any], spec: KeySpec) -> Any:
 def _event_hash(event: Event[Any]) -> str:
     if isinstance(event, Message):
         return _digest(event.body)
-    return _digest(to_json(to_jsonable_python(event.data), sort_keys=True) if event.data is not None else b"")
+    if event.data is None:
+        return _digest(b"")
+    canonical = json.dumps(to_jsonable_python(event.data), sort_keys=True, separators=(",", ":"), default=str)
+    return _digest(canonical.encode())
 
 
 def _request_key(request: HttpRequest, spec: KeySpec, header: str) -> Any:
@@ -396,7 +402,9 @@ def _plan(func: Callable[..., Any]) -> tuple[_Plan, inspect.Signature, dict[str,
         params.append(inspect.Parameter(_CTX_PARAM, inspect.Parameter.KEYWORD_ONLY, annotation=Context))
         annotations[_CTX_PARAM] = Context
     if http and request is None:
-        params.append(inspect.Parameter(_REQUEST_PARAM, inspect.Parameter.KEYWORD_ONLY, annotation=HttpRequest))
+        params.append(
+            inspect.Parameter(_REQUEST_PARAM, inspect.Parameter.KEYWORD_ONLY, annotation=HttpRequest)
+        )
         annotations[_REQUEST_PARAM] = HttpRequest
     returns = hints.get("return")
     adapter: TypeAdapter[Any] | None = None
@@ -475,7 +483,13 @@ def idempotent(
                 )
                 raw_key = _request_key(request, key, header)
                 payload = _request_hash(request)
-                where = f"header {header}" if key is None else f"body field {key}" if isinstance(key, str) else "key"
+                where = (
+                    f"header {header}"
+                    if key is None
+                    else f"body field {key}"
+                    if isinstance(key, str)
+                    else "key"
+                )
             else:
                 assert plan.event is not None
                 event: Event[Any] = kwargs[plan.event]
@@ -513,7 +527,7 @@ def idempotent(
         def finish(guard: Guard, etag: str, result: Any) -> Any:
             stored = stored_form(result)
             guard.complete(etag, stored)
-            return _load_response(stored) if plan.http and not isinstance(result, HttpResponse) else result
+            return result
 
         if inspect.iscoroutinefunction(handler):
 

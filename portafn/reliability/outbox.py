@@ -50,7 +50,7 @@ from pydantic import BaseModel
 
 from portafn.context import Context
 from portafn.events import Change, Schedule
-from portafn.reliability.publish import Outgoing, PublishError, Publisher
+from portafn.reliability.publish import Outgoing, Publisher, PublishError
 from portafn.store.capabilities import Capability
 from portafn.store.port import ChangeRecord
 from portafn.store.registry import current_store
@@ -89,7 +89,11 @@ class OutboxRecord(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class RelayResult:
-    """How many records one relay pass sent, and how many it left for later because sending failed."""
+    """How many records one relay pass sent, and whether it left some for later.
+
+    ``failed`` counts the sends that failed and, as far as the pass knows, the records it held back
+    behind them to keep their key's order; it is at least 1 whenever a send failed.
+    """
 
     published: int = 0
     failed: int = 0
@@ -272,7 +276,12 @@ class Relay:
     """
 
     def __init__(
-        self, outbox: Outbox, publisher: Publisher, *, use_changes: bool | None = None, sweep_every: float = 30.0
+        self,
+        outbox: Outbox,
+        publisher: Publisher,
+        *,
+        use_changes: bool | None = None,
+        sweep_every: float = 30.0,
     ) -> None:
         self.outbox = outbox
         self.publisher = publisher

@@ -27,13 +27,16 @@ class Delivery:
     """What became of one delivered event: ``ok``, or the error type the provider would see.
 
     ``retry`` is True when the provider would deliver the event again (a failed queue message,
-    a Pub/Sub push answered with an error status).
+    a Pub/Sub push answered with an error status); ``dead_letter`` is True when it would move the
+    message to its dead-letter destination now (the handler raised ``DeadLetter``). See
+    ``portafn.reliability.outcomes``.
     """
 
     ok: bool
     error: str | None = None
     retry: bool = False
     result: Any = None
+    dead_letter: bool = False
 
 
 class Driver(Protocol):
@@ -63,11 +66,25 @@ class LocalDriver:
         return self.runtime.handle_http(request)
 
     def deliver(self, function: Function, event: Event[Any]) -> Delivery:
-        """Run the event on the runtime; a raise is a failed, retried delivery."""
+        """Run the event on the runtime; a raise is a failed delivery, retried unless the handler
+        chose dead letter (``DeadLetter``) or declared success."""
         try:
             return Delivery(ok=True, result=self.runtime.handle_event(function, event))
         except Exception as exc:
-            return Delivery(ok=False, error=type(exc).__name__, retry=True)
+            return delivery_for(exc)
+
+
+def delivery_for(error: Exception) -> Delivery:
+    """The ``Delivery`` of an event whose handler raised ``error``, by its outcome."""
+    from portafn.reliability.outcomes import Outcome, outcome_of
+
+    outcome = outcome_of(error)
+    return Delivery(
+        ok=outcome is Outcome.SUCCESS,
+        error=type(error).__name__,
+        retry=outcome is Outcome.RETRY,
+        dead_letter=outcome is Outcome.DEAD_LETTER,
+    )
 
 
 def available_providers() -> list[str]:

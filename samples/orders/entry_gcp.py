@@ -8,7 +8,8 @@ from pathlib import Path
 # functions-framework puts this file's folder on sys.path, not the project root the app lives in.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from portafn_gcp import targets  # noqa: E402
-from samples.orders.app import app  # noqa: E402
+from portafn_gcp import targets
+
+from samples.orders.app import app
 
 globals().update(targets(app))

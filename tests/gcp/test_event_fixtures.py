@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from portafn_gcp import events as gcp
 
 from portafn.cloudevents import from_dict, parse_time
 from portafn.errors import EventFormatError
 from portafn.events import Event
-from portafn_gcp import events as gcp
 from tests.support.fixtures import corpus_dir, fixture_params, load
 
 
@@ -381,5 +381,5 @@ def test_unknown_legacy_type_and_wrong_event_type() -> None:
                 "data": {},
             }
         )
-    with pytest.raises(EventFormatError, match="expected google.cloud.pubsub"):
+    with pytest.raises(EventFormatError, match=r"expected google\.cloud\.pubsub"):
         gcp.to_message(envelope({}, gcp.STORAGE_FINALIZED, "//s/b"))

@@ -6,13 +6,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from portafn_gcp import firestore_keys as fk
+from portafn_gcp.firestore_store import FirestoreStore
 
 from portafn.dev.servers import RunningServer
 from portafn.store.errors import AlreadyExists, ConcurrencyConflict, NotFound, TooLarge, TransactionConflict
 from portafn.store.port import Check, Delete, Key, Put, SortCondition, TableSpec
 from portafn.store.registry import open_store
-from portafn_gcp import firestore_keys as fk
-from portafn_gcp.firestore_store import FirestoreStore
 
 ORDERS = TableSpec("orders", "customer_id", "order_id")
 SINGLE = TableSpec("profiles", "user_id")
@@ -64,7 +64,9 @@ def test_put_get_and_the_stored_envelope(store: FirestoreStore) -> None:
     }
     raw = store.collection(ORDERS).document(fk.doc_id(key)).get().to_dict()
     assert raw is not None
-    assert raw["_pk"] == "c/1" and raw["_sk"] == "o.1" and raw["doc"]["total"] == 5
+    assert raw["_pk"] == "c/1"
+    assert raw["_sk"] == "o.1"
+    assert raw["doc"]["total"] == 5
     assert store.get(ORDERS, Key("c/1", "missing")) is None
 
 
@@ -79,9 +81,11 @@ def test_etag_guards_puts_and_deletes(store: FirestoreStore) -> None:
     key = Key("c", "o")
     first = put(store, ORDERS, key, v=1, gone="yes")
     second = store.write(Put(ORDERS, key, {"v": 2}, etag=first))
-    assert second is not None and second != first
+    assert second is not None
+    assert second != first
     rec = store.get(ORDERS, key)
-    assert rec is not None and rec.doc == {"v": 2}  # replaced whole: the old field is gone
+    assert rec is not None
+    assert rec.doc == {"v": 2}
     with pytest.raises(ConcurrencyConflict):
         store.write(Put(ORDERS, key, {"v": 3}, etag=first))
     with pytest.raises(ConcurrencyConflict):
@@ -132,7 +136,8 @@ def test_transactions_apply_all_or_nothing(store: FirestoreStore) -> None:
         store.transact(
             [Put(ORDERS, Key("c", "z"), {"v": 3}), Put(ORDERS, Key("c", "a"), {"v": 9}, if_absent=True)]
         )
-    assert info.value.reasons[0] is None and isinstance(info.value.reasons[1], AlreadyExists)
+    assert info.value.reasons[0] is None
+    assert isinstance(info.value.reasons[1], AlreadyExists)
     assert store.get(ORDERS, Key("c", "z")) is None
 
 
@@ -140,7 +145,8 @@ def test_batches(store: FirestoreStore) -> None:
     ops = [Put(ORDERS, Key("c", f"o{i:03d}"), {"i": i}) for i in range(500)]
     assert store.batch_write(ops) == []
     found, missing = store.batch_get(ORDERS, [Key("c", "o000"), Key("c", "o499"), Key("c", "nope")])
-    assert sorted(str(r.key.sk) for r in found) == ["o000", "o499"] and missing == []
+    assert sorted(str(r.key.sk) for r in found) == ["o000", "o499"]
+    assert missing == []
     with pytest.raises(TooLarge):
         store.batch_write([*ops, ops[0]])
     store.clear(ORDERS)
@@ -153,7 +159,8 @@ def test_ttl_field_is_stored_for_the_policy_and_expired_items_hidden(store: Fire
     put(store, TTL, Key("old"), expires=past)
     put(store, TTL, Key("new"), expires=future)
     raw = store.collection(TTL).document(fk.doc_id(Key("new"))).get().to_dict()
-    assert raw is not None and isinstance(raw["_expires"], datetime)
+    assert raw is not None
+    assert isinstance(raw["_expires"], datetime)
     assert store.get(TTL, Key("old")) is None
     assert store.get(TTL, Key("new")) is not None
 
@@ -161,11 +168,33 @@ def test_ttl_field_is_stored_for_the_policy_and_expired_items_hidden(store: Fire
 def test_changes_from_the_snapshot_listener(store: FirestoreStore) -> None:
     store.ensure_table(ORDERS)
     key = Key("c", "o")
+    seen = []
+    cursor = None
+    # Reading after each write makes every change its own snapshot (a listener may coalesce
+    # writes that land between two snapshots; document events in production do not).
     etag = put(store, ORDERS, key, v=1)
-    store.write(Put(ORDERS, key, {"v": 2}, etag=etag))
-    store.write(Delete(ORDERS, key))
-    changes, cursor = store.read_changes(ORDERS, None)
-    kinds = [(c.kind, c.key, (c.old or {}).get("v"), (c.new or {}).get("v")) for c in changes]
+    for write in (
+        lambda: store.write(Put(ORDERS, key, {"v": 2}, etag=etag)),
+        lambda: store.write(Delete(ORDERS, key)),
+        lambda: None,
+    ):
+        changes, cursor = store.read_changes(ORDERS, cursor)
+        seen += changes
+        write()
+    kinds = [(c.kind, c.key, (c.old or {}).get("v"), (c.new or {}).get("v")) for c in seen]
     assert kinds == [("insert", key, None, 1), ("modify", key, 1, 2), ("remove", key, 2, None)]
+    assert [int(c.sequence) for c in seen] == [1, 2, 3]
     again, _ = store.read_changes(ORDERS, cursor)
     assert again == []
+
+
+def test_long_keys_get_hashed_ids_and_keep_their_key(store: FirestoreStore) -> None:
+    key = Key("p" * 1024, "é" * 512)
+    put(store, ORDERS, key, v=1)
+    assert fk.doc_id(key).startswith("h")
+    rec = store.get(ORDERS, key)
+    assert rec is not None
+    assert rec.key == key
+    assert [
+        r.key for r in store.query(ORDERS, key.pk, None, descending=False, limit=5, cursor=None).records
+    ] == [key]

@@ -46,9 +46,9 @@ def call(
     req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
-            return Reply(resp.status, dict(resp.headers.items()), resp.read())
+            return Reply(resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read())
     except urllib.error.HTTPError as err:
-        return Reply(err.code, dict(err.headers.items()), err.read())
+        return Reply(err.code, {k.lower(): v for k, v in err.headers.items()}, err.read())
 
 
 def functions_framework(target: str, env: dict[str, str], *extra: str) -> ManagedProcess:
@@ -77,7 +77,7 @@ class Servers:
 @pytest.fixture(scope="module")
 def ff(firestore_server: RunningServer) -> Iterator[Servers]:
     env = {
-        **{k: v for k, v in firestore_server.env.items()},
+        **dict(firestore_server.env.items()),
         "PORTAFN_STORE": f"firestore://portafn-local?prefix=ff{uuid.uuid4().hex[:6]}_",
     }
     http = functions_framework("http", env).start()
@@ -125,12 +125,12 @@ def test_http_routes_answer(ff: Servers) -> None:
     got = call(f"{ff.http}/customers/{customer}/orders/o-1")
     assert got.status == 200
     assert got.json()["total_cents"] == 700
-    assert got.headers.get("X-Correlation-Id")
+    assert got.headers.get("x-correlation-id")
     listed = call(f"{ff.http}/customers/{customer}/orders?limit=5").json()
     assert [o["order_id"] for o in listed["items"]] == ["o-1"]
     missing = call(f"{ff.http}/customers/{customer}/orders/nope")
     assert missing.status == 404
-    assert missing.headers["Content-Type"] == "application/problem+json"
+    assert missing.headers["content-type"] == "application/problem+json"
     dup = call(
         f"{ff.http}/customers/{customer}/orders",
         "POST",
@@ -180,7 +180,7 @@ def test_a_failing_message_is_answered_500_so_pubsub_redelivers(ff: Servers) -> 
     headers, body = to_binary(event)
     resp = call(ff.events, "POST", body, headers)
     assert resp.status == 500
-    assert resp.headers.get("X-Google-Status") == "crash"
+    assert resp.headers.get("x-google-status") == "crash"
     # Data that fails validation is not acknowledged either: it goes to the dead-letter topic.
     bad = published({"customer_id": "c", "order_id": "o", "status": "lost"}, uuid.uuid4().hex)
     headers, body = to_structured(bad)

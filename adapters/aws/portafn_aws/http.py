@@ -17,7 +17,7 @@ import binascii
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any, Literal
-from urllib.parse import unquote_plus, urlencode
+from urllib.parse import unquote_plus
 
 from portafn.errors import EventFormatError
 from portafn.http import Headers, HttpRequest, HttpResponse
@@ -199,8 +199,3 @@ def status_description(status: int) -> str:
         return f"{status} {HTTPStatus(status).phrase}"
     except ValueError:
         return str(status)
-
-
-def query_string(query: Mapping[str, list[str]]) -> str:
-    """A query mapping back to text (used by tests that build events)."""
-    return urlencode([(k, v) for k, vs in query.items() for v in vs])

@@ -442,7 +442,7 @@ class CosmosStore(Store):
                     extra={"etag": record.etag},
                 )
             )
-        return out, next_cursor or cursor
+        return out, (next_cursor if _is_feed_token(next_cursor) else None) or cursor
 
     def clear(self, table: TableSpec) -> None:
         container = self._container(table)
@@ -464,6 +464,25 @@ class CosmosStore(Store):
             self._containers.clear()
         if client is not None:
             client.__exit__(None, None, None)
+
+
+def _is_feed_token(token: str | None) -> bool:
+    """Whether a change feed continuation is the SDK's composite token (base64 JSON).
+
+    After an empty page some SDK versions report the server's bare etag instead, which they cannot
+    read back; the previous cursor is kept then.
+    """
+    import base64
+    import binascii
+    import json
+
+    if not token:
+        return False
+    try:
+        json.loads(base64.b64decode(token, validate=True))
+    except (binascii.Error, ValueError):
+        return False
+    return True
 
 
 def _default_credential() -> Any:

@@ -56,7 +56,8 @@ class GcpDriver:
                 self._errors[threading.get_ident()] = type(exception).__name__
 
             flask.got_request_exception.connect(record, ff_app, weak=False)
-            self._clients[target] = ff_app.test_client()
+            # No cookie jar: the request's own Cookie header must reach the function untouched.
+            self._clients[target] = ff_app.test_client(use_cookies=False)
         return self._clients[target]
 
     def http(self, request: HttpRequest) -> HttpResponse:

@@ -1,7 +1,8 @@
 """flask requests into ``HttpRequest`` and ``HttpResponse`` back into flask responses.
 
-functions-framework hands an HTTP target the ``flask.Request``; everything arrives as it was sent:
-repeated headers and query keys, cookies, and a binary body as its exact bytes.
+functions-framework hands an HTTP target the ``flask.Request``: repeated query keys, cookies and a
+binary body arrive as sent; repeated request headers arrive joined with ", " (WSGI merges them,
+as RFC 9110 allows). Responses keep repeated headers and every ``Set-Cookie`` separately.
 """
 
 from __future__ import annotations

@@ -1,0 +1,220 @@
+"""``function_app(app)``: the module-level ``azure.functions.FunctionApp`` the v2 worker indexes.
+
+One Azure function per portafn function, named after it:
+
+- ``http``: an HTTP trigger on the route template (``/customers/{customer_id}`` becomes
+  ``customers/{customer_id}``) with its method; ``auth_level`` is configurable (default ANONYMOUS).
+- ``queue``: a Storage queue trigger by default; ``messaging="servicebus"`` (or the app setting
+  ``PORTAFN_AZURE_MESSAGING=servicebus``) makes it a Service Bus queue trigger.
+- ``topic``: a Service Bus topic trigger on subscription ``subscription`` (default the app name).
+- ``schedule``: a timer trigger; the five-field cron becomes six-field NCRONTAB.
+- ``storage``: a blob trigger on the container (``storage_source="EventGrid"`` selects Event Grid
+  blob events); ``on="deleted"`` is an Event Grid trigger filtered on BlobDeleted.
+- ``changes``: a Cosmos DB trigger on the table's container with a lease container.
+- ``event``: an Event Grid trigger accepting the Event Grid and the CloudEvents schema; events of
+  other types are logged and acknowledged.
+
+Connections are app setting names (``AzureWebJobsStorage``, ``ServiceBusConnection``,
+``CosmosDBConnection`` by default). A raise from a handler is raised to the worker, so the host's
+retry and poison semantics apply (see ``portafn_azure.batch``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from portafn.app import App, Function
+from portafn.log import get_logger
+from portafn.runtime import Invocation, Runtime
+from portafn.triggers import (
+    ChangesTrigger,
+    EventTrigger,
+    HttpTrigger,
+    QueueTrigger,
+    ScheduleTrigger,
+    StorageTrigger,
+    TopicTrigger,
+)
+from portafn_azure import events
+from portafn_azure.http import to_azure_response, to_request
+
+_log = get_logger("portafn.azure")
+MESSAGING_SETTING = "PORTAFN_AZURE_MESSAGING"
+
+
+def azure_route(template: str) -> str:
+    """An Azure route for a portafn path template (no leading slash; ``{param}`` kept)."""
+    return template.strip("/")
+
+
+def function_app(
+    app: App,
+    *,
+    auth_level: str = "ANONYMOUS",
+    route_prefix: str = "api",
+    messaging: str | None = None,
+    storage_connection: str = "AzureWebJobsStorage",
+    servicebus_connection: str = "ServiceBusConnection",
+    cosmos_connection: str = "CosmosDBConnection",
+    cosmos_database: str | None = None,
+    lease_container: str = "leases",
+    storage_source: str | None = None,
+    topic_subscription: str | None = None,
+) -> Any:
+    """The ``azure.functions.FunctionApp`` that runs ``app``'s functions on Azure Functions."""
+    import azure.functions as func
+
+    kind = (messaging or os.environ.get(MESSAGING_SETTING) or "storage").lower()
+    if kind not in ("storage", "servicebus"):
+        raise ValueError(f"messaging={kind!r}: use 'storage' (Storage queues) or 'servicebus'")
+    fa = func.FunctionApp(http_auth_level=getattr(func.AuthLevel, auth_level.upper()))
+    runtime = Runtime(app, "azure")
+    database = cosmos_database or os.environ.get("PORTAFN_COSMOS_DATABASE") or app.name
+    for fn in app.functions.values():
+        trigger = fn.trigger
+        if isinstance(trigger, HttpTrigger):
+            handler = _http_handler(runtime, route_prefix)
+            methods = None if trigger.method == "*" else [trigger.method]
+            _register(fa.route(route=azure_route(trigger.path.template), methods=methods, trigger_arg_name="req"), fa, fn, handler)
+        elif isinstance(trigger, QueueTrigger):
+            if kind == "servicebus":
+                sb = _event_handler(runtime, fn, "msg", lambda m, q=trigger.queue: events.servicebus_message(m, q), servicebus=True)
+                _register(fa.service_bus_queue_trigger(arg_name="msg", queue_name=trigger.queue, connection=servicebus_connection), fa, fn, sb)
+            else:
+                qh = _event_handler(runtime, fn, "msg", lambda m, q=trigger.queue: events.queue_message(m, q))
+                _register(fa.queue_trigger(arg_name="msg", queue_name=trigger.queue, connection=storage_connection), fa, fn, qh)
+        elif isinstance(trigger, TopicTrigger):
+            th = _event_handler(runtime, fn, "msg", lambda m, t=trigger.topic: events.servicebus_message(m, t), servicebus=True)
+            _register(
+                fa.service_bus_topic_trigger(
+                    arg_name="msg",
+                    topic_name=trigger.topic,
+                    subscription_name=topic_subscription or app.name,
+                    connection=servicebus_connection,
+                ),
+                fa,
+                fn,
+                th,
+            )
+        elif isinstance(trigger, ScheduleTrigger):
+            cron = trigger.cron.expression
+            sh = _event_handler(runtime, fn, "timer", lambda t, n=fn.name, c=cron: events.timer_request(t, n, c))
+            _register(fa.timer_trigger(arg_name="timer", schedule=trigger.cron.ncrontab()), fa, fn, sh)
+        elif isinstance(trigger, StorageTrigger):
+            if trigger.on == "created":
+                bh = _event_handler(runtime, fn, "blob", lambda b, c=trigger.bucket: events.blob_stream(b, c))
+                extra: dict[str, Any] = {"source": storage_source} if storage_source else {}
+                _register(
+                    fa.blob_trigger(arg_name="blob", path=f"{trigger.bucket}/{{name}}", connection=storage_connection, **extra),
+                    fa,
+                    fn,
+                    bh,
+                )
+            else:
+                gh = _event_handler(runtime, fn, "event", events.event_grid, only_type="Microsoft.Storage.BlobDeleted")
+                _register(fa.event_grid_trigger(arg_name="event"), fa, fn, gh)
+        elif isinstance(trigger, ChangesTrigger):
+            table = trigger.table
+            spec = table.spec
+            ch = _changes_handler(runtime, fn, spec.name, spec.partition_key, spec.sort_key)
+            builder = fa.cosmos_db_trigger(
+                arg_name="documents",
+                connection=cosmos_connection,
+                database_name=database,
+                container_name=os.environ.get("PORTAFN_COSMOS_PREFIX", "") + spec.name,
+                lease_container_name=lease_container,
+                create_lease_container_if_not_exists=True,
+            )
+            retry = fa.retry(strategy="exponential_backoff", max_retry_count="5", minimum_interval="00:00:02", maximum_interval="00:05:00")
+            _register(builder, fa, fn, ch, retry=retry)
+        elif isinstance(trigger, EventTrigger):
+            eh = _event_handler(runtime, fn, "event", events.event_grid, only_type=trigger.type)
+            _register(fa.event_grid_trigger(arg_name="event"), fa, fn, eh)
+    return fa
+
+
+def _register(decorator: Callable[[Any], Any], fa: Any, fn: Function, handler: Callable[..., Any], retry: Callable[[Any], Any] | None = None) -> None:
+    handler.__name__ = fn.name.replace("-", "_")
+    handler.__qualname__ = handler.__name__
+    wrapped = decorator(handler)
+    if retry is not None:
+        wrapped = retry(wrapped)
+    fa.function_name(name=fn.name)(wrapped)
+
+
+def _invocation(context: Any) -> Invocation:
+    return Invocation(request_id=getattr(context, "invocation_id", None), raw=context)
+
+
+def _http_handler(runtime: Runtime, route_prefix: str) -> Callable[..., Any]:
+    import azure.functions as func
+
+    def handle(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+        try:
+            request = to_request(req, route_prefix)
+        except Exception:
+            _log.exception("cannot translate the HTTP request")
+            return func.HttpResponse(status_code=400)
+        return to_azure_response(runtime.handle_http(request, _invocation(context)))
+
+    return handle
+
+
+def _event_handler(
+    runtime: Runtime,
+    fn: Function,
+    arg: str,
+    translate: Callable[[Any], Any],
+    *,
+    only_type: str | None = None,
+    servicebus: bool = False,
+) -> Callable[..., Any]:
+    """A handler taking the trigger object as ``arg``; a raise goes to the worker (host retries)."""
+
+    def handle(context: Any = None, **kwargs: Any) -> None:
+        event = translate(kwargs[arg])
+        if only_type is not None and event.type != only_type:
+            _log.info("event of another type acknowledged", extra={"event_type": event.type, "function": fn.name})
+            return
+        runtime.handle_event(fn, event, _invocation(context))
+
+    return _with_signature(handle, arg, servicebus=servicebus)
+
+
+def _changes_handler(runtime: Runtime, fn: Function, table: str, pk: str, sk: str | None) -> Callable[..., Any]:
+    def handle(context: Any = None, **kwargs: Any) -> None:
+        for change in events.cosmos_changes(kwargs["documents"], table, pk, sk):
+            runtime.handle_event(fn, change, _invocation(context))
+
+    return _with_signature(handle, "documents")
+
+
+def _with_signature(handle: Callable[..., Any], arg: str, *, servicebus: bool = False) -> Callable[..., Any]:
+    """Give ``handle`` the signature the worker checks: the trigger argument and ``context``."""
+    import inspect
+
+    import azure.functions as func
+
+    annotations: dict[str, Any] = {
+        "msg": func.ServiceBusMessage if servicebus else func.QueueMessage,
+        "timer": func.TimerRequest,
+        "blob": func.InputStream,
+        "event": func.EventGridEvent,
+        "documents": func.DocumentList,
+    }
+
+    def call(*args: Any, **kwargs: Any) -> None:
+        bound = dict(zip((arg, "context"), args, strict=False)) | kwargs
+        handle(bound.get("context"), **{arg: bound[arg]})
+
+    call.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter(arg, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=annotations[arg]),
+            inspect.Parameter("context", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=func.Context),
+        ],
+        return_annotation=None,
+    )
+    call.__annotations__ = {arg: annotations[arg], "context": func.Context, "return": None}
+    return call

@@ -1,0 +1,75 @@
+"""``azure.functions.HttpRequest``/``HttpResponse`` to and from portafn's HTTP types.
+
+Requests: the host joins repeated headers with ``,`` before the worker sees them, so each header
+arrives once; the query keeps every value the library kept; the body is the exact bytes. Responses:
+``Set-Cookie`` values each become their own header (the library's response converter turns them
+into cookies); other repeated headers are joined with ``, `` (RFC 9110), because the library's
+converter keeps one value per name; binary bodies pass as bytes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from portafn.errors import EventFormatError
+from portafn.http import Headers, HttpRequest, HttpResponse, parse_query
+
+
+def to_request(req: Any, route_prefix: str = "api") -> HttpRequest:
+    """A portafn request from the library's ``HttpRequest``; ``route_prefix`` is host.json's."""
+    url = getattr(req, "url", None)
+    method = getattr(req, "method", None)
+    if not isinstance(url, str) or not isinstance(method, str):
+        raise EventFormatError("azure", "HttpRequest", "needs a method and a url", keys=dir(req))
+    parts = urlsplit(url)
+    path = parts.path or "/"
+    prefix = "/" + route_prefix.strip("/") if route_prefix.strip("/") else ""
+    if prefix and (path == prefix or path.startswith(prefix + "/")):
+        path = path[len(prefix) :] or "/"
+    headers = Headers([(str(k), str(v)) for k, v in dict(req.headers).items()])
+    # The URL keeps repeated query keys; the library's ``params`` keeps only one value per key.
+    query = parse_query(parts.query) if parts.query else {k: [str(v)] for k, v in dict(req.params).items()}
+    body = req.get_body() or b""
+    client = headers.get("x-forwarded-for")
+    return HttpRequest(
+        method,
+        path,
+        query=query,
+        headers=headers,
+        body=body,
+        client=client.split(",")[0].strip() if client else None,
+        path_params={str(k): str(v) for k, v in dict(getattr(req, "route_params", {}) or {}).items()},
+        raw=req,
+    )
+
+
+def to_azure_response(resp: HttpResponse) -> Any:
+    """The library's ``HttpResponse`` for a portafn response (cookies and binary kept)."""
+    import azure.functions as func
+
+    out = func.HttpResponse(body=resp.body, status_code=resp.status)
+    multi = resp.headers.to_multi()
+    for name, values in multi.items():
+        if name == "set-cookie":
+            continue
+        out.headers[name] = ", ".join(values)
+    for cookie in [*resp.headers.get_all("set-cookie"), *resp.cookies]:
+        out.headers.add("Set-Cookie", cookie)
+    return out
+
+
+def from_azure_response(resp: Any) -> HttpResponse:
+    """A portafn response from the library's ``HttpResponse`` (what drivers and tests read back)."""
+    headers = Headers()
+    cookies: list[str] = []
+    raw_headers = resp.headers
+    for name, value in raw_headers.items():
+        if str(name).lower() == "set-cookie":
+            continue
+        headers.add(str(name), str(value))
+    getter = getattr(raw_headers, "get_all", None)
+    if callable(getter):
+        cookies = [str(c) for c in getter("Set-Cookie")]
+    out = HttpResponse(resp.get_body() or b"", status=resp.status_code, headers=headers, cookies=cookies)
+    return out
