@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import tempfile
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from portafn.http import HttpResponse
+from portafn.log import JsonFormatter, get_logger
 from portafn.store.registry import open_store, use_store
 from portafn.testing import Client, Deliveries, Delivery
 from portafn.testing.drivers import available_providers, make_driver
@@ -80,12 +82,26 @@ def summarize(outcome: HttpResponse | Delivery | Deliveries) -> str:
     )
 
 
+def _quiet_logs() -> Path:
+    """Send the JSON log lines to a file, so the table stays readable."""
+    path = Path(".portafn") / "demo.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, mode="w")
+    handler.setFormatter(JsonFormatter())
+    root = get_logger("portafn")
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run every step on every provider and print the table; exit 1 if the answers differ."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--providers", default=",".join(available_providers()))
     args = parser.parse_args(argv)
     providers = [p for p in args.providers.split(",") if p]
+    log_path = _quiet_logs()
     columns: dict[str, list[str]] = {}
     for provider in providers:
         # A fresh embedded store per provider, so each column starts from the same state.
@@ -103,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         print(label.ljust(width) + " | " + " | ".join(columns[p][i].ljust(col) for p in providers))
     same = all(len({columns[p][i] for p in providers}) == 1 for i in range(len(STEPS)))
     print()
+    print(f"(each invocation's JSON log lines are in {log_path})")
     print(json.dumps({"providers": providers, "identical_answers": same}))
     return 0 if same else 1
 
