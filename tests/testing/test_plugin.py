@@ -1,0 +1,122 @@
+"""The pytest plugin itself: matrix parametrization, store isolation, the report, clear failures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+APP = """
+import pytest
+from pydantic import BaseModel
+from portafn import App, Message
+
+app = App("mini")
+
+class Note(BaseModel):
+    id: str
+    text: str
+
+notes = app.table(Note, partition_key="id")
+
+@app.http("PUT", "/notes/{id}")
+def put_note(id: str, body: Note) -> Note:
+    notes.put(body)
+    return body
+
+@app.queue("notes-in")
+def on_note(msg: Message[Note]) -> None:
+    notes.insert(msg.data)
+
+@pytest.fixture
+def portafn_app():
+    return app
+"""
+
+TESTS = """
+from conftest import notes
+
+def test_put(portafn_client):
+    assert portafn_client.put("/notes/a", json={"id": "a", "text": "x"}).status == 200
+    assert notes.get("a").text == "x"
+
+def test_isolated(portafn_client):
+    # Each test starts with empty tables, whatever ran before in the same store.
+    assert notes.get("a") is None
+
+def test_queue(portafn_client):
+    assert portafn_client.send("notes-in", {"id": "q", "text": "y"}).ok
+    assert not portafn_client.send("notes-in", {"id": "q", "text": "again"}).ok
+
+def test_fails_only_on_sqlite(portafn_client, portafn_target):
+    assert portafn_target.store != "sqlite"
+"""
+
+
+def test_matrix_runs_each_cell_and_reports_it(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(APP)
+    pytester.makepyfile(test_mini=TESTS)
+    report_dir = pytester.path / "report"
+    result = pytester.runpytest(
+        "--portafn-providers",
+        "local",
+        "--portafn-stores",
+        "memory,sqlite",
+        "--portafn-report",
+        str(report_dir),
+    )
+    result.assert_outcomes(passed=7, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*portafn portability report*",
+            "*test_mini.py::test_fails_only_on_sqlite*pass*FAIL*",
+            "*test_mini.py::test_put*pass*pass*",
+        ]
+    )
+    data = json.loads((report_dir / "report.json").read_text())
+    assert data["columns"] == ["local/memory", "local/sqlite"]
+    assert data["tests"]["test_mini.py::test_fails_only_on_sqlite"] == {
+        "local/memory": "passed",
+        "local/sqlite": "failed",
+    }
+    assert set(data["capabilities"]) == {"memory", "sqlite"}
+    markdown = (report_dir / "report.md").read_text()
+    assert "| `test_mini.py::test_put` | pass | pass |" in markdown
+
+
+def test_missing_app_fixture_fails_clearly(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_x="def test_x(portafn_client):\n    pass\n")
+    result = pytester.runpytest("--portafn-stores", "memory")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*define a `portafn_app` fixture*"])
+
+
+def test_unknown_provider_fails_clearly(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(APP)
+    pytester.makepyfile(test_x="def test_x(portafn_client):\n    pass\n")
+    result = pytester.runpytest("--portafn-providers", "nowhere", "--portafn-stores", "memory")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*no portafn driver for provider 'nowhere'*"])
+
+
+def test_check_command_names_table_and_capability(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from portafn.cli.main import main
+
+    assert main(["check", "samples.orders.app:app", "--store", "sqlite:///x.db"]) == 0
+    out = capsys.readouterr().out
+    assert "table orders: needs change source (@app.changes function 'on_order_change')" in out
+    assert "ok: sqlite offers everything orders needs" in out
+
+
+def test_check_reports_what_a_store_lacks() -> None:
+    from portafn.capcheck import check
+    from portafn.store.capabilities import Capabilities, Capability
+    from samples.orders.app import app
+
+    bare = Capabilities(supported=frozenset({Capability.CONDITIONAL_WRITES}))
+    gaps = check(app, bare)
+    assert [(g.table, g.capability) for g in gaps] == [("orders", Capability.CHANGE_SOURCE)]
+    assert "on_order_change" in gaps[0].reason
