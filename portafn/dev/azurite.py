@@ -63,7 +63,9 @@ def connection_string(blob_port: int, queue_port: int) -> str:
 def start(log_dir: Path | None = None) -> RunningServer:
     """Start Azurite's blob and queue services in memory on free loopback ports."""
     if not installed():
-        raise ServerError(f"azurite: not installed at {cli_path()}; run `npm ci` or `scripts/bootstrap --full`")
+        raise ServerError(
+            f"azurite: not installed at {cli_path()}; run `npm ci` or `scripts/bootstrap --full`"
+        )
     node = shutil.which("node")
     if node is None:
         raise ServerError("azurite: node is not on PATH")
@@ -82,7 +84,9 @@ def start(log_dir: Path | None = None) -> RunningServer:
     process = ManagedProcess(
         "azurite",
         argv,
-        ready=lambda: _answers(f"http://127.0.0.1:{blob_port}/") and _answers(f"http://127.0.0.1:{queue_port}/"),
+        ready=lambda: (
+            _answers(f"http://127.0.0.1:{blob_port}/") and _answers(f"http://127.0.0.1:{queue_port}/")
+        ),
         cwd=ROOT,
         log_dir=log_dir,
     ).start()

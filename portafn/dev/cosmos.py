@@ -253,8 +253,13 @@ class FidelityProxy:
 
     def observe(self, method: str, path: str, pk: str, status: int, data: bytes) -> None:
         """Keep the change log in step with a successful write."""
-        doc_m, docs_m, coll_m, colls_m = _DOC.match(path), _DOCS.match(path), _COLL.match(path), _COLLS.match(path)
-        if docs_m and method == "POST" or doc_m and method in ("PUT", "PATCH"):
+        doc_m, docs_m, coll_m, colls_m = (
+            _DOC.match(path),
+            _DOCS.match(path),
+            _COLL.match(path),
+            _COLLS.match(path),
+        )
+        if (docs_m and method == "POST") or (doc_m and method in ("PUT", "PATCH")):
             m = docs_m or doc_m
             assert m is not None
             self.log_write(m.group(1), m.group(2), pk, _loads(data))
@@ -275,7 +280,9 @@ class FidelityProxy:
         if not isinstance(ops, list):
             return _json(400, {"code": "BadRequest", "message": "Invalid request body"})
         if len(ops) > MAX_BATCH_OPS:
-            return _json(400, {"code": "BadRequest", "message": "Batch request has more operations than supported"})
+            return _json(
+                400, {"code": "BadRequest", "message": "Batch request has more operations than supported"}
+            )
         if len(body) > MAX_ITEM_BYTES:
             return _json(413, {"code": "RequestEntityTooLarge", "message": "Request size is too large"})
         docs_path = f"/dbs/{db}/colls/{coll}/docs"
@@ -333,14 +340,19 @@ class FidelityProxy:
                 limit = 100
             pk = headers.get("x-ms-documentdb-partitionkey")
             entries = sorted(
-                (lsn, doc) for (ipk, _), (lsn, doc) in feed.items.items()
+                (lsn, doc)
+                for (ipk, _), (lsn, doc) in feed.items.items()
                 if lsn > since and (not pk or ipk == pk)
             )[:limit]
         if not entries:
             return 304, [("etag", str(since)), ("x-ms-item-count", "0")], b""
         docs = [{**doc, "_lsn": lsn} for lsn, doc in entries]
         status, out_headers, data = _json(200, {"_rid": "", "Documents": docs, "_count": len(docs)})
-        return status, [*out_headers, ("etag", str(entries[-1][0])), ("x-ms-item-count", str(len(docs)))], data
+        return (
+            status,
+            [*out_headers, ("etag", str(entries[-1][0])), ("x-ms-item-count", str(len(docs)))],
+            data,
+        )
 
 
 def _loads(data: bytes) -> Any:
@@ -365,7 +377,9 @@ def serve_proxy(upstream: str, port: int) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             try:
-                status, headers, data = proxy.handle(self.command, self.path, dict(self.headers.items()), body)
+                status, headers, data = proxy.handle(
+                    self.command, self.path, dict(self.headers.items()), body
+                )
             except Exception as exc:  # answer, never hang the client
                 status, headers, data = _json(500, {"code": "InternalServerError", "message": str(exc)})
             self.send_response(status)

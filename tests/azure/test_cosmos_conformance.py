@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from portafn_azure.cosmos_store import _SUPPORTED, LOCAL_GAPS, CosmosStore
 
 from portafn.conformance import Harness, execute, plan
 from portafn.dev.servers import RunningServer
-from portafn_azure.cosmos_store import CosmosStore, LOCAL_GAPS, _SUPPORTED
 from portafn.store.capabilities import Capabilities
 
 # Cases that fail on Cosmos DB itself, not only locally: a strict xfail names why.

@@ -14,10 +14,10 @@ from azure.functions.meta import Datum
 from azure.functions.queue import QueueMessageInConverter
 from azure.functions.servicebus import ServiceBusMessageInConverter
 from azure.functions.timer import TimerRequestConverter
+from portafn_azure import events
 
 from portafn.errors import EventFormatError
 from portafn.events import StorageEvent
-from portafn_azure import events
 from tests.support.fixtures import OWN_EVENTS, fixture_params, load
 
 
@@ -28,7 +28,9 @@ def _queue(payload: dict[str, Any]) -> Any:
     return QueueMessageInConverter.decode(Datum(body.encode(), "bytes"), trigger_metadata=trigger), meta, body
 
 
-@pytest.mark.parametrize("path", [*fixture_params("azure", "queue"), OWN_EVENTS / "azure" / "queue-order-event.json"])
+@pytest.mark.parametrize(
+    "path", [*fixture_params("azure", "queue"), OWN_EVENTS / "azure" / "queue-order-event.json"]
+)
 def test_queue_fixture(path: Path) -> None:
     msg, meta, body = _queue(load(path))
     ev = events.queue_message(msg, "order-events")
@@ -68,7 +70,13 @@ def test_timer_fixture(path: Path) -> None:
 @pytest.mark.parametrize("path", fixture_params("azure", "blob"))
 def test_blob_fixture(path: Path) -> None:
     props = load(path)
-    blob = InputStream(data=b"hello world!", name="uploads/dir/file.bin", uri="https://a/uploads/dir/file.bin", length=12, blob_properties=props)
+    blob = InputStream(
+        data=b"hello world!",
+        name="uploads/dir/file.bin",
+        uri="https://a/uploads/dir/file.bin",
+        length=12,
+        blob_properties=props,
+    )
     ev = events.blob_stream(blob, "uploads")
     assert (ev.bucket, ev.key) == ("uploads", "dir/file.bin")
     assert ev.data is not None
@@ -80,12 +88,15 @@ def _grid_events(raw: Any) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize(
-    "path", [*fixture_params("azure", "eventgrid"), OWN_EVENTS / "azure" / "eventgrid-blob-created-cloudevent.json"]
+    "path",
+    [*fixture_params("azure", "eventgrid"), OWN_EVENTS / "azure" / "eventgrid-blob-created-cloudevent.json"],
 )
 def test_eventgrid_fixture(path: Path) -> None:
     for body in _grid_events(load(path)):
         if "specversion" in body:  # the library's converter takes the CloudEvents schema too
-            decoded: Any = EventGridEventInConverter.decode(Datum(json.dumps(body), "json"), trigger_metadata={})
+            decoded: Any = EventGridEventInConverter.decode(
+                Datum(json.dumps(body), "json"), trigger_metadata={}
+            )
         elif "eventType" in body:
             decoded = EventGridEventInConverter.decode(Datum(json.dumps(body), "json"), trigger_metadata={})
         else:
@@ -97,7 +108,9 @@ def test_eventgrid_fixture(path: Path) -> None:
         if ev.type in events.BLOB_TYPES:
             assert isinstance(ev, StorageEvent)
             assert ev.action == events.BLOB_TYPES[ev.type]
-            assert ev.key and ev.bucket and body["subject"].endswith(f"/containers/{ev.bucket}/blobs/{ev.key}")
+            assert ev.key
+            assert ev.bucket
+            assert body["subject"].endswith(f"/containers/{ev.bucket}/blobs/{ev.key}")
 
 
 @pytest.mark.parametrize("path", fixture_params("azure", "cosmosdb"))
@@ -113,11 +126,20 @@ def test_cosmosdb_fixture(path: Path) -> None:
 
 def test_store_shaped_documents_give_table_keys() -> None:
     docs = CosmosDBConverter.decode(
-        Datum(json.dumps([{"id": "sc-1~so-1", "pk": "c-1", "sk": "o-1", "doc": {"customer_id": "c-1"}, "m": True}]), "json"),
+        Datum(
+            json.dumps(
+                [{"id": "sc-1~so-1", "pk": "c-1", "sk": "o-1", "doc": {"customer_id": "c-1"}, "m": True}]
+            ),
+            "json",
+        ),
         trigger_metadata={},
     )
     (change,) = events.cosmos_changes(docs, "orders", "customer_id", "order_id")
-    assert (change.kind, change.key, change.new) == ("modify", {"customer_id": "c-1", "order_id": "o-1"}, {"customer_id": "c-1"})
+    assert (change.kind, change.key, change.new) == (
+        "modify",
+        {"customer_id": "c-1", "order_id": "o-1"},
+        {"customer_id": "c-1"},
+    )
 
 
 @pytest.mark.parametrize(

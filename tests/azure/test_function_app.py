@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 from azure.functions.http import HttpRequestConverter, HttpResponseConverter
+from portafn_azure.driver import AzureDriver, decode_http_response, http_datum
+from portafn_azure.http import to_azure_response
 
 from portafn.http import HttpRequest, HttpResponse
 from portafn.store.memory import MemoryStore
 from portafn.store.registry import use_store
-from portafn_azure.driver import AzureDriver, decode_http_response, http_datum
-from portafn_azure.http import to_azure_response
 from samples.orders.app import app as orders_app
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "orders_functions.json"
@@ -35,7 +35,9 @@ def test_bindings_snapshot() -> None:
     current = json.dumps(_indexed(), indent=2, sort_keys=True) + "\n"
     if os.environ.get("PORTAFN_UPDATE_SNAPSHOTS") == "1":
         SNAPSHOT.write_text(current)
-    assert current == SNAPSHOT.read_text(), "bindings changed; rerun with PORTAFN_UPDATE_SNAPSHOTS=1 if intended"
+    assert current == SNAPSHOT.read_text(), (
+        "bindings changed; rerun with PORTAFN_UPDATE_SNAPSHOTS=1 if intended"
+    )
 
 
 def test_schedule_is_six_field_ncrontab() -> None:
@@ -52,8 +54,12 @@ def test_each_function_invoked_through_the_library_converters() -> None:
     driver = AzureDriver(orders_app)
     with use_store(MemoryStore()):
         created = driver.http(
-            HttpRequest("POST", "/customers/c-1/orders", headers={"content-type": "application/json"},
-                        body=b'{"order_id": "o-1", "total_cents": 5}')
+            HttpRequest(
+                "POST",
+                "/customers/c-1/orders",
+                headers={"content-type": "application/json"},
+                body=b'{"order_id": "o-1", "total_cents": 5}',
+            )
         )
         assert created.status == 201, created.text()
         assert created.headers.get("Location") == "/customers/c-1/orders/o-1"
@@ -64,19 +70,36 @@ def test_each_function_invoked_through_the_library_converters() -> None:
         from portafn.factories import make_message, make_schedule
 
         fn = orders_app.function("on_order_event")
-        ok = driver.deliver(fn, make_message({"customer_id": "c-1", "order_id": "o-1", "status": "paid"}, queue="order-events"))
+        ok = driver.deliver(
+            fn,
+            make_message({"customer_id": "c-1", "order_id": "o-1", "status": "paid"}, queue="order-events"),
+        )
         assert ok.ok, ok.error
-        bad = driver.deliver(fn, make_message({"customer_id": "c-9", "order_id": "x", "status": "paid"}, queue="order-events"))
+        bad = driver.deliver(
+            fn, make_message({"customer_id": "c-9", "order_id": "x", "status": "paid"}, queue="order-events")
+        )
         assert (bad.ok, bad.error, bad.retry) == (False, "NotFound", True)  # retried, then <queue>-poison
-        assert driver.deliver(orders_app.function("nightly"), make_schedule(orders_app.function("nightly"))).ok
+        assert driver.deliver(
+            orders_app.function("nightly"), make_schedule(orders_app.function("nightly"))
+        ).ok
 
 
 def test_response_cookies_multi_headers_and_binary_survive_the_library_encoder() -> None:
-    resp = HttpResponse(b"\x00\xffbin", status=207, headers=[("X-Tag", "a"), ("X-Tag", "b")], content_type="image/png",
-                        cookies=["a=1; Path=/", "b=2; HttpOnly"])
+    resp = HttpResponse(
+        b"\x00\xffbin",
+        status=207,
+        headers=[("X-Tag", "a"), ("X-Tag", "b")],
+        content_type="image/png",
+        cookies=["a=1; Path=/", "b=2; HttpOnly"],
+    )
     datum = HttpResponseConverter.encode(to_azure_response(resp), expected_type=None)
     back = decode_http_response(datum)
-    assert (back.status, back.body, back.headers.get("x-tag"), back.content_type) == (207, b"\x00\xffbin", "a, b", "image/png")
+    assert (back.status, back.body, back.headers.get("x-tag"), back.content_type) == (
+        207,
+        b"\x00\xffbin",
+        "a, b",
+        "image/png",
+    )
     assert sorted(c.split(";")[0] for c in back.cookies) == ["a=1", "b=2"]
 
 
@@ -86,7 +109,13 @@ def test_request_translation_keeps_query_cookies_and_bytes() -> None:
     req = HttpRequest("PUT", "/x/y", query="t=1&t=2", headers={"Cookie": "s=abc; t=2"}, body=b"\x01\x02")
     native = HttpRequestConverter.decode(http_datum(req), trigger_metadata={})
     back = to_request(native)
-    assert (back.method, back.path, back.query["t"], back.cookies["s"], back.body) == ("PUT", "/x/y", ["1", "2"], "abc", b"\x01\x02")
+    assert (back.method, back.path, back.query["t"], back.cookies["s"], back.body) == (
+        "PUT",
+        "/x/y",
+        ["1", "2"],
+        "abc",
+        b"\x01\x02",
+    )
 
 
 def test_importing_the_adapter_loads_no_other_cloud_sdk() -> None:

@@ -177,3 +177,20 @@ def test_writing_rejects_invalid_extension_names() -> None:
 def test_time_parsing_and_formatting(text: str, expected: datetime) -> None:
     assert parse_time(text) == expected
     assert parse_time(format_time(expected)) == expected
+
+
+def test_the_module_needs_no_cloudevents_sdk() -> None:
+    import subprocess
+    import sys
+
+    # Diff sys.modules around the import: a .pth file may preload the ``google`` namespace.
+    probe = (
+        "import json, sys; before = set(sys.modules); import portafn.cloudevents; "
+        "print(json.dumps(sorted(set(sys.modules) - before)))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    loaded = json.loads(out.stdout)
+    assert "portafn.cloudevents" in loaded
+    assert [
+        m for m in loaded if m.split(".")[0] in ("cloudevents", "google", "boto3", "botocore", "azure")
+    ] == []

@@ -18,6 +18,8 @@ from portafn.testing import Client
 from portafn.testing.drivers import LocalDriver
 from tests.reliability.apps import JournalPublisher, applied, effects, journal, outbox
 
+pytestmark = pytest.mark.usefixtures("outbox_store")
+
 ROOT = Path(__file__).resolve().parents[2]
 ORDERS = 60
 KILL_AFTER = 25

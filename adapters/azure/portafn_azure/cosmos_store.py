@@ -50,7 +50,6 @@ from portafn.store.errors import (
 )
 from portafn.store.port import (
     ChangeRecord,
-    Check,
     Delete,
     Key,
     KeyValue,
@@ -161,7 +160,9 @@ class CosmosStore(Store):
                 kwargs: dict[str, Any] = {"enable_endpoint_discovery": not self.is_local}
                 self._client = CosmosClient(self.endpoint, credential=credential, **kwargs)
                 self._database = self._call(
-                    None, None, lambda: self._client.create_database_if_not_exists(self.database_name)  # type: ignore[union-attr]
+                    None,
+                    None,
+                    lambda: self._client.create_database_if_not_exists(self.database_name),  # type: ignore[union-attr]
                 )
         assert self._database is not None
         return self._database
@@ -188,7 +189,9 @@ class CosmosStore(Store):
         except exceptions.CosmosHttpResponseError as exc:
             raise self._mapped(exc, table, key) from None
         except (ServiceRequestError, ServiceResponseError) as exc:
-            raise StoreUnavailable(self.name, table, key, f"cannot reach {self.endpoint}: {type(exc).__name__}") from None
+            raise StoreUnavailable(
+                self.name, table, key, f"cannot reach {self.endpoint}: {type(exc).__name__}"
+            ) from None
         except AzureError as exc:
             raise StoreUnavailable(self.name, table, key, type(exc).__name__) from None
 
@@ -243,7 +246,9 @@ class CosmosStore(Store):
     def get(self, table: TableSpec, key: Key) -> Record | None:
         container = self._container(table)
         try:
-            item = self._call(table.name, key, lambda: container.read_item(item_id(key), partition_key=key.pk))
+            item = self._call(
+                table.name, key, lambda: container.read_item(item_id(key), partition_key=key.pk)
+            )
         except NotFound:
             return None
         return self._record(table, item)
@@ -252,7 +257,8 @@ class CosmosStore(Store):
         container = self._container(op.table)
         name, key = op.table.name, op.key
         if isinstance(op, Delete):
-            return self._delete(container, op)
+            self._delete(container, op)
+            return None
         _check_size(self.name, op)
         from azure.core import MatchConditions
 
@@ -337,7 +343,9 @@ class CosmosStore(Store):
         if not ops:
             return
         if len(ops) > MAX_TRANSACTION_ITEMS:
-            raise TooLarge(self.name, ops[0].table.name, None, f"{len(ops)} operations; Cosmos DB takes at most 100")
+            raise TooLarge(
+                self.name, ops[0].table.name, None, f"{len(ops)} operations; Cosmos DB takes at most 100"
+            )
         first = ops[0]
         if any(op.table.name != first.table.name or op.key.pk != first.key.pk for op in ops):
             raise Unsupported(
@@ -421,7 +429,7 @@ class CosmosStore(Store):
                 feed = container.query_items_change_feed(start_time="Beginning", max_item_count=limit)
             pages = feed.by_page()
             items = list(next(pages, []))
-            return items, pages.continuation_token
+            return items, getattr(pages, "continuation_token", None)
 
         items, next_cursor = self._call(table.name, None, run)
         out: list[ChangeRecord] = []
@@ -463,7 +471,7 @@ class CosmosStore(Store):
             self._database = None
             self._containers.clear()
         if client is not None:
-            client.__exit__(None, None, None)
+            client.close()
 
 
 def _is_feed_token(token: str | None) -> bool:
@@ -487,7 +495,7 @@ def _is_feed_token(token: str | None) -> bool:
 
 def _default_credential() -> Any:
     try:
-        from azure.identity import DefaultAzureCredential  # type: ignore[import-not-found]
+        from azure.identity import DefaultAzureCredential
     except ImportError:
         raise StoreUnavailable(
             "cosmos", None, None, f"set {KEY_ENV} to the account key, or install azure-identity for Entra ID"

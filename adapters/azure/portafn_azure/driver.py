@@ -106,7 +106,11 @@ class AzureDriver:
             elif kind == "schedule" and isinstance(event, Schedule):
                 from azure.functions.timer import TimerRequestConverter
 
-                payload = {"Schedule": {"AdjustForDST": True}, "ScheduleStatus": {}, "IsPastDue": event.past_due}
+                payload = {
+                    "Schedule": {"AdjustForDST": True},
+                    "ScheduleStatus": {},
+                    "IsPastDue": event.past_due,
+                }
                 arg = TimerRequestConverter.decode(Datum(json.dumps(payload), "json"), trigger_metadata={})
             elif kind == "changes" and isinstance(event, Change):
                 arg = self._documents(function, event)
@@ -127,10 +131,18 @@ class AzureDriver:
         from portafn.store.port import Key
         from portafn_azure.cosmos_keys import item_id
 
-        new = change.new.model_dump(mode="json") if hasattr(change.new, "model_dump") else change.new
+        new: Any = change.new
+        if hasattr(new, "model_dump"):
+            new = new.model_dump(mode="json")
         spec = function.trigger.table.spec  # type: ignore[union-attr]
         key = Key(change.key[spec.partition_key], change.key.get(spec.sort_key) if spec.sort_key else None)
-        item = {"id": item_id(key), "pk": key.pk, "doc": new, "m": change.kind == "modify", "_etag": change.id}
+        item = {
+            "id": item_id(key),
+            "pk": key.pk,
+            "doc": new,
+            "m": change.kind == "modify",
+            "_etag": change.id,
+        }
         if key.sk is not None:
             item["sk"] = key.sk
         return CosmosDBConverter.decode(Datum(json.dumps([item]), "json"), trigger_metadata={})

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from portafn.app import App, Function
@@ -77,16 +78,45 @@ def function_app(
         if isinstance(trigger, HttpTrigger):
             handler = _http_handler(runtime, route_prefix)
             methods = None if trigger.method == "*" else [trigger.method]
-            _register(fa.route(route=azure_route(trigger.path.template), methods=methods, trigger_arg_name="req"), fa, fn, handler)
+            _register(
+                fa.route(route=azure_route(trigger.path.template), methods=methods, trigger_arg_name="req"),
+                fa,
+                fn,
+                handler,
+            )
         elif isinstance(trigger, QueueTrigger):
             if kind == "servicebus":
-                sb = _event_handler(runtime, fn, "msg", lambda m, q=trigger.queue: events.servicebus_message(m, q), servicebus=True)
-                _register(fa.service_bus_queue_trigger(arg_name="msg", queue_name=trigger.queue, connection=servicebus_connection), fa, fn, sb)
+                sb = _event_handler(
+                    runtime,
+                    fn,
+                    "msg",
+                    partial(events.servicebus_message, entity=trigger.queue),
+                    servicebus=True,
+                )
+                _register(
+                    fa.service_bus_queue_trigger(
+                        arg_name="msg", queue_name=trigger.queue, connection=servicebus_connection
+                    ),
+                    fa,
+                    fn,
+                    sb,
+                )
             else:
-                qh = _event_handler(runtime, fn, "msg", lambda m, q=trigger.queue: events.queue_message(m, q))
-                _register(fa.queue_trigger(arg_name="msg", queue_name=trigger.queue, connection=storage_connection), fa, fn, qh)
+                qh = _event_handler(runtime, fn, "msg", partial(events.queue_message, queue=trigger.queue))
+                _register(
+                    fa.queue_trigger(arg_name="msg", queue_name=trigger.queue, connection=storage_connection),
+                    fa,
+                    fn,
+                    qh,
+                )
         elif isinstance(trigger, TopicTrigger):
-            th = _event_handler(runtime, fn, "msg", lambda m, t=trigger.topic: events.servicebus_message(m, t), servicebus=True)
+            th = _event_handler(
+                runtime,
+                fn,
+                "msg",
+                partial(events.servicebus_message, entity=trigger.topic),
+                servicebus=True,
+            )
             _register(
                 fa.service_bus_topic_trigger(
                     arg_name="msg",
@@ -100,20 +130,31 @@ def function_app(
             )
         elif isinstance(trigger, ScheduleTrigger):
             cron = trigger.cron.expression
-            sh = _event_handler(runtime, fn, "timer", lambda t, n=fn.name, c=cron: events.timer_request(t, n, c))
+            sh = _event_handler(
+                runtime, fn, "timer", partial(events.timer_request, function=fn.name, cron=cron)
+            )
             _register(fa.timer_trigger(arg_name="timer", schedule=trigger.cron.ncrontab()), fa, fn, sh)
         elif isinstance(trigger, StorageTrigger):
             if trigger.on == "created":
-                bh = _event_handler(runtime, fn, "blob", lambda b, c=trigger.bucket: events.blob_stream(b, c))
+                bh = _event_handler(
+                    runtime, fn, "blob", partial(events.blob_stream, container=trigger.bucket)
+                )
                 extra: dict[str, Any] = {"source": storage_source} if storage_source else {}
                 _register(
-                    fa.blob_trigger(arg_name="blob", path=f"{trigger.bucket}/{{name}}", connection=storage_connection, **extra),
+                    fa.blob_trigger(
+                        arg_name="blob",
+                        path=f"{trigger.bucket}/{{name}}",
+                        connection=storage_connection,
+                        **extra,
+                    ),
                     fa,
                     fn,
                     bh,
                 )
             else:
-                gh = _event_handler(runtime, fn, "event", events.event_grid, only_type="Microsoft.Storage.BlobDeleted")
+                gh = _event_handler(
+                    runtime, fn, "event", events.event_grid, only_type="Microsoft.Storage.BlobDeleted"
+                )
                 _register(fa.event_grid_trigger(arg_name="event"), fa, fn, gh)
         elif isinstance(trigger, ChangesTrigger):
             table = trigger.table
@@ -127,7 +168,12 @@ def function_app(
                 lease_container_name=lease_container,
                 create_lease_container_if_not_exists=True,
             )
-            retry = fa.retry(strategy="exponential_backoff", max_retry_count="5", minimum_interval="00:00:02", maximum_interval="00:05:00")
+            retry = fa.retry(
+                strategy="exponential_backoff",
+                max_retry_count="5",
+                minimum_interval="00:00:02",
+                maximum_interval="00:05:00",
+            )
             _register(builder, fa, fn, ch, retry=retry)
         elif isinstance(trigger, EventTrigger):
             eh = _event_handler(runtime, fn, "event", events.event_grid, only_type=trigger.type)
@@ -135,7 +181,13 @@ def function_app(
     return fa
 
 
-def _register(decorator: Callable[[Any], Any], fa: Any, fn: Function, handler: Callable[..., Any], retry: Callable[[Any], Any] | None = None) -> None:
+def _register(
+    decorator: Callable[[Any], Any],
+    fa: Any,
+    fn: Function,
+    handler: Callable[..., Any],
+    retry: Callable[[Any], Any] | None = None,
+) -> None:
     handler.__name__ = fn.name.replace("-", "_")
     handler.__qualname__ = handler.__name__
     wrapped = decorator(handler)
@@ -157,7 +209,8 @@ def _http_handler(runtime: Runtime, route_prefix: str) -> Callable[..., Any]:
         except Exception:
             _log.exception("cannot translate the HTTP request")
             return func.HttpResponse(status_code=400)
-        return to_azure_response(runtime.handle_http(request, _invocation(context)))
+        response: func.HttpResponse = to_azure_response(runtime.handle_http(request, _invocation(context)))
+        return response
 
     return handle
 
@@ -166,7 +219,7 @@ def _event_handler(
     runtime: Runtime,
     fn: Function,
     arg: str,
-    translate: Callable[[Any], Any],
+    translate: Callable[..., Any],
     *,
     only_type: str | None = None,
     servicebus: bool = False,
@@ -176,14 +229,18 @@ def _event_handler(
     def handle(context: Any = None, **kwargs: Any) -> None:
         event = translate(kwargs[arg])
         if only_type is not None and event.type != only_type:
-            _log.info("event of another type acknowledged", extra={"event_type": event.type, "function": fn.name})
+            _log.info(
+                "event of another type acknowledged", extra={"event_type": event.type, "function": fn.name}
+            )
             return
         runtime.handle_event(fn, event, _invocation(context))
 
     return _with_signature(handle, arg, servicebus=servicebus)
 
 
-def _changes_handler(runtime: Runtime, fn: Function, table: str, pk: str, sk: str | None) -> Callable[..., Any]:
+def _changes_handler(
+    runtime: Runtime, fn: Function, table: str, pk: str, sk: str | None
+) -> Callable[..., Any]:
     def handle(context: Any = None, **kwargs: Any) -> None:
         for change in events.cosmos_changes(kwargs["documents"], table, pk, sk):
             runtime.handle_event(fn, change, _invocation(context))

@@ -106,7 +106,8 @@ def servicebus_message(msg: Any, entity: str) -> Message[Any]:
         source=f"/azure/servicebus/{entity}",
         type="Microsoft.ServiceBus.Message",
         subject=getattr(msg, "label", None) or getattr(msg, "subject", None) or None,
-        time=_time(getattr(msg, "enqueued_time_utc", None), "ServiceBusMessage.enqueued_time_utc") or now_utc(),
+        time=_time(getattr(msg, "enqueued_time_utc", None), "ServiceBusMessage.enqueued_time_utc")
+        or now_utc(),
         datacontenttype=getattr(msg, "content_type", None) or None,
         data=_decoded(body),
         body=body,
@@ -215,7 +216,9 @@ def event_grid(event: Any) -> Event[Any]:
             "time": _time(body.get("eventTime"), "eventTime"),
             "datacontenttype": "application/json",
             "dataschema": body.get("dataVersion") or None,
-            "extensions": {"metadataversion": str(body["metadataVersion"])} if body.get("metadataVersion") else {},
+            "extensions": {"metadataversion": str(body["metadataVersion"])}
+            if body.get("metadataVersion")
+            else {},
         }
     action = BLOB_TYPES.get(attrs["type"])
     if action is not None and isinstance(data, Mapping):
@@ -239,7 +242,16 @@ def _grid_dict(event: Any) -> dict[str, Any]:
     if hasattr(event, "specversion"):  # azure.functions.CloudEvent (1.2x+)
         out = {
             name: getattr(event, name, None)
-            for name in ("id", "source", "type", "specversion", "time", "subject", "datacontenttype", "dataschema")
+            for name in (
+                "id",
+                "source",
+                "type",
+                "specversion",
+                "time",
+                "subject",
+                "datacontenttype",
+                "dataschema",
+            )
         }
         out["data"] = event.get_json() if hasattr(event, "get_json") else getattr(event, "data", None)
         out.update(getattr(event, "extensions", None) or {})
@@ -274,7 +286,11 @@ def cosmos_changes(documents: Any, table: str, partition_key: str, sort_key: str
     Documents written by the portafn Cosmos store (``{"id","pk","sk","doc","m"}``) give the table's
     key and document; any other document is taken as it is, keyed by ``id``.
     """
-    if isinstance(documents, Mapping) or not isinstance(documents, Iterable) or isinstance(documents, str | bytes):
+    if (
+        isinstance(documents, Mapping)
+        or not isinstance(documents, Iterable)
+        or isinstance(documents, str | bytes)
+    ):
         raise _fail("DocumentList", f"expected a list of documents, got {type(documents).__name__}")
     out: list[Change[Any]] = []
     for index, raw_doc in enumerate(documents):

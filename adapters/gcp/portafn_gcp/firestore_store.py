@@ -26,7 +26,8 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from collections.abc import Iterator, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -162,12 +163,30 @@ class FirestoreStore(Store):
         body = self._body(op)
         with self._errors(table, key):
             if op.if_absent:
-                result = ref.create(body)
+                result = self._once(ref, body, lambda: ref.create(body, retry=None))
             elif op.etag is not None:
                 result = self._conditional_put(ref, op, body)
             else:
-                result = ref.set(body)
+                result = ref.set(body)  # idempotent: the SDK's own retries are safe here
         return _etag(result.update_time)
+
+    def _once(self, ref: DocumentReference, body: dict[str, Any], call: Callable[[], Any]) -> Any:
+        """Run a conditional write with no blind retry; settle an ambiguous failure by reading.
+
+        A retried conditional write whose first attempt did commit would fail its own
+        precondition, and a caller retrying the read-modify-write would apply it twice. So the
+        SDK does not retry, and when the answer is lost the write token says whether it landed.
+        """
+        from google.api_core import exceptions as gexc
+
+        try:
+            return call()
+        except (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError) as exc:
+            snap = ref.get()
+            data = snap.to_dict() if snap.exists else None
+            if data is not None and data.get(fk.TOKEN) == body[fk.TOKEN]:
+                return snap
+            raise StoreUnavailable(self.name, None, None, "write did not land: " + _short(exc)) from None
 
     def _conditional_put(self, ref: DocumentReference, op: Put, body: dict[str, Any]) -> Any:
         from google.api_core import exceptions as gexc
@@ -176,10 +195,11 @@ class FirestoreStore(Store):
         when = _parse_etag(op.etag)
         if when is None:
             raise self._stale(ref, op.table, op.key)
+        option = self.client.write_option(last_update_time=when)
         try:
             # update() of the envelope's top-level fields replaces them whole (a map field too),
             # under a precondition that the document still has the update time we read.
-            return ref.update(body, option=self.client.write_option(last_update_time=when))
+            return self._once(ref, body, lambda: ref.update(body, option=option, retry=None))
         except (gexc.FailedPrecondition, gexc.NotFound):
             raise self._stale(ref, op.table, op.key) from None
 
@@ -194,9 +214,13 @@ class FirestoreStore(Store):
             if when is None:
                 raise self._stale(ref, op.table, op.key)
             try:
-                ref.delete(option=self.client.write_option(last_update_time=when))
+                ref.delete(option=self.client.write_option(last_update_time=when), retry=None)
             except (gexc.FailedPrecondition, gexc.NotFound):
                 raise self._stale(ref, op.table, op.key) from None
+            except (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError) as exc:
+                # Lost answer: gone now means the delete (ours, or one it raced) is done.
+                if ref.get().exists:
+                    raise StoreUnavailable(self.name, op.table.name, None, _short(exc)) from None
 
     def _stale(self, ref: DocumentReference, table: TableSpec, key: Key) -> StoreError:
         # A failed precondition means "changed" or "gone": a read tells which.
@@ -395,7 +419,7 @@ class FirestoreStore(Store):
                 op.key.as_dict(op.table),
                 f"{size} bytes; the limit is {self.capabilities.max_item_bytes}",
             )
-        return fk.envelope(op.table, op.key, op.doc)
+        return {**fk.envelope(op.table, op.key, op.doc), fk.TOKEN: uuid.uuid4().hex}
 
     def _record(self, table: TableSpec, snap: DocumentSnapshot[Any]) -> Record | None:
         if not snap.exists:
