@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -26,6 +26,7 @@ from portafn.triggers import (
 )
 
 if TYPE_CHECKING:
+    from portafn.store.capabilities import Capability
     from portafn.store.table import Table
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -166,17 +167,21 @@ class App:
         sort_key: str | None = None,
         name: str | None = None,
         ttl: str | None = None,
+        requires: Iterable[Capability] = (),
     ) -> Table[M]:
         """A typed table of ``model`` items keyed by ``partition_key`` (and ``sort_key``).
 
-        ``ttl`` names a field holding the expiry time (a datetime or epoch seconds).
+        ``ttl`` names a field holding the expiry time (a datetime or epoch seconds); ``requires``
+        lists store capabilities the app relies on beyond what its calls show.
         """
         from portafn.store.table import Table
 
         tname = name or _default_table_name(model.__name__)
         if tname in self.tables:
             raise RegistrationError(tname, f"app {self.name!r} already has a table named {tname!r}")
-        table = Table(model, partition_key=partition_key, sort_key=sort_key, name=tname, ttl=ttl)
+        table = Table(
+            model, partition_key=partition_key, sort_key=sort_key, name=tname, ttl=ttl, requires=requires
+        )
         self.tables[tname] = table
         return table
 

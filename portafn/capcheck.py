@@ -29,8 +29,8 @@ def required(app: App) -> dict[str, dict[Capability, str]]:
     for name, table in app.tables.items():
         if table.spec.ttl_field:
             needs[name][Capability.TTL] = f"ttl field {table.spec.ttl_field!r}"
-        for capability in getattr(table, "requires", ()):
-            needs[name][Capability(capability)] = "declared in requires="
+        for capability in table.requires:
+            needs[name][capability] = "declared in requires="
     for fn in app.functions.values():
         if isinstance(fn.trigger, ChangesTrigger):
             needs[fn.trigger.table.name][Capability.CHANGE_SOURCE] = f"@app.changes function {fn.name!r}"

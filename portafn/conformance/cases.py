@@ -445,24 +445,45 @@ def _run_threads(worker: Callable[[int], None]) -> None:
 
 @case(Capability.TRANSACTIONS)
 def transaction_commits_all(h: Harness) -> str | None:
-    """a transaction of insert, put, replace, delete and check over two tables commits all"""
-    items, other = h.table("items"), h.table("other")
+    """a transaction of insert, put, replace, delete and check in one partition commits all"""
+    items = h.table("items")
     pk = h.pk()
     keep = items.insert(Item(pk=pk, sk="keep"))
     change = items.insert(Item(pk=pk, sk="change", n=1))
     items.insert(Item(pk=pk, sk="gone"))
     with transaction() as tx:
         tx.insert(items, Item(pk=pk, sk="new"))
-        tx.put(other, Item(pk=pk, sk="elsewhere"))
+        tx.put(items, Item(pk=pk, sk="put"))
         tx.replace(items, Item(pk=pk, sk="change", n=2), etag=change)
         tx.delete(items, pk, "gone")
         tx.check(items, pk, "keep", etag=keep)
         tx.check(items, pk, "never", exists=False)
-    equal([i.sk for i in items.query(pk).items], ["change", "keep", "new"], "items after commit")
+    equal([i.sk for i in items.query(pk).items], ["change", "keep", "new", "put"], "items after commit")
     got = items.get(pk, "change")
     assert got is not None
     equal(got.n, 2, "replaced value")
-    assert other.get(pk, "elsewhere") is not None, "write to the second table committed"
+    return None
+
+
+@case(Capability.TRANSACTIONS_ACROSS_PARTITIONS)
+def transaction_across_partitions(h: Harness) -> str | None:
+    """a transaction over two partitions and two tables commits all, and a failure there cancels all"""
+    items, other = h.table("items"), h.table("other")
+    pk1, pk2 = h.pk(), h.pk()
+    with transaction() as tx:
+        tx.insert(items, Item(pk=pk1, sk="a"))
+        tx.insert(items, Item(pk=pk2, sk="b"))
+        tx.put(other, Item(pk=pk1, sk="elsewhere"))
+    assert items.get(pk1, "a") is not None and items.get(pk2, "b") is not None, "both partitions written"
+    assert other.get(pk1, "elsewhere") is not None, "write to the second table committed"
+
+    def failing() -> None:
+        with transaction() as tx:
+            tx.put(items, Item(pk=pk1, sk="not-written"))
+            tx.insert(other, Item(pk=pk1, sk="elsewhere"))
+
+    expect(TransactionConflict, failing, "a conflict in the other table")
+    equal(items.get(pk1, "not-written"), None, "nothing written in the first partition")
     return None
 
 
@@ -599,6 +620,38 @@ def ttl_hidden_on_read(h: Harness) -> str | None:
 
 
 @case(Capability.CHANGE_SOURCE)
+def change_source_latest_version(h: Harness) -> str | None:
+    """each item's latest version arrives, with its key and image, under unique ids; a cursor resumes"""
+    table = h.table("changes")
+    pk = h.pk()
+    a1 = Item(pk=pk, sk="a", n=1)
+    a2 = a1.model_copy(update={"n": 2})
+    b1 = Item(pk=pk, sk="b", n=1)
+    table.insert(a1)
+    table.put(a2)
+    table.insert(b1)
+    latest: dict[Any, Any] = {}
+    cursor: str | None = None
+    deadline = time.monotonic() + CHANGE_DEADLINE
+    seen_ids: list[str] = []
+    while latest != {"a": a2, "b": b1}:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"latest versions did not arrive in {CHANGE_DEADLINE:.0f} s: {latest}")
+        changes, cursor = _collect_changes(table, pk, cursor, 1)
+        for c in changes:
+            assert c.kind in ("insert", "modify"), f"unexpected {c.kind}"
+            equal(c.table, table.name, "change names its table")
+            equal(c.type, f"portafn.change.{c.kind}", "CloudEvents type")
+            latest[c.key.get("sk")] = c.new
+            seen_ids.append(c.id)
+    equal(len(set(seen_ids)), len(seen_ids), "unique change ids")
+    table.put(b1.model_copy(update={"n": 5}))
+    later, _ = _collect_changes(table, pk, cursor, 1)
+    equal([(c.key.get("sk"), c.new.n) for c in later], [("b", 5)], "resuming from the cursor")
+    return None
+
+
+@case(Capability.CHANGE_SOURCE_EVERY_VERSION)
 def change_source_order(h: Harness) -> str | None:
     """insert, modify and remove appear in commit order with keys and images; a cursor resumes"""
     table = h.table("changes")
@@ -757,9 +810,28 @@ def _unclaimed_transactions(h: Harness) -> None:
         tx.put(h.table("items"), Item(pk=h.pk(), sk="k"))
 
 
+def _unclaimed_across_partitions(h: Harness) -> None:
+    with transaction() as tx:
+        tx.put(h.table("items"), Item(pk=h.pk(), sk="k"))
+        tx.put(h.table("items"), Item(pk=h.pk(), sk="k"))
+
+
+def _unclaimed_every_version(h: Harness) -> None:
+    table = Table(
+        Item,
+        partition_key="pk",
+        sort_key="sk",
+        name=f"{h.prefix}_versions",
+        requires=[Capability.CHANGE_SOURCE_EVERY_VERSION],
+    )
+    table.get(h.pk(), "k")
+
+
 UNCLAIMED: dict[Capability, Callable[[Harness], Any]] = {
     Capability.CONDITIONAL_WRITES: _unclaimed_conditional,
     Capability.TRANSACTIONS: _unclaimed_transactions,
+    Capability.TRANSACTIONS_ACROSS_PARTITIONS: _unclaimed_across_partitions,
+    Capability.CHANGE_SOURCE_EVERY_VERSION: _unclaimed_every_version,
     Capability.BATCH: lambda h: h.table("items").batch_put([Item(pk=h.pk(), sk="k")]),
     Capability.TTL: lambda h: h.table("expiring").get(h.pk(), "k"),
     Capability.CHANGE_SOURCE: lambda h: h.table("changes").changes(),

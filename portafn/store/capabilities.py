@@ -10,13 +10,22 @@ from portafn.store.errors import Unsupported
 
 
 class Capability(StrEnum):
-    """A feature a store may or may not have, beyond get/insert/put/delete."""
+    """A feature a store may or may not have, beyond get/insert/put/delete.
+
+    ``TRANSACTIONS`` alone means all-or-nothing within one partition of one table (Cosmos DB's
+    transactional batch); ``TRANSACTIONS_ACROSS_PARTITIONS`` adds any items of any tables.
+    ``CHANGE_SOURCE`` alone promises each item's latest version eventually (Cosmos DB's change feed
+    in latest-version mode coalesces updates and shows no deletes);
+    ``CHANGE_SOURCE_EVERY_VERSION`` adds every intermediate version and removals, in order.
+    """
 
     CONDITIONAL_WRITES = "conditional writes"
     TRANSACTIONS = "transactions"
+    TRANSACTIONS_ACROSS_PARTITIONS = "transactions: across partitions and tables"
     BATCH = "batch"
     TTL = "ttl"
     CHANGE_SOURCE = "change source"
+    CHANGE_SOURCE_EVERY_VERSION = "change source: every version and deletes"
     QUERY_EQ = "query: equals"
     QUERY_BEGINS_WITH = "query: begins with"
     QUERY_BETWEEN = "query: between"
@@ -61,3 +70,9 @@ class Capabilities:
 
 
 ALL = frozenset(Capability)
+
+# A refinement is meaningless without its base: a store lacking the base reports the base.
+REFINES: dict[Capability, Capability] = {
+    Capability.TRANSACTIONS_ACROSS_PARTITIONS: Capability.TRANSACTIONS,
+    Capability.CHANGE_SOURCE_EVERY_VERSION: Capability.CHANGE_SOURCE,
+}

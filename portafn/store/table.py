@@ -92,6 +92,9 @@ class Table(Generic[M]):
     Items are stored as JSON documents (``model_dump(mode="json", by_alias=True)``). ``ttl`` names a
     field holding the expiry time (a datetime or epoch seconds; stored as epoch seconds): items past
     it are hidden on every read, whatever the store, and removed by the store in its own time.
+    ``requires`` lists capabilities the app relies on beyond what its calls show (for example
+    ``Capability.CHANGE_SOURCE_EVERY_VERSION``): the first use on a store lacking one raises
+    ``Unsupported``, and ``portafn check`` reports it before deployment.
     """
 
     def __init__(
@@ -102,6 +105,7 @@ class Table(Generic[M]):
         sort_key: str | None = None,
         name: str | None = None,
         ttl: str | None = None,
+        requires: Iterable[Capability] = (),
         retry: RetryPolicy = DEFAULT,
     ) -> None:
         if not (isinstance(model, type) and issubclass(model, BaseModel)):
@@ -118,6 +122,7 @@ class Table(Generic[M]):
                 raise RegistrationError(tname, "the ttl field cannot be a key field")
         self.model = model
         self.name = tname
+        self.requires = frozenset(Capability(c) for c in requires)
         self.retry = retry
         self._pk_attr = partition_key
         self._sk_attr = sort_key
@@ -197,6 +202,8 @@ class Table(Generic[M]):
                 return
             if self.spec.ttl_field is not None:
                 store.capabilities.require(store.name, Capability.TTL, self.name)
+            for capability in sorted(self.requires):
+                store.capabilities.require(store.name, capability, self.name)
             retry_transient(lambda: store.ensure_table(self.spec), self.retry)
             self._ensured.add(store)
 

@@ -11,7 +11,9 @@ The block collects operations; leaving it normally commits them at once, leaving
 exception commits nothing. A failed condition cancels everything with ``TransactionConflict``
 (``reasons`` says which operation failed and why). More operations than the store's
 ``max_transaction_items`` raise ``TooLarge``; a store without transactions raises ``Unsupported``
-when the block is entered.
+when the block is entered, and one whose transactions stay within one partition (Cosmos DB) raises
+``Unsupported`` naming ``transactions: across partitions and tables`` when a second partition or
+table joins.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from portafn.store.capabilities import Capability
-from portafn.store.errors import TooLarge
+from portafn.store.errors import TooLarge, Unsupported
 from portafn.store.port import Check, Delete, Key, KeyValue, Put, Store, TransactOp
 from portafn.store.registry import current_store
 from portafn.store.retry import retry_transient
@@ -35,6 +37,7 @@ class Transaction:
         self.store = store
         self.ops: list[TransactOp] = []
         self._seen: dict[tuple[str, Key], int] = {}
+        self._scope: tuple[str, KeyValue] | None = None
         self.committed = False
 
     def _add(self, table: Table[Any], op: TransactOp) -> None:
@@ -57,6 +60,18 @@ class Transaction:
             )
         self._seen[where] = len(self.ops)
         table._ensure(self.store)
+        scope = (table.name, op.key.pk)
+        if self._scope is None:
+            self._scope = scope
+        elif scope != self._scope and not self.store.capabilities.has(
+            Capability.TRANSACTIONS_ACROSS_PARTITIONS
+        ):
+            raise Unsupported(
+                self.store.name,
+                Capability.TRANSACTIONS_ACROSS_PARTITIONS.value,
+                table.name,
+                f"this transaction already writes partition {self._scope[1]!r} of table {self._scope[0]!r}",
+            )
         self.ops.append(op)
 
     def insert(self, table: Table[Any], item: Any) -> None:

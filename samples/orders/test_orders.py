@@ -105,5 +105,11 @@ def test_changes_feed_the_activity_trail(portafn_client: Client) -> None:
     deliveries = portafn_client.deliver_changes()
     assert deliveries.ok, deliveries.errors
     trail = activity.query("c-7:o-1").items
-    # Sequence formats differ per store, so the trail is compared as a set, not in key order.
-    assert {(a.kind, a.status) for a in trail} == {("insert", "new"), ("modify", "shipped")}
+    # Every store delivers the latest version; only some deliver each intermediate one (Cosmos DB's
+    # change feed coalesces), so the portable promise is that the shipped state arrives.
+    assert "shipped" in {a.status for a in trail}
+    assert {(a.kind, a.status) for a in trail} <= {
+        ("insert", "new"),
+        ("modify", "shipped"),
+        ("insert", "shipped"),
+    }

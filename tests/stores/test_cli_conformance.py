@@ -30,11 +30,11 @@ def test_conformance_command_passes_and_writes_json(kind: str, tmp_path: Path) -
     assert lines[0] == f"portafn conformance: {kind} ({url})"
     assert any(line.split()[:2] == ["CAPABILITY", "TEST"] for line in lines)
     assert any("concurrent_increments_no_lost_update" in line and "passed" in line for line in lines)
-    assert lines[-1].startswith("29 passed, 0 failed, 0 local gaps")
+    assert lines[-1].startswith("31 passed, 0 failed, 0 local gaps")
     report = json.loads(out.read_text())
     assert report["ok"] is True
     assert report["store"] == kind
-    assert report["summary"] == {"passed": 29, "failed": 0, "local gap": 0}
+    assert report["summary"] == {"passed": 31, "failed": 0, "local gap": 0}
     assert {r["capability"] for r in report["results"]} >= {"core", "transactions", "ttl", "change source"}
     assert report["capabilities"]["batch_write_size"] == 25
 

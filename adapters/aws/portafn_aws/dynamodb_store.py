@@ -80,9 +80,11 @@ _FULL = frozenset(
     {
         Capability.CONDITIONAL_WRITES,
         Capability.TRANSACTIONS,
+        Capability.TRANSACTIONS_ACROSS_PARTITIONS,
         Capability.BATCH,
         Capability.TTL,
         Capability.CHANGE_SOURCE,
+        Capability.CHANGE_SOURCE_EVERY_VERSION,
         Capability.QUERY_EQ,
         Capability.QUERY_BEGINS_WITH,
         Capability.QUERY_BETWEEN,
