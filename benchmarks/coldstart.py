@@ -69,7 +69,12 @@ handler = getattr(importlib.import_module(module_name), attr)
 t2 = time.perf_counter_ns()
 response = handler(event, Context())
 t3 = time.perf_counter_ns()
+# VmHWM: ru_maxrss after fork+exec on Linux can report the parent's peak instead of this image's.
 rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+with open("/proc/self/status") as f:
+    for line in f:
+        if line.startswith("VmHWM:"):
+            rss_kib = int(line.split()[1])
 with open(out_path, "w") as f:
     json.dump({"init": t2 - t1, "first": t3 - t2, "status": response.get("statusCode"),
                "body": str(response.get("body"))[:300], "rss_kib": rss_kib}, f)
@@ -301,6 +306,6 @@ def _section(mode: str, samples: dict[str, list[Sample]], runs: int) -> Section:
     section.notes.append(
         f"{runs} interleaved runs per contender; medians. init+first = importing the handler module "
         "plus serving the first request, timed inside the fresh process; process wall adds interpreter "
-        "start and exit, timed by the parent. Peak RSS is the child's ru_maxrss."
+        "start and exit, timed by the parent. Peak RSS is the child's VmHWM (its ru_maxrss can carry the parent's peak across fork+exec)."
     )
     return section

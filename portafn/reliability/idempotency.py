@@ -66,6 +66,7 @@ KEY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 DEFAULT_TTL = 3600.0
 MAX_KEY_CHARS = 255
+MAX_ROUNDS = 100  # claim attempts before giving up with IdempotencyInProgress
 _CTX_PARAM = "portafn_idempotency_ctx"
 _REQUEST_PARAM = "portafn_idempotency_request"
 _log = get_logger("portafn.idempotency")
@@ -211,11 +212,13 @@ class Guard:
         """
         deadline = time.monotonic() + self.wait
         pause = 0.005
-        while True:
+        for _ in range(MAX_ROUNDS):
             now = time.time()
             try:
                 return _Begin(True, self.table.insert(self._record(now)))
-            except AlreadyExists:
+            except (AlreadyExists, ConcurrencyConflict, NotFound):
+                # ConcurrencyConflict / NotFound: another claim replaced or removed an expired
+                # record while this insert was taking it over; look again.
                 pass
             found = self.table.get_versioned(self.key)
             if found is None:
@@ -236,6 +239,8 @@ class Guard:
                 raise IdempotencyInProgress(current.lease_until - now)
             time.sleep(min(pause, left))
             pause = min(pause * 2, 0.25)
+        # Claims and releases kept racing this one: let the caller come back later.
+        raise IdempotencyInProgress(1.0)
 
     def complete(self, etag: str, result: Any) -> None:
         """Store the result under the key (kept for ``ttl`` seconds)."""

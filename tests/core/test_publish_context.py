@@ -70,3 +70,14 @@ def test_publisher_is_made_on_first_use_only() -> None:
     first = runtime.publisher
     assert runtime.publisher is first
     assert type(first).__name__ == "LocalBus"
+
+
+def test_reliability_loads_no_cloud_sdk() -> None:
+    probe = (
+        "import json, sys; before = set(sys.modules); import portafn.reliability; "
+        "print(json.dumps(sorted(set(sys.modules) - before)))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    loaded = json.loads(out.stdout)
+    assert "portafn.reliability.outbox" in loaded
+    assert [m for m in loaded if m.split(".")[0] in ("boto3", "botocore", "azure", "google")] == []

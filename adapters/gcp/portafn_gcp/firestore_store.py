@@ -80,8 +80,12 @@ class FirestoreStore(Store):
             {
                 Capability.CONDITIONAL_WRITES,
                 Capability.TRANSACTIONS,
+                # A Firestore transaction may touch any documents of any collections.
+                Capability.TRANSACTIONS_ACROSS_PARTITIONS,
                 Capability.BATCH,
                 Capability.TTL,
+                # Not CHANGE_SOURCE_EVERY_VERSION: deployed document events are at least once and
+                # unordered, and the local listener may coalesce writes between two snapshots.
                 Capability.CHANGE_SOURCE,
                 Capability.QUERY_EQ,
                 Capability.QUERY_BEGINS_WITH,
