@@ -249,7 +249,12 @@ def run(settings: Settings, lambda_zip: Path, server_env: dict[str, str], endpoi
             scratch.mkdir()
             counter = 0
 
-            def once(c: Contender, scratch: Path = scratch, envs: dict[str, dict[str, str]] = envs) -> Sample:
+            def once(
+                c: Contender,
+                scratch: Path = scratch,
+                envs: dict[str, dict[str, str]] = envs,
+                mode: str = mode,
+            ) -> Sample:
                 nonlocal counter
                 counter += 1
                 event = apigw_v2_event(app, f"cold-{c.name}", f"{mode}-{counter}")

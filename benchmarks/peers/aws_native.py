@@ -106,12 +106,23 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
         new = NewOrder.model_validate_json(raw)
     except ValidationError as exc:
-        return _json(400, {"errors": exc.errors(include_url=False, include_input=False, include_context=False)})
+        return _json(
+            400, {"errors": exc.errors(include_url=False, include_input=False, include_context=False)}
+        )
     now = datetime.now(UTC)
     order = Order(customer_id=customer_id, created_at=now, updated_at=now, **new.model_dump())
     if not orders.insert(order):
         return _json(409, {"error": "order exists"})
     request_id = getattr(context, "aws_request_id", None)
-    print(json.dumps({"level": "INFO", "message": "order created", "order_id": order.order_id, "request_id": request_id}))
+    print(
+        json.dumps(
+            {
+                "level": "INFO",
+                "message": "order created",
+                "order_id": order.order_id,
+                "request_id": request_id,
+            }
+        )
+    )
     location = f"/customers/{customer_id}/orders/{order.order_id}"
     return _json(201, order.model_dump_json(), {"location": location})

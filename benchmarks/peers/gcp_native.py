@@ -19,7 +19,7 @@ from pydantic import ValidationError
 # functions-framework puts this file's folder on sys.path, not the project root.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from benchmarks.peers.orders_models import ID_RE, DictOrders, NewOrder, Order  # noqa: E402
+from benchmarks.peers.orders_models import ID_RE, DictOrders, NewOrder, Order
 
 orders = DictOrders()
 log = logging.getLogger("native.orders")
@@ -43,10 +43,14 @@ def create_order(request: flask.Request) -> flask.Response:
     try:
         new = NewOrder.model_validate_json(request.get_data())
     except ValidationError as exc:
-        return _json(400, {"errors": exc.errors(include_url=False, include_input=False, include_context=False)})
+        return _json(
+            400, {"errors": exc.errors(include_url=False, include_input=False, include_context=False)}
+        )
     now = datetime.now(UTC)
     order = Order(customer_id=customer_id, created_at=now, updated_at=now, **new.model_dump())
     if not orders.insert(order):
         return _json(409, {"error": "order exists"})
     log.info(json.dumps({"message": "order created", "order_id": order.order_id}))
-    return _json(201, order.model_dump_json(), {"Location": f"/customers/{customer_id}/orders/{order.order_id}"})
+    return _json(
+        201, order.model_dump_json(), {"Location": f"/customers/{customer_id}/orders/{order.order_id}"}
+    )

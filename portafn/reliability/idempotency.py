@@ -52,7 +52,8 @@ from portafn.events import Event, Message
 from portafn.http import HttpRequest, HttpResponse
 from portafn.log import get_logger
 from portafn.reliability.outcomes import Outcome
-from portafn.store.errors import AlreadyExists, ConcurrencyConflict, NotFound, TooLarge
+from portafn.store.capabilities import Capability
+from portafn.store.errors import AlreadyExists, ConcurrencyConflict, NotFound, StoreError
 from portafn.store.table import Table
 
 if typing.TYPE_CHECKING:
@@ -80,7 +81,9 @@ class IdempotencyRecord(BaseModel):
     payload_hash: str
     lease_until: float
     expires_at: int
-    result: Any = None
+    # JSON text rather than a nested document: stores differ in what nesting they take
+    # (Firestore refuses arrays in arrays), text passes everywhere.
+    result: str | None = None
     stored: bool = True
 
 
@@ -138,8 +141,11 @@ _default_table: Table[IdempotencyRecord] | None = None
 _default_lock = threading.Lock()
 
 
+_REQUIRES = (Capability.CONDITIONAL_WRITES,)
+
+
 def _new_table(name: str = TABLE_NAME) -> Table[IdempotencyRecord]:
-    return Table(IdempotencyRecord, partition_key="key", name=name, ttl="expires_at")
+    return Table(IdempotencyRecord, partition_key="key", name=name, ttl="expires_at", requires=_REQUIRES)
 
 
 def idempotency_table(app: App, *, name: str = TABLE_NAME) -> Table[IdempotencyRecord]:
@@ -153,7 +159,7 @@ def idempotency_table(app: App, *, name: str = TABLE_NAME) -> Table[IdempotencyR
         if existing.model is not IdempotencyRecord:
             raise RegistrationError(name, f"app {app.name!r} has a table {name!r} of another model")
         return typing.cast(Table[IdempotencyRecord], existing)
-    return app.table(IdempotencyRecord, partition_key="key", name=name, ttl="expires_at")
+    return app.table(IdempotencyRecord, partition_key="key", name=name, ttl="expires_at", requires=_REQUIRES)
 
 
 def _table_for(ctx: Context, given: Table[IdempotencyRecord] | None) -> Table[IdempotencyRecord]:
@@ -227,7 +233,8 @@ class Guard:
             if current.payload_hash != self.payload_hash:
                 raise IdempotencyKeyReused()
             if current.status == "completed":
-                return _Begin(False, result=current.result, stored=current.stored)
+                value = json.loads(current.result) if current.result is not None else None
+                return _Begin(False, result=value, stored=current.stored)
             if current.lease_until <= now:
                 # The holder's invocation has ended without finishing: take the key over.
                 try:
@@ -243,22 +250,28 @@ class Guard:
         raise IdempotencyInProgress(1.0)
 
     def complete(self, etag: str, result: Any) -> None:
-        """Store the result under the key (kept for ``ttl`` seconds)."""
+        """Store the JSON-ready ``result`` under the key (kept for ``ttl`` seconds).
+
+        Never raises once the handler has run: if the result cannot be stored (too large, or
+        refused by the store), the key is still marked completed, without a result, so that a
+        repeat does not run the handler again.
+        """
         now = time.time()
-        done = self._record(now, status="completed", result=result, expires_at=int(now + self.ttl) + 1)
+        text = json.dumps(result, separators=(",", ":"), ensure_ascii=False)
+        done = self._record(now, status="completed", result=text, expires_at=int(now + self.ttl) + 1)
         try:
             self.table.replace(done, etag=etag)
-        except TooLarge:
-            small = done.model_copy(update={"result": None, "stored": False})
-            self._replace_quietly(small, etag)
+            return
         except (ConcurrencyConflict, NotFound):
             _log.warning("idempotency lease expired before the handler finished; result not stored")
-
-    def _replace_quietly(self, record: IdempotencyRecord, etag: str) -> None:
+            return
+        except StoreError as exc:
+            _log.warning("idempotency result not stored (%s); keeping the key without it", type(exc).__name__)
         try:
-            self.table.replace(record, etag=etag)
-        except (ConcurrencyConflict, NotFound):
-            _log.warning("idempotency lease expired before the handler finished; result not stored")
+            self.table.replace(done.model_copy(update={"result": None, "stored": False}), etag=etag)
+        except StoreError as exc:
+            # The lease will run out and a repeat will run the handler again; say so.
+            _log.error("idempotency key left in progress after the handler ran: %s", type(exc).__name__)
 
     def abort(self, etag: str) -> None:
         """Release the key after a failure so that a retry runs the handler again."""
@@ -345,7 +358,11 @@ def _key_text(value: Any) -> str | None:
 
 
 def _dump_response(resp: HttpResponse) -> dict[str, Any]:
-    out: dict[str, Any] = {"status": resp.status, "headers": resp.headers.items(), "cookies": resp.cookies}
+    out: dict[str, Any] = {
+        "status": resp.status,
+        "headers": [{"name": n, "value": v} for n, v in resp.headers.items()],
+        "cookies": resp.cookies,
+    }
     try:
         out["body"] = resp.body.decode("utf-8")
     except UnicodeDecodeError:
@@ -359,8 +376,8 @@ def _load_response(stored: dict[str, Any]) -> HttpResponse:
     else:
         body = str(stored.get("body", "")).encode()
     resp = HttpResponse(None, status=int(stored["status"]), cookies=stored.get("cookies") or ())
-    for name, value in stored.get("headers") or []:
-        resp.headers.add(name, value)
+    for header in stored.get("headers") or []:
+        resp.headers.add(str(header["name"]), str(header["value"]))
     resp.body = body
     resp.headers.set(REPLAYED_HEADER, "true")
     return resp

@@ -134,8 +134,14 @@ class Outbox:
             raise ValueError("shards must be between 1 and 256")
         self.app = app
         self.shards = shards
+        # The record joins business writes to other tables in one transaction: a store whose
+        # transactions stay in one partition (Cosmos DB) is reported by `portafn check`.
         self.table: Table[OutboxRecord] = app.table(
-            OutboxRecord, partition_key="shard", sort_key="sk", name=name
+            OutboxRecord,
+            partition_key="shard",
+            sort_key="sk",
+            name=name,
+            requires=(Capability.TRANSACTIONS_ACROSS_PARTITIONS,),
         )
         _registry[app] = self
         if functions:

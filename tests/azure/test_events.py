@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from azure.functions.blob import InputStream
+from azure.functions.blob import BlobConverter, InputStream
 from azure.functions.cosmosdb import CosmosDBConverter
 from azure.functions.eventgrid import EventGridEventInConverter
 from azure.functions.meta import Datum
@@ -70,17 +70,29 @@ def test_timer_fixture(path: Path) -> None:
 @pytest.mark.parametrize("path", fixture_params("azure", "blob"))
 def test_blob_fixture(path: Path) -> None:
     props = load(path)
-    blob = InputStream(
-        data=b"hello world!",
-        name="uploads/dir/file.bin",
-        uri="https://a/uploads/dir/file.bin",
-        length=12,
-        blob_properties=props,
+    # The host's trigger metadata for a blob trigger, decoded by the library's own converter.
+    blob = BlobConverter.decode(
+        Datum(b"hello world!", "bytes"),
+        trigger_metadata={
+            "BlobTrigger": Datum("uploads/dir/file.bin", "string"),
+            "Uri": Datum("https://a.blob.core.windows.net/uploads/dir/file.bin", "string"),
+            "Properties": Datum(json.dumps(props), "json"),
+        },
     )
+    assert isinstance(blob, InputStream)
     ev = events.blob_stream(blob, "uploads")
-    assert (ev.bucket, ev.key) == ("uploads", "dir/file.bin")
+    assert (ev.bucket, ev.key, ev.action) == ("uploads", "dir/file.bin", "created")
     assert ev.data is not None
-    assert (ev.data.size, ev.data.etag, ev.data.content_type) == (12, props["ETag"], props["ContentType"])
+    assert (ev.data.size, ev.data.etag, ev.data.content_type) == (
+        int(props["ContentLength"]),
+        props["ETag"],
+        props["ContentType"],
+    )
+    assert ev.id == props["ETag"]
+    assert ev.time is not None
+    assert ev.time.isoformat() == props["LastModified"]
+    assert ev.subject == "/blobServices/default/containers/uploads/blobs/dir/file.bin"
+    assert ev.raw is blob
 
 
 def _grid_events(raw: Any) -> list[dict[str, Any]]:

@@ -134,3 +134,16 @@ def test_route_prefix_is_stripped(path: str) -> None:
 
     native = HttpRequestConverter.decode(http_datum(HttpRequest("GET", path)), trigger_metadata={})
     assert to_request(native).path == path
+
+
+def test_changes_trigger_watches_the_store_database_and_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORTAFN_STORE", "cosmos://acct/shop?prefix=dev-")
+    monkeypatch.delenv("PORTAFN_COSMOS_DATABASE", raising=False)
+    monkeypatch.delenv("PORTAFN_COSMOS_PREFIX", raising=False)
+    driver = AzureDriver(orders_app)
+    binding = json.loads(driver.functions["on_order_change"].get_function_json())["bindings"][0]
+    assert (binding["type"], binding["databaseName"], binding["containerName"]) == (
+        "cosmosDBTrigger",
+        "shop",
+        "dev-orders",
+    )

@@ -9,16 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from portafn import App, Context, HttpRequest, HttpResponse, Message
-from portafn.reliability import (
-    DeadLetter,
-    Outbox,
-    Outgoing,
-    Publisher,
-    Retry,
-    idempotency_table,
-    idempotent,
-)
-from portafn.store import transaction
+from portafn.reliability import DeadLetter, Retry, idempotency_table, idempotent
 
 app = App("reliability-tests")
 
@@ -48,9 +39,6 @@ class Applied(BaseModel):
 
 
 idempotency = idempotency_table(app)
-outbox = Outbox(app)
-orders = app.table(Order, partition_key="customer_id", sort_key="order_id")
-applied = app.table(Applied, partition_key="event_id", name="applied")
 
 
 class Effects:
@@ -161,19 +149,6 @@ def publish_now(topic: str, body: dict[str, Any], ctx: Context) -> dict[str, str
     return {"id": ctx.publish(topic, body, key=key, attributes={"origin": "http"})}
 
 
-@app.http("POST", "/customers/{customer_id}/orders")
-def create_order(customer_id: str, body: Order, ctx: Context) -> dict[str, str]:
-    """Insert an order and publish order-created in the same transaction (the outbox)."""
-    effects.contexts.append(ctx)
-    order = body.model_copy(update={"customer_id": customer_id})
-    with transaction() as tx:
-        tx.insert(orders, order)
-        message_id = ctx.publish("order-created", order, key=customer_id, tx=tx)
-        if order.total < 0:
-            raise ValueError("rolled back")  # leaving the block with an error commits nothing
-    return {"id": message_id}
-
-
 @app.topic("order-created")
 def on_order_created(msg: Message[Order], ctx: Context) -> None:
     """Record what arrived, and apply it once per event id (the idempotent consumer)."""
@@ -218,52 +193,3 @@ def decide(msg: Message[dict[str, str]], ctx: Context) -> str:
 def decide_topic(msg: Message[dict[str, str]], ctx: Context) -> str:
     """The same decisions on a topic, for the local bus."""
     return decide(msg, ctx)
-
-
-# -- the crash test ----------------------------------------------------------------------------
-
-
-class JournalEntry(BaseModel):
-    """One message a broker accepted: the crash test's durable stand-in for a broker's log."""
-
-    stream: str
-    entry: str
-    message: dict[str, Any]
-
-
-journal = app.table(JournalEntry, partition_key="stream", sort_key="entry", name="journal")
-
-
-class JournalPublisher(Publisher):
-    """Appends every message to the journal table; with ``kill_after`` set, the process kills
-    itself right after that many sends, before the relay can delete the outbox record."""
-
-    def __init__(self, kill_after: int | None = None) -> None:
-        self.kill_after = kill_after
-        self.count = 0
-
-    def publish(self, message: Outgoing) -> None:
-        import os
-        import signal
-        import time
-        import uuid
-
-        journal.put(
-            JournalEntry(
-                stream="broker",
-                entry=f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}",
-                message=message.to_record(),
-            )
-        )
-        self.count += 1
-        if self.kill_after is not None and self.count >= self.kill_after:
-            os.kill(os.getpid(), signal.SIGKILL)
-
-
-@app.queue("order-created-once")
-@idempotent()
-def apply_once(msg: Message[Order]) -> None:
-    """The idempotent consumer of the crash test: one applied row per event."""
-    assert msg.data is not None
-    effects.hit("apply_once")
-    applied.put(Applied(event_id=msg.id, order_id=msg.data.order_id))

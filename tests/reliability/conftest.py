@@ -4,6 +4,7 @@ memory and sqlite by default), so the same tests later prove the cloud stores.""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -23,22 +24,30 @@ def _reset_effects() -> Iterator[None]:
     effects.reset()
 
 
-# Stores whose transactions cannot join an outbox record to a write in another table. The tests
-# that need that run there as strict xfails, so the day the store can, they say so.
-CROSS_TABLE_GAPS = {
-    "cosmos": "Cosmos DB transactions span one partition of one container, so an outbox record "
-    "cannot join a write to another table (docs/reliability.md: the outbox on Cosmos DB)",
-}
-
-
 @pytest.fixture
-def outbox_store(request: pytest.FixtureRequest) -> None:
-    """Marks the test a strict xfail on stores in ``CROSS_TABLE_GAPS``."""
-    from portafn.store.registry import current_store
+def outbox_portafn_app(
+    request: pytest.FixtureRequest, portafn_target: Any, _portafn_stores: dict[str, Any]
+) -> App:
+    """The outbox app, on stores whose transactions can join an outbox record to a write in another
+    table. On the others (Cosmos DB's stay in one partition) it checks the other side instead, that
+    the outbox is refused, statically and on use, with ``Unsupported`` naming the capability, and
+    skips saying so."""
+    from portafn.capcheck import check
+    from portafn.store.capabilities import Capability
+    from portafn.store.errors import Unsupported
+    from portafn.store.registry import use_store
+    from portafn.testing.plugin import _store_for
+    from tests.reliability.outbox_app import outbox, outbox_app
 
-    if "portafn_client" not in request.fixturenames:
-        return
-    request.getfixturevalue("portafn_client")
-    gap = CROSS_TABLE_GAPS.get(current_store().name)
-    if gap is not None:
-        request.node.add_marker(pytest.mark.xfail(strict=True, reason=gap))
+    needed = Capability.TRANSACTIONS_ACROSS_PARTITIONS
+    store = _store_for(portafn_target.store, request, _portafn_stores)
+    if not store.capabilities.has(needed):
+        gaps = check(outbox_app, store.capabilities)
+        assert any(g.table == outbox.table.name and g.capability is needed for g in gaps), gaps
+        with use_store(store), pytest.raises(Unsupported, match=needed.value):
+            list(outbox.pending())
+        pytest.skip(
+            f"{store.name} does not declare {needed.value!r}, which the outbox needs (checked: it is "
+            "refused with Unsupported); docs/reliability.md shows the change-source alternative"
+        )
+    return outbox_app

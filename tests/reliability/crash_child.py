@@ -13,13 +13,13 @@ import sys
 from portafn import HttpRequest, Runtime
 from portafn.reliability import Relay
 from portafn.store.registry import open_store, set_default_store
-from tests.reliability.apps import JournalPublisher, app, outbox
+from tests.reliability.outbox_app import JournalPublisher, outbox, outbox_app
 
 
 def main(url: str, count: int, kill_after: int) -> None:
     set_default_store(open_store(url))
     publisher = JournalPublisher(kill_after)
-    runtime = Runtime(app, "local", publisher=publisher)
+    runtime = Runtime(outbox_app, "local", publisher=publisher)
     ids: list[str] = []
     for i in range(count):
         body = json.dumps({"customer_id": f"c-{i % 7}", "order_id": f"o-{i}", "total": i})

@@ -11,18 +11,23 @@ from pathlib import Path
 
 import pytest
 
+from portafn import App
 from portafn.reliability import Outgoing, Relay
 from portafn.reliability.publish import to_message
 from portafn.store.registry import current_store
 from portafn.testing import Client
-from portafn.testing.drivers import LocalDriver
-from tests.reliability.apps import JournalPublisher, applied, effects, journal, outbox
-
-pytestmark = pytest.mark.usefixtures("outbox_store")
+from tests.reliability.apps import effects
+from tests.reliability.outbox_app import JournalPublisher, applied, journal, outbox
 
 ROOT = Path(__file__).resolve().parents[2]
 ORDERS = 60
 KILL_AFTER = 25
+
+
+@pytest.fixture
+def portafn_app(outbox_portafn_app: App) -> App:
+    """This module's tests drive the outbox app."""
+    return outbox_portafn_app
 
 
 def order_of(message: Outgoing) -> str:
@@ -60,10 +65,8 @@ def test_killed_relay_loses_nothing_and_consumer_applies_once(portafn_client: Cl
     assert {m.id for m in sent} == set(ids)
 
     # Every copy is delivered to the idempotent consumer; each event is applied once.
-    assert isinstance(portafn_client.driver, LocalDriver)
-    runtime = portafn_client.driver.runtime
     for m in sent:
-        runtime.handle_event("apply_once", to_message(m))
+        assert portafn_client.emit("apply_once", to_message(m)).ok
     assert effects.runs["apply_once"] == ORDERS
     assert all(applied.get(i) is not None for i in ids)
     # Order per key survived the crash: each customer's orders went out in the order they were made.

@@ -28,7 +28,8 @@ from tests.reliability.apps import app, effects, idempotency, pay
 
 
 def runtime_of(client: Client) -> Runtime:
-    assert isinstance(client.driver, LocalDriver), "these tests drive the local runtime directly"
+    if not isinstance(client.driver, LocalDriver):
+        pytest.skip(f"drives the runtime in process; the {client.provider} driver does not expose one")
     return client.driver.runtime
 
 
@@ -41,9 +42,10 @@ def test_a_repeated_message_runs_once_and_replays_the_typed_result(portafn_clien
     assert first.ok, first.errors
     assert again.ok, again.errors
     assert effects.runs["charge"] == 1
-    assert first[0].result == again[0].result
-    assert type(again[0].result).__name__ == "Receipt"  # revalidated into the return type
-    assert again[0].result.run == 1
+    if portafn_client.provider == "local":  # only the local driver hands back a queue function's result
+        assert first[0].result == again[0].result
+        assert type(again[0].result).__name__ == "Receipt"  # revalidated into the return type
+        assert again[0].result.run == 1
 
 
 def test_same_key_with_another_payload_is_rejected_to_dead_letter(portafn_client: Client) -> None:
@@ -59,9 +61,10 @@ def test_same_key_with_another_payload_is_rejected_to_dead_letter(portafn_client
 def test_default_key_is_the_message_id(portafn_client: Client) -> None:
     msg = make_message({"x": 1}, queue="by-id")
     twin = make_message({"x": 1}, queue="by-id")
-    assert portafn_client.emit("by_message_id", msg).result == 1
-    assert portafn_client.emit("by_message_id", msg).result == 1  # a redelivery of the same message
-    assert portafn_client.emit("by_message_id", twin).result == 2  # another message, same payload
+    assert portafn_client.emit("by_message_id", msg).ok
+    assert portafn_client.emit("by_message_id", msg).ok  # a redelivery of the same message
+    assert effects.runs["by_message_id"] == 1
+    assert portafn_client.emit("by_message_id", twin).ok  # another message, same payload
     assert effects.runs["by_message_id"] == 2
 
 
@@ -81,8 +84,7 @@ def test_a_failed_run_releases_the_key_so_the_retry_runs(portafn_client: Client)
     assert first.retry
     second = portafn_client.emit("flaky", msg)
     assert second.ok
-    assert second.result == "done"
-    assert portafn_client.emit("flaky", msg).result == "done"
+    assert portafn_client.emit("flaky", msg).ok
     assert effects.runs["flaky"] == 2
 
 
@@ -132,11 +134,11 @@ def test_an_expired_lease_is_taken_over(portafn_client: Client) -> None:
     )
     delivery = portafn_client.emit("no_wait", make_message(body, queue="no-wait"))
     assert delivery.ok
-    assert delivery.result == 1
+    assert effects.runs["no_wait"] == 1
     stored = idempotency.get(record_key("no_wait", "p-4"))
     assert stored is not None
     assert stored.status == "completed"
-    assert stored.result == 1
+    assert stored.result == "1"
 
 
 def test_an_expired_result_runs_again(portafn_client: Client) -> None:
@@ -149,12 +151,12 @@ def test_an_expired_result_runs_again(portafn_client: Client) -> None:
             payload_hash=payload_hash(body),
             lease_until=now - 10,
             expires_at=int(now - 1),  # past its TTL, whether or not the store deleted it yet
-            result=41,
+            result="41",
         )
     )
     delivery = portafn_client.emit("no_wait", make_message(body, queue="no-wait"))
     assert delivery.ok
-    assert delivery.result == 1
+    assert effects.runs["no_wait"] == 1
 
 
 def test_the_lease_follows_the_remaining_time(portafn_client: Client) -> None:

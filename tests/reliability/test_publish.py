@@ -20,7 +20,8 @@ TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
 
 
 def bus_of(client: Client) -> LocalBus:
-    assert isinstance(client.driver, LocalDriver)
+    if not isinstance(client.driver, LocalDriver):
+        pytest.skip(f"inspects the local bus; the {client.provider} driver publishes to its own broker")
     bus = client.driver.runtime.publisher
     assert isinstance(bus, LocalBus)
     return bus
@@ -123,7 +124,8 @@ def test_a_topic_nobody_consumes_is_still_published(portafn_client: Client) -> N
 
 
 def _ctx(client: Client) -> Context:
-    assert isinstance(client.driver, LocalDriver)
+    if not isinstance(client.driver, LocalDriver):
+        pytest.skip(f"publishes through the local runtime; the {client.provider} driver does not expose one")
     return client.driver.runtime.context("test", "corr-x", None, causation_id="cause-x")
 
 

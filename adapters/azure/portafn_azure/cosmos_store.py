@@ -27,12 +27,19 @@ on first use.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import contextlib
+import dataclasses
+import json
 import math
 import os
 import threading
 import time
+import zlib
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -71,6 +78,7 @@ R = TypeVar("R")
 
 KEY_ENV = "PORTAFN_COSMOS_KEY"
 PARTITION_PATH = "/pk"
+PARTITION_KEY_PATH = PARTITION_PATH  # the name portafn.package.azure reads for its ARM template
 MAX_TRANSACTION_ITEMS = 100
 MAX_ITEM_BYTES = 2 * 1024 * 1024
 _LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -119,23 +127,31 @@ def endpoint_from_url(url: str) -> tuple[str, str, str]:
 
 
 class CosmosStore(Store):
-    """A portafn store on Azure Cosmos DB for NoSQL (or the local ``@vercel/cosmosdb-server``)."""
+    """A portafn store on Azure Cosmos DB for NoSQL (or the local ``@vercel/cosmosdb-server``).
+
+    ``capabilities`` on the class is the cloud service's declaration (the capability matrix and
+    ``portafn check`` read it without opening a store); an instance on a loopback endpoint adds
+    ``LOCAL_GAPS``. Transactions stay within one partition of one container and the change feed
+    gives each item's latest version, so neither refinement (across partitions, every version) is
+    claimed: the table raises ``Unsupported`` for them.
+    """
 
     scheme: ClassVar[str] = "cosmos"
+    capabilities = Capabilities(
+        supported=_SUPPORTED,
+        max_transaction_items=MAX_TRANSACTION_ITEMS,
+        batch_write_size=MAX_TRANSACTION_ITEMS,
+        batch_get_size=100,
+        max_item_bytes=MAX_ITEM_BYTES,
+    )
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
         self.endpoint, self.database_name, self.prefix = endpoint_from_url(url)
         host = urlsplit(self.endpoint).hostname or ""
         self.is_local = host in _LOCAL_HOSTS
-        self.capabilities = Capabilities(
-            supported=_SUPPORTED,
-            max_transaction_items=MAX_TRANSACTION_ITEMS,
-            batch_write_size=MAX_TRANSACTION_ITEMS,
-            batch_get_size=100,
-            max_item_bytes=MAX_ITEM_BYTES,
-            local_gaps=dict(LOCAL_GAPS) if self.is_local else {},
-        )
+        if self.is_local:
+            self.capabilities = dataclasses.replace(type(self).capabilities, local_gaps=dict(LOCAL_GAPS))
         self._lock = threading.Lock()
         self._client: CosmosClient | None = None
         self._database: DatabaseProxy | None = None
@@ -277,15 +293,42 @@ class CosmosStore(Store):
                 ),
             )
             return str(replaced["_etag"])
-        # An unconditional put: create first so the change feed can tell an insert from an update.
+        return self._upsert(op)
+
+    def _upsert(self, op: Put) -> str:
+        """An unconditional put in one request when the key is new (the usual case).
+
+        The item is written as unmodified (``m: false``); only if Cosmos answers 200 (it replaced
+        an item) is ``m`` set by a second, etag-conditional write, so the change feed can still
+        tell an insert from an update. A concurrent writer winning that second write is fine: its
+        version is the newer one.
+        """
+        from azure.core import MatchConditions
+
+        container = self._container(op.table)
+        name, key = op.table.name, op.key
+        statuses: list[int] = []
+
+        def hook(response: Any) -> None:
+            statuses.append(int(response.http_response.status_code))
+
+        fresh = self._item(op.table, key, op.doc, modified=False)
+        written = self._call(name, key, lambda: container.upsert_item(fresh, raw_response_hook=hook))
+        etag = str(written["_etag"])
+        if not statuses or statuses[-1] != 200:
+            return etag
+        body = self._item(op.table, key, op.doc, modified=True)
         try:
-            fresh = self._item(op.table, key, op.doc, modified=False)
-            created = self._call(name, key, lambda: container.create_item(fresh))
-            return str(created["_etag"])
-        except AlreadyExists:
-            body = self._item(op.table, key, op.doc, modified=True)
-            upserted = self._call(name, key, lambda: container.upsert_item(body))
-            return str(upserted["_etag"])
+            marked = self._call(
+                name,
+                key,
+                lambda: container.replace_item(
+                    body["id"], body, etag=etag, match_condition=MatchConditions.IfNotModified
+                ),
+            )
+        except (ConcurrencyConflict, NotFound):
+            return etag  # another write came after ours: it is the latest version
+        return str(marked["_etag"])
 
     def _delete(self, container: ContainerProxy, op: Delete) -> None:
         from azure.core import MatchConditions
@@ -360,15 +403,7 @@ class CosmosStore(Store):
         batch: list[Any] = []
         for op in ops:
             batch.extend(self._batch_ops(op))
-        container = self._container(first.table)
-        from azure.cosmos import exceptions
-
-        try:
-            container.execute_item_batch(batch_operations=batch, partition_key=first.key.pk)
-        except exceptions.CosmosBatchOperationError as exc:
-            raise self._batch_error(ops, exc) from None
-        except exceptions.CosmosHttpResponseError as exc:
-            raise self._mapped(exc, first.table.name, None) from None
+        self._execute_batch(ops, batch)
 
     def _batch_ops(self, op: TransactOp) -> list[Any]:
         doc_id = item_id(op.key)
@@ -410,60 +445,140 @@ class CosmosStore(Store):
             reasons,
         )
 
+    def batch_get(self, table: TableSpec, keys: Sequence[Key]) -> tuple[list[Record], list[Key]]:
+        """One parameterised query per partition (``ARRAY_CONTAINS`` over the ids) instead of a
+        read per key."""
+        container = self._container(table)
+        found: list[Record] = []
+        for pk, group in _by_partition(keys).items():
+            ids = [item_id(k) for k in group]
+            sql = "SELECT * FROM c WHERE c.pk = @pk AND ARRAY_CONTAINS(@ids, c.id)"
+            params: list[dict[str, Any]] = [{"name": "@pk", "value": pk}, {"name": "@ids", "value": ids}]
+
+            def run(sql: str = sql, params: list[dict[str, Any]] = params, pk: KeyValue = pk) -> list[Any]:
+                return list(container.query_items(sql, parameters=params, partition_key=pk))
+
+            found.extend(self._record(table, item) for item in self._call(table.name, None, run))
+        return found, []
+
     def batch_write(self, ops: Sequence[Write]) -> list[Write]:
+        """Unconditional writes, one transactional batch per partition where possible.
+
+        Puts go as ``create`` (so the change feed sees inserts) and deletes as ``delete``: one
+        request per partition for fresh keys. A batch that fails on an item's state (a key that
+        exists, a delete of a missing item) applied nothing, so its writes are then made one by
+        one, which handles both. Atomicity is not promised (nor needed) here.
+        """
         if len(ops) > self.capabilities.batch_write_size:
             raise TooLarge(self.name, ops[0].table.name, None, f"{len(ops)} writes in one batch")
+        groups: dict[tuple[str, KeyValue], list[Write]] = {}
         for op in ops:
-            self.write(op)
+            if isinstance(op, Put):
+                _check_size(self.name, op)
+            groups.setdefault((op.table.name, op.key.pk), []).append(op)
+        for group in groups.values():
+            if len(group) == 1:
+                self.write(group[0])
+                continue
+            try:
+                self._execute_batch(group, [self._blind_op(op) for op in group])
+            except (TransactionConflict, TooLarge):
+                for op in group:
+                    self.write(op)
         return []
+
+    def _blind_op(self, op: Write) -> Any:
+        if isinstance(op, Delete):
+            return ("delete", (item_id(op.key),))
+        return ("create", (self._item(op.table, op.key, op.doc, modified=False),))
+
+    def _execute_batch(self, ops: Sequence[TransactOp], batch: list[Any]) -> None:
+        """One transactional batch; a failed operation becomes ``TransactionConflict``."""
+        from azure.cosmos import exceptions
+
+        first = ops[0]
+        container = self._container(first.table)
+
+        def run() -> None:
+            try:
+                container.execute_item_batch(batch_operations=batch, partition_key=first.key.pk)
+            except exceptions.CosmosBatchOperationError as exc:
+                raise self._batch_error(ops, exc) from None
+
+        self._call(first.table.name, None, run)
 
     def read_changes(
         self, table: TableSpec, cursor: str | None, limit: int = 100
     ) -> tuple[list[ChangeRecord], str | None]:
+        """The change feed (latest version mode) after ``cursor``.
+
+        Each record's ``sequence`` is a cursor just after it (what a reader that handles one
+        record at a time resumes from): the feed's continuation at the start of its page plus the
+        record's ``(_lsn, id)``. Resuming re-reads that page and skips what was handed out, in
+        ``(_lsn, id)`` order (items a transactional batch wrote share one ``_lsn``).
+        """
         container = self._container(table)
-
-        def run() -> tuple[list[dict[str, Any]], str | None]:
-            if cursor:
-                feed = container.query_items_change_feed(continuation=cursor, max_item_count=limit)
-            else:
-                feed = container.query_items_change_feed(start_time="Beginning", max_item_count=limit)
-            pages = feed.by_page()
-            items = list(next(pages, []))
-            return items, getattr(pages, "continuation_token", None)
-
-        items, next_cursor = self._call(table.name, None, run)
+        token, after = _decode_change_cursor(cursor)
         out: list[ChangeRecord] = []
-        for item in items[:limit]:
-            if item.get("doc") is None:  # a transaction's existence-check placeholder
-                continue
-            record = self._record(table, item)
-            ts = item.get("_ts")
-            out.append(
-                ChangeRecord(
-                    table=table.name,
-                    kind="modify" if item.get("m") else "insert",
-                    key=record.key,
-                    old=None,
-                    new=record.doc,
-                    sequence=f"{int(item.get('_lsn', 0)):020d}:{item['id']}",
-                    time=datetime.fromtimestamp(ts, UTC) if isinstance(ts, int | float) else None,
-                    extra={"etag": record.etag},
-                )
+        for _ in range(_MAX_FEED_PAGES):
+            items, next_token = self._call(
+                table.name, None, partial(_feed_page, container, token, max(limit, 1))
             )
-        return out, (next_cursor if _is_feed_token(next_cursor) else None) or cursor
+            items.sort(key=_feed_position)
+            fresh = [i for i in items if after is None or _feed_position(i) > after]
+            taken = fresh[: limit - len(out)]
+            for item in taken:
+                position = _feed_position(item)
+                if item.get("doc") is not None:  # not a transaction's existence-check placeholder
+                    out.append(self._change(table, item, _record_cursor(token, position)))
+                after = position
+            if len(taken) < len(fresh) or not items or not _is_feed_token(next_token) or next_token == token:
+                break  # the limit is reached inside this page, or the feed is caught up
+            token, after = next_token, None
+        return out, _encode_change_cursor(token, after)
+
+    def _change(self, table: TableSpec, item: dict[str, Any], sequence: str) -> ChangeRecord:
+        record = self._record(table, item)
+        ts = item.get("_ts")
+        return ChangeRecord(
+            table=table.name,
+            kind="modify" if item.get("m") else "insert",
+            key=record.key,
+            old=None,
+            new=record.doc,
+            sequence=sequence,
+            time=datetime.fromtimestamp(ts, UTC) if isinstance(ts, int | float) else None,
+            extra={"etag": record.etag},
+        )
 
     def clear(self, table: TableSpec) -> None:
+        """Delete every item: a transactional batch of up to 100 deletes per partition."""
         container = self._container(table)
 
-        def run() -> None:
-            for item in container.query_items("SELECT c.id, c.pk FROM c", enable_cross_partition_query=True):
-                try:
-                    container.delete_item(item["id"], partition_key=item["pk"])
-                except Exception as exc:  # deleted meanwhile: fine
-                    if getattr(exc, "status_code", None) != 404:
-                        raise
+        def listing() -> list[dict[str, Any]]:
+            return list(container.query_items("SELECT c.id, c.pk FROM c", enable_cross_partition_query=True))
 
-        self._call(table.name, None, run)
+        by_pk: dict[KeyValue, list[str]] = {}
+        for item in self._call(table.name, None, listing):
+            by_pk.setdefault(item["pk"], []).append(item["id"])
+        for pk, ids in by_pk.items():
+            for start in range(0, len(ids), MAX_TRANSACTION_ITEMS):
+                chunk = ids[start : start + MAX_TRANSACTION_ITEMS]
+                deletes: list[Any] = [("delete", (i,)) for i in chunk]
+
+                def run(deletes: list[Any] = deletes, pk: KeyValue = pk) -> None:
+                    container.execute_item_batch(batch_operations=deletes, partition_key=pk)
+
+                try:
+                    self._call(table.name, None, run)
+                except StoreError:
+                    # Some were deleted meanwhile (the batch then applied nothing): one by one.
+                    for doc_id in chunk:
+                        self._delete_id(container, table.name, doc_id, pk)
+
+    def _delete_id(self, container: ContainerProxy, table: str, doc_id: str, pk: KeyValue) -> None:
+        with contextlib.suppress(NotFound):
+            self._call(table, None, lambda: container.delete_item(doc_id, partition_key=pk))
 
     def close(self) -> None:
         with self._lock:
@@ -474,16 +589,67 @@ class CosmosStore(Store):
             client.close()
 
 
+def _by_partition(keys: Sequence[Key]) -> dict[KeyValue, list[Key]]:
+    groups: dict[KeyValue, list[Key]] = {}
+    for key in keys:
+        groups.setdefault(key.pk, []).append(key)
+    return groups
+
+
+_MAX_FEED_PAGES = 50
+
+
+def _feed_page(container: Any, token: str | None, size: int) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of the change feed from ``token`` (None: the beginning) and the next token."""
+    if token:
+        feed = container.query_items_change_feed(continuation=token, max_item_count=size)
+    else:
+        feed = container.query_items_change_feed(start_time="Beginning", max_item_count=size)
+    pages = feed.by_page()
+    items = [dict(i) for i in next(pages, [])]
+    return items, getattr(pages, "continuation_token", None)
+
+
+def _feed_position(item: dict[str, Any]) -> tuple[int, str]:
+    lsn = item.get("_lsn")
+    return (int(lsn) if isinstance(lsn, int | str) and str(lsn).isdigit() else 0, str(item.get("id", "")))
+
+
+def _encode_change_cursor(token: str | None, after: tuple[int, str] | None) -> str | None:
+    """A compact, key-safe cursor: the page's feed token and the last position handed out."""
+    if token is None and after is None:
+        return None
+    return _record_cursor(token, after)
+
+
+def _record_cursor(token: str | None, after: tuple[int, str] | None) -> str:
+    raw = json.dumps([token, list(after) if after else None], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(zlib.compress(raw, 9)).decode().rstrip("=")
+
+
+def _decode_change_cursor(cursor: str | None) -> tuple[str | None, tuple[int, str] | None]:
+    if not cursor:
+        return None, None
+    try:
+        raw = zlib.decompress(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        token, after = json.loads(raw)
+    except (ValueError, TypeError, zlib.error):
+        raise ValueError("change cursor is not one this store made") from None
+    if not (token is None or isinstance(token, str)):
+        raise ValueError("change cursor is not one this store made")
+    if after is None:
+        return token, None
+    if not (isinstance(after, list) and len(after) == 2 and isinstance(after[0], int)):
+        raise ValueError("change cursor is not one this store made")
+    return token, (after[0], str(after[1]))
+
+
 def _is_feed_token(token: str | None) -> bool:
     """Whether a change feed continuation is the SDK's composite token (base64 JSON).
 
     After an empty page some SDK versions report the server's bare etag instead, which they cannot
     read back; the previous cursor is kept then.
     """
-    import base64
-    import binascii
-    import json
-
     if not token:
         return False
     try:
@@ -524,8 +690,6 @@ def _ttl_seconds(table: TableSpec, doc: dict[str, Any]) -> int | None:
 
 
 def _check_size(store: str, op: Put) -> None:
-    import json
-
     size = len(json.dumps(op.doc, separators=(",", ":"), ensure_ascii=False).encode())
     if size > MAX_ITEM_BYTES:
         raise TooLarge(store, op.table.name, op.key, f"item is {size} bytes; Cosmos DB takes at most 2 MB")

@@ -9,11 +9,12 @@ converter and read back. Only the Functions host itself is left out; it cannot r
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from portafn.app import App, Function
-from portafn.events import Change, Event, Message, Schedule
+from portafn.events import Change, Event, Message, Schedule, StorageEvent
 from portafn.http import Headers, HttpRequest, HttpResponse
 from portafn.testing.drivers import Delivery
 from portafn_azure import batch
@@ -24,8 +25,6 @@ class _Context:
     """What the worker passes as ``context`` (the fields portafn reads)."""
 
     def __init__(self, name: str) -> None:
-        import uuid
-
         self.invocation_id = str(uuid.uuid4())
         self.function_name = name
 
@@ -66,17 +65,31 @@ def decode_http_response(datum: Any) -> HttpResponse:
 
 
 class AzureDriver:
-    """Runs an app through ``function_app(app)`` and the library's converters."""
+    """Runs an app through ``function_app(app)`` and the library's converters.
+
+    ``event_schema`` picks the schema Event Grid deliveries use: ``"eventgrid"`` (the Event Grid
+    event schema, the default on Azure) or ``"cloudevents"`` (CloudEvents 1.0); other options go to
+    ``function_app``.
+    """
 
     provider = "azure"
 
-    def __init__(self, app: App, **options: Any) -> None:
+    def __init__(self, app: App, *, event_schema: str = "eventgrid", **options: Any) -> None:
+        if event_schema not in ("eventgrid", "cloudevents"):
+            raise ValueError(f"event_schema={event_schema!r}: use 'eventgrid' or 'cloudevents'")
         self.app = app
+        self.event_schema = event_schema
         self.function_app = function_app(app, **options)
         self.functions = {f.get_function_name(): f for f in self.function_app.get_functions()}
 
     def _user(self, name: str) -> Any:
         return self.functions[name].get_user_function()
+
+    def binding_type(self, name: str) -> str:
+        """The trigger binding type the worker indexed for a function (``blobTrigger``, ...)."""
+        bindings = json.loads(self.functions[name].get_function_json())["bindings"]
+        trigger = next(b for b in bindings if str(b.get("type", "")).endswith("Trigger"))
+        return str(trigger["type"])
 
     def http(self, request: HttpRequest) -> HttpResponse:
         """Route like the host (by route template and method), then decode, call and encode."""
@@ -97,31 +110,75 @@ class AzureDriver:
 
     def deliver(self, function: Function, event: Event[Any]) -> Delivery:
         """Deliver one event as the host would; a raise is a failed delivery the host retries."""
+        arg = self.native(function, event)
+        try:
+            result = self._user(function.name)(arg, _Context(function.name))
+        except Exception as exc:
+            from portafn.reliability.outcomes import Outcome, outcome_of
+
+            outcome = outcome_of(exc)
+            return Delivery(
+                ok=outcome is Outcome.SUCCESS,
+                error=type(exc).__name__,
+                retry=outcome is Outcome.RETRY and batch.is_retried(function.kind),
+                dead_letter=outcome is Outcome.DEAD_LETTER,
+            )
+        return Delivery(ok=True, result=result)
+
+    def native(self, function: Function, event: Event[Any]) -> Any:
+        """The trigger object the worker would pass ``function`` for ``event``, made by the
+        library's converter from the payload and trigger metadata the host sends."""
         from azure.functions.meta import Datum
 
         kind = function.kind
-        try:
-            if kind in ("queue", "topic") and isinstance(event, Message):
-                arg = self._queue_input(event)
-            elif kind == "schedule" and isinstance(event, Schedule):
-                from azure.functions.timer import TimerRequestConverter
+        if kind in ("queue", "topic") and isinstance(event, Message):
+            if self.binding_type(function.name) == "serviceBusTrigger":
+                return self._servicebus_input(event)
+            return self._queue_input(event)
+        if kind == "schedule" and isinstance(event, Schedule):
+            from azure.functions.timer import TimerRequestConverter
 
-                payload = {
-                    "Schedule": {"AdjustForDST": True},
-                    "ScheduleStatus": {},
-                    "IsPastDue": event.past_due,
-                }
-                arg = TimerRequestConverter.decode(Datum(json.dumps(payload), "json"), trigger_metadata={})
-            elif kind == "changes" and isinstance(event, Change):
-                arg = self._documents(function, event)
-            else:
-                raise NotImplementedError(f"the Azure driver does not deliver {kind} events yet")
-            result = self._user(function.name)(arg, _Context(function.name))
-        except NotImplementedError:
-            raise
-        except Exception as exc:
-            return Delivery(ok=False, error=type(exc).__name__, retry=batch.is_retried(kind))
-        return Delivery(ok=True, result=result)
+            payload = {"Schedule": {"AdjustForDST": True}, "ScheduleStatus": {}, "IsPastDue": event.past_due}
+            return TimerRequestConverter.decode(Datum(json.dumps(payload), "json"), trigger_metadata={})
+        if kind == "changes" and isinstance(event, Change):
+            return self._documents(function, event)
+        if kind == "storage" and isinstance(event, StorageEvent):
+            if self.binding_type(function.name) == "blobTrigger":
+                return self._blob_input(event)
+            return self._event_grid_input(_blob_grid_event(event))
+        if kind == "event":
+            body = _cloud_event(event) if self.event_schema == "cloudevents" else _grid_event(event)
+            return self._event_grid_input(body)
+        raise TypeError(f"cannot deliver {type(event).__name__} to a {kind} function on Azure")
+
+    def _blob_input(self, event: StorageEvent) -> Any:
+        """The ``InputStream`` of a blob trigger (polling or Event Grid source alike)."""
+        from azure.functions.blob import BlobConverter
+        from azure.functions.meta import Datum
+
+        obj = event.data
+        assert obj is not None
+        props: dict[str, Any] = {
+            "ContentLength": obj.size or 0,
+            "ContentType": obj.content_type or "application/octet-stream",
+            "ETag": obj.etag or f'"0x{uuid.uuid4().hex[:15].upper()}"',
+            "LastModified": (event.time or datetime.now(UTC)).isoformat(),
+            "BlobType": "BlockBlob",
+        }
+        metadata = {
+            "BlobTrigger": Datum(f"{obj.bucket}/{obj.key}", "string"),
+            "Uri": Datum(_blob_url(obj.bucket, obj.key), "string"),
+            "Properties": Datum(json.dumps(props), "json"),
+            "Metadata": Datum("{}", "json"),
+        }
+        # The content is not part of a StorageEvent: the blob's bytes stand in as zeros of its size.
+        return BlobConverter.decode(Datum(bytes(obj.size or 0), "bytes"), trigger_metadata=metadata)
+
+    def _event_grid_input(self, body: dict[str, Any]) -> Any:
+        from azure.functions.eventgrid import EventGridEventInConverter
+        from azure.functions.meta import Datum
+
+        return EventGridEventInConverter.decode(Datum(json.dumps(body), "json"), trigger_metadata={})
 
     def _documents(self, function: Function, change: Change[Any]) -> Any:
         """A ``DocumentList`` holding the item as the Cosmos store writes it (latest version)."""
@@ -161,3 +218,93 @@ class AzureDriver:
             "PopReceipt": Datum("AgAAAAMAAAAAAAAA", "string"),
         }
         return QueueMessageInConverter.decode(Datum(message.body, "bytes"), trigger_metadata=metadata)
+
+    def _servicebus_input(self, message: Message[Any]) -> Any:
+        from azure.functions.meta import Datum
+        from azure.functions.servicebus import ServiceBusMessageInConverter
+
+        props = json.dumps(dict(message.attributes))
+        metadata = {
+            "MessageId": Datum(message.id, "string"),
+            "DeliveryCount": Datum(str(message.delivery_attempt), "string"),
+            "EnqueuedTimeUtc": Datum(datetime.now(UTC).isoformat(), "string"),
+            "UserProperties": Datum(props, "json"),
+            "ApplicationProperties": Datum(props, "json"),
+        }
+        return ServiceBusMessageInConverter.decode(Datum(message.body, "bytes"), trigger_metadata=metadata)
+
+
+ACCOUNT = "devstoreaccount1"
+
+
+def _blob_url(container: str, key: str) -> str:
+    from urllib.parse import quote
+
+    return f"http://127.0.0.1:10000/{ACCOUNT}/{container}/{quote(key)}"
+
+
+def _when(event: Event[Any]) -> str:
+    return (event.time or datetime.now(UTC)).isoformat().replace("+00:00", "Z")
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    return value
+
+
+def _blob_grid_event(event: StorageEvent) -> dict[str, Any]:
+    """A ``Microsoft.Storage.Blob{Created,Deleted}`` event in the Event Grid schema."""
+    obj = event.data
+    assert obj is not None
+    created = event.action == "created"
+    return {
+        "id": event.id,
+        "topic": f"/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/local"
+        f"/providers/Microsoft.Storage/storageAccounts/{ACCOUNT}",
+        "subject": f"/blobServices/default/containers/{obj.bucket}/blobs/{obj.key}",
+        "eventType": "Microsoft.Storage.BlobCreated" if created else "Microsoft.Storage.BlobDeleted",
+        "eventTime": _when(event),
+        "data": {
+            "api": "PutBlob" if created else "DeleteBlob",
+            "contentType": obj.content_type or "application/octet-stream",
+            "contentLength": obj.size,
+            "eTag": obj.etag,
+            "blobType": "BlockBlob",
+            "url": _blob_url(obj.bucket, obj.key),
+        },
+        "dataVersion": "",
+        "metadataVersion": "1",
+    }
+
+
+def _grid_event(event: Event[Any]) -> dict[str, Any]:
+    """A neutral event in the Event Grid event schema."""
+    return {
+        "id": event.id,
+        "topic": event.source,
+        "subject": event.subject or "",
+        "eventType": event.type,
+        "eventTime": _when(event),
+        "data": _plain(event.data),
+        "dataVersion": event.dataschema or "",
+        "metadataVersion": "1",
+    }
+
+
+def _cloud_event(event: Event[Any]) -> dict[str, Any]:
+    """A neutral event in the CloudEvents 1.0 schema (as Event Grid delivers it)."""
+    body: dict[str, Any] = {
+        "specversion": "1.0",
+        "id": event.id,
+        "source": event.source,
+        "type": event.type,
+        "time": _when(event),
+        "data": _plain(event.data),
+        **{k: v for k, v in event.extensions.items() if isinstance(v, str | int | bool)},
+    }
+    for name in ("subject", "datacontenttype", "dataschema"):
+        value = getattr(event, name, None)
+        if value:
+            body[name] = value
+    return body

@@ -15,7 +15,9 @@ One Azure function per portafn function, named after it:
   other types are logged and acknowledged.
 
 Connections are app setting names (``AzureWebJobsStorage``, ``ServiceBusConnection``,
-``CosmosDBConnection`` by default). A raise from a handler is raised to the worker, so the host's
+``CosmosDBConnection`` by default). The Cosmos DB trigger watches the database and container prefix of
+``PORTAFN_STORE`` (``portafn`` when unset; ``cosmos_database=`` or ``PORTAFN_COSMOS_DATABASE``
+override it). A raise from a handler is raised to the worker, so the host's
 retry and poison semantics apply (see ``portafn_azure.batch``).
 """
 
@@ -72,7 +74,8 @@ def function_app(
         raise ValueError(f"messaging={kind!r}: use 'storage' (Storage queues) or 'servicebus'")
     fa = func.FunctionApp(http_auth_level=getattr(func.AuthLevel, auth_level.upper()))
     runtime = Runtime(app, "azure")
-    database = cosmos_database or os.environ.get("PORTAFN_COSMOS_DATABASE") or app.name
+    store_database, store_prefix = _store_target()
+    database = cosmos_database or os.environ.get("PORTAFN_COSMOS_DATABASE") or store_database
     for fn in app.functions.values():
         trigger = fn.trigger
         if isinstance(trigger, HttpTrigger):
@@ -164,7 +167,7 @@ def function_app(
                 arg_name="documents",
                 connection=cosmos_connection,
                 database_name=database,
-                container_name=os.environ.get("PORTAFN_COSMOS_PREFIX", "") + spec.name,
+                container_name=os.environ.get("PORTAFN_COSMOS_PREFIX", store_prefix) + spec.name,
                 lease_container_name=lease_container,
                 create_lease_container_if_not_exists=True,
             )
@@ -179,6 +182,25 @@ def function_app(
             eh = _event_handler(runtime, fn, "event", events.event_grid, only_type=trigger.type)
             _register(fa.event_grid_trigger(arg_name="event"), fa, fn, eh)
     return fa
+
+
+DEFAULT_DATABASE = "portafn"
+
+
+def _store_target() -> tuple[str, str]:
+    """The database and container prefix the Cosmos store writes to, so a ``changes`` trigger
+    watches the same containers: from ``PORTAFN_STORE`` when it is a ``cosmos://`` URL (the app
+    setting is present when the worker indexes), else ``portafn``, the packaged default."""
+    url = os.environ.get("PORTAFN_STORE", "")
+    if url.startswith("cosmos://"):
+        from portafn_azure.cosmos_store import endpoint_from_url
+
+        try:
+            _, database, prefix = endpoint_from_url(url)
+        except ValueError:
+            return DEFAULT_DATABASE, ""
+        return database, prefix
+    return DEFAULT_DATABASE, ""
 
 
 def _register(

@@ -254,7 +254,10 @@ def _grid_dict(event: Any) -> dict[str, Any]:
             )
         }
         out["data"] = event.get_json() if hasattr(event, "get_json") else getattr(event, "data", None)
-        out.update(getattr(event, "extensions", None) or {})
+        # The library keeps CloudEvents extension attributes (traceparent, ...) in extension_attrs.
+        extensions = getattr(event, "extension_attrs", None) or getattr(event, "extensions", None) or {}
+        if isinstance(extensions, Mapping):
+            out.update({str(k): v for k, v in extensions.items()})
         return {k: v for k, v in out.items() if v is not None}
     raise _fail("event", f"expected an Event Grid event, got {type(event).__name__}")
 

@@ -6,7 +6,8 @@ one ``update()`` under an update-time precondition (updating a map field replace
     {"doc": {...the item...}, "_pk": <pk>, "_sk": <sk>, "_expires": <timestamp, TTL tables only>}
 
 ``_pk``/``_sk`` keep the typed key for ``where``/``order_by``; ``_expires`` is the field a
-Firestore TTL policy targets; ``_w`` is a fresh token per write (see ``FirestoreStore._once``). The document id encodes the key so that it is always legal:
+Firestore TTL policy targets; ``_w`` is a fresh token per write and ``_b`` the etag a conditional replace was based on
+(see ``FirestoreStore._once``). The document id encodes the key so that it is always legal:
 never containing ``/``, never ``.`` or ``..``, never ``__x__``, and distinct for ``"1"`` and ``1``.
 """
 
@@ -26,6 +27,7 @@ PK = "_pk"
 SK = "_sk"
 EXPIRES = "_expires"
 TOKEN = "_w"  # a fresh id per write: tells whether a write whose answer was lost landed
+BASE = "_b"  # the etag a conditional replace was conditioned on
 MAX_ID_BYTES = 1500  # Firestore's limit on a document id
 
 

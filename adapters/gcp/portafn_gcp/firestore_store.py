@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -69,6 +70,8 @@ if TYPE_CHECKING:
 FENCE_ID = "~portafn-fence"
 MAX_BATCH = 500  # Firestore's limit on writes per batch or transaction
 FEED_TIMEOUT_S = 10.0
+SETTLE_S = 5.0  # how long a write whose answer was lost is watched for
+SETTLE_POLL_S = 0.05
 
 
 class FirestoreStore(Store):
@@ -167,30 +170,63 @@ class FirestoreStore(Store):
         body = self._body(op)
         with self._errors(table, key):
             if op.if_absent:
-                result = self._once(ref, body, lambda: ref.create(body, retry=None))
+                result = self._once(ref, body, None, lambda: ref.create(body, retry=None))
             elif op.etag is not None:
                 result = self._conditional_put(ref, op, body)
             else:
                 result = ref.set(body)  # idempotent: the SDK's own retries are safe here
         return _etag(result.update_time)
 
-    def _once(self, ref: DocumentReference, body: dict[str, Any], call: Callable[[], Any]) -> Any:
-        """Run a conditional write with no blind retry; settle an ambiguous failure by reading.
+    def _once(
+        self, ref: DocumentReference, body: dict[str, Any], base: str | None, call: Callable[[], Any]
+    ) -> Any:
+        """Run a conditional write with no blind retry; settle a lost answer by reading.
 
         A retried conditional write whose first attempt did commit would fail its own
-        precondition, and a caller retrying the read-modify-write would apply it twice. So the
-        SDK does not retry, and when the answer is lost the write token says whether it landed.
+        precondition, and a caller retrying the read-modify-write would then apply it twice. So
+        the SDK does not retry, and when the answer is lost (UNAVAILABLE, DEADLINE_EXCEEDED,
+        INTERNAL, UNKNOWN: the emulator gives the last one under load) the write's token (``_w``)
+        and base etag (``_b``) say what happened: only one write conditioned on a version can land.
         """
         from google.api_core import exceptions as gexc
 
+        definite = (
+            gexc.FailedPrecondition,
+            gexc.NotFound,
+            gexc.Conflict,
+            gexc.InvalidArgument,
+            gexc.PermissionDenied,
+            gexc.Unauthenticated,
+            gexc.ResourceExhausted,
+        )
         try:
             return call()
-        except (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError) as exc:
+        except definite:
+            raise
+        except (gexc.GoogleAPICallError, gexc.RetryError) as exc:
+            return self._settle(ref, body, base, _short(exc))
+
+    def _settle(self, ref: DocumentReference, body: dict[str, Any], base: str | None, why: str) -> Any:
+        deadline = time.monotonic() + SETTLE_S
+        while True:
             snap = ref.get()
             data = snap.to_dict() if snap.exists else None
             if data is not None and data.get(fk.TOKEN) == body[fk.TOKEN]:
-                return snap
-            raise StoreUnavailable(self.name, None, None, "write did not land: " + _short(exc)) from None
+                return snap  # it landed
+            if data is not None and base is None:
+                raise AlreadyExists(self.name, None, None, "the key was taken while the answer was lost")
+            if base is not None and (data is None or _etag(snap.update_time) != base):
+                if data is None:
+                    raise NotFound(self.name, None, None, "the item went while the answer was lost")
+                if data.get(fk.BASE) == base:
+                    # Another write from the same version won: ours can never land now.
+                    raise ConcurrencyConflict(self.name, None, None)
+                raise StoreError(self.name, None, None, f"outcome of a conditional write unknown ({why})")
+            if time.monotonic() > deadline:
+                # Still at the base version: ours has not landed, and a retry is safe (only one
+                # write conditioned on this version can ever land).
+                raise StoreUnavailable(self.name, None, None, f"write did not land ({why})")
+            time.sleep(SETTLE_POLL_S)
 
     def _conditional_put(self, ref: DocumentReference, op: Put, body: dict[str, Any]) -> Any:
         from google.api_core import exceptions as gexc
@@ -200,10 +236,11 @@ class FirestoreStore(Store):
         if when is None:
             raise self._stale(ref, op.table, op.key)
         option = self.client.write_option(last_update_time=when)
+        body = {**body, fk.BASE: op.etag}
         try:
             # update() of the envelope's top-level fields replaces them whole (a map field too),
             # under a precondition that the document still has the update time we read.
-            return self._once(ref, body, lambda: ref.update(body, option=option, retry=None))
+            return self._once(ref, body, op.etag, lambda: ref.update(body, option=option, retry=None))
         except (gexc.FailedPrecondition, gexc.NotFound):
             raise self._stale(ref, op.table, op.key) from None
 
@@ -221,7 +258,12 @@ class FirestoreStore(Store):
                 ref.delete(option=self.client.write_option(last_update_time=when), retry=None)
             except (gexc.FailedPrecondition, gexc.NotFound):
                 raise self._stale(ref, op.table, op.key) from None
-            except (gexc.ServiceUnavailable, gexc.DeadlineExceeded, gexc.InternalServerError) as exc:
+            except (
+                gexc.ServiceUnavailable,
+                gexc.DeadlineExceeded,
+                gexc.InternalServerError,
+                gexc.Unknown,
+            ) as exc:
                 # Lost answer: gone now means the delete (ours, or one it raced) is done.
                 if ref.get().exists:
                     raise StoreUnavailable(self.name, op.table.name, None, _short(exc)) from None
