@@ -7,6 +7,7 @@ from typing import Any
 
 from portafn.capcheck import check, required
 from portafn.cli.loading import AppLoadError, load_app
+from portafn.store.capabilities import Capabilities
 
 
 def register(sub: Any) -> None:
@@ -30,7 +31,9 @@ def run(args: argparse.Namespace) -> int:
     except (AppLoadError, StoreConfigError) as exc:
         raise CliError(str(exc)) from None
     # The class declares capabilities; nothing is opened or contacted.
-    capabilities = cls.capabilities
+    capabilities = getattr(cls, "capabilities", None)
+    if not isinstance(capabilities, Capabilities):
+        raise CliError(f"{cls.scheme}:// declares its capabilities only per instance; its store must declare them on the class")
     for table, needs in required(app).items():
         listed = ", ".join(f"{c.value} ({why})" for c, why in needs.items()) or "only the portable core"
         print(f"table {table}: needs {listed}")

@@ -108,7 +108,9 @@ def local_settings() -> dict[str, Any]:
             "AzureWebJobsStorage": "UseDevelopmentStorage=true",
             "AzureWebJobsFeatureFlags": "EnableWorkerIndexing",
             "PORTAFN_STORE": "cosmos://localhost:8081/portafn",
-            "CosmosConnection": "AccountEndpoint=https://localhost:8081/;AccountKey=REPLACE_ME",
+            # The Cosmos DB trigger's connection, and the key the portafn store signs with.
+            "CosmosDBConnection": "AccountEndpoint=https://localhost:8081/;AccountKey=REPLACE_ME",
+            "PORTAFN_COSMOS_KEY": "REPLACE_ME",
         },
     }
 
@@ -116,10 +118,10 @@ def local_settings() -> dict[str, Any]:
 def partition_path() -> str:
     """The Cosmos store's partition key path (its items keep the key as ``pk``/``sk``)."""
     try:
-        from portafn_azure.cosmos_store import PARTITION_KEY_PATH  # type: ignore[attr-defined]
+        from portafn_azure.cosmos_store import PARTITION_PATH
     except ImportError:
         return "/pk"
-    return str(PARTITION_KEY_PATH)
+    return str(PARTITION_PATH)
 
 
 def arm_template(ctx: BuildContext) -> dict[str, Any]:
@@ -236,11 +238,20 @@ def arm_template(ctx: BuildContext) -> dict[str, Any]:
             "value": "[format('cosmos://{0}.documents.azure.com/portafn', variables('cosmosName'))]",
         },
         {
-            "name": "CosmosConnection",
+            # The name the Cosmos DB trigger reads (portafn_azure.function_app's default).
+            "name": "CosmosDBConnection",
             "value": (
                 f"[format('AccountEndpoint={{0}};AccountKey={{1}};', {cosmos_ep}, "
                 "listKeys(resourceId('Microsoft.DocumentDB/databaseAccounts', variables('cosmosName')), "
                 "'2024-05-15').primaryMasterKey)]"
+            ),
+        },
+        {
+            # The portafn Cosmos store signs requests with the account key from this setting.
+            "name": "PORTAFN_COSMOS_KEY",
+            "value": (
+                "[listKeys(resourceId('Microsoft.DocumentDB/databaseAccounts', variables('cosmosName')), "
+                "'2024-05-15').primaryMasterKey]"
             ),
         },
     ]

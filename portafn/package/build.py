@@ -187,6 +187,8 @@ def package(
     artifacts = spec.write(ctx)
     for artifact in artifacts:
         enforce_limits(provider, artifact)
+    for note in ctx.notes:
+        progress(f"note: {note}")
     result = PackageResult(provider, out, target, artifacts, installed)
     (out / "package-report.json").write_text(
         json.dumps(_report_json(result), indent=2, sort_keys=True) + "\n"
@@ -205,13 +207,7 @@ def check_capabilities(app: App, spec: ProviderModule, progress: Progress) -> No
     except StoreConfigError:
         progress(f"{spec.STORE_SCHEME} store not installed here; capability check skipped")
         return
-    capabilities = getattr(cls, "capabilities", None)
-    if capabilities is None:
-        try:
-            capabilities = cls(f"{spec.STORE_SCHEME}://").capabilities
-        except Exception as exc:  # a store that cannot be made offline still declares nothing usable
-            progress(f"cannot read {spec.STORE_SCHEME} capabilities ({exc}); check skipped")
-            return
+    capabilities = cls.capabilities  # every store declares them on the class (docs/stores.md)
     gaps = check(app, capabilities)
     if gaps:
         raise CapabilityMissing(

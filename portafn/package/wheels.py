@@ -100,7 +100,7 @@ def build_workspace_wheels(names: Sequence[str], out: Path, progress: Progress) 
     if root is None:
         raise PackageError(
             "portafn is not running from its source checkout, so its wheels cannot be built here; "
-            "install portafn from an index and pass --from-index"
+            "packaging needs a checkout of portafn (see docs/packaging.md)"
         )
     out.mkdir(parents=True, exist_ok=True)
     built: list[Path] = []

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import json
 import threading
 import uuid
@@ -110,6 +111,15 @@ class DynamoDBStore(Store):
     """A portafn store on Amazon DynamoDB (or DynamoDB Local, given a loopback ``endpoint``)."""
 
     scheme: ClassVar[str] = "dynamodb"
+    # The service's declaration, readable without a connection (the capability matrix and
+    # `portafn check` read the class); an instance on DynamoDB Local adds its local gaps.
+    capabilities = Capabilities(
+        supported=_FULL,
+        max_transaction_items=100,
+        batch_write_size=25,
+        batch_get_size=100,
+        max_item_bytes=400 * 1024,
+    )
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
@@ -121,14 +131,10 @@ class DynamoDBStore(Store):
         self.endpoint: str | None = params.get("endpoint") or None
         self.prefix = params.get("prefix", "")
         self.is_local = bool(self.endpoint) and (urlsplit(self.endpoint).hostname or "") in _LOCAL_HOSTS
-        self.capabilities = Capabilities(
-            supported=_FULL,
-            max_transaction_items=100,
-            batch_write_size=25,
-            batch_get_size=100,
-            max_item_bytes=400 * 1024,
-            local_gaps={Capability.TTL: TTL_LOCAL_GAP} if self.is_local else {},
-        )
+        if self.is_local:
+            self.capabilities = dataclasses.replace(
+                type(self).capabilities, local_gaps={Capability.TTL: TTL_LOCAL_GAP}
+            )
         self._lock = threading.Lock()
         self._client: DynamoDBClient | None = None
         self._streams: Any = None  # no stubs for the streams client are installed

@@ -1,0 +1,72 @@
+"""Every code block of docs/getting-started.md, run as written: the module, the CLI, curl, the test."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from portafn.dev.process import ManagedProcess, free_port, port_open
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "getting-started.md"
+BLOCK = re.compile(r"```(\w+)\n(.*?)```", re.S)
+
+
+def blocks(lang: str) -> list[str]:
+    return [body for kind, body in BLOCK.findall(DOC.read_text()) if kind == lang]
+
+
+def portafn(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    exe = shutil.which("portafn") or str(Path(sys.executable).with_name("portafn"))
+    return subprocess.run([exe, *args], cwd=cwd, capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    python = blocks("python")
+    shop = next(b for b in python if b.startswith("# shop.py"))
+    test = next(b for b in python if "LocalClient" in b)
+    (tmp_path / "shop.py").write_text(shop)
+    (tmp_path / "test_shop.py").write_text(test)
+    return tmp_path
+
+
+def test_routes_output_is_as_documented(project: Path) -> None:
+    console = next(b for b in blocks("console") if "portafn routes" in b)
+    command, *expected = console.strip().splitlines()
+    result = portafn(*shlex.split(command.removeprefix("$ "))[1:], cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines() == expected
+
+
+def test_serve_and_curl_as_documented(project: Path) -> None:
+    if shutil.which("curl") is None:
+        pytest.fail("curl is needed to run the documented commands")
+    port = free_port()
+    serve, *curls = [ln for ln in blocks("bash")[1].replace("\\\n", " ").splitlines() if ln.strip()]
+    argv = shlex.split(serve.split("#")[0].replace("8000", str(port)))
+    exe = shutil.which("portafn") or str(Path(sys.executable).with_name("portafn"))
+    with ManagedProcess("getting-started", [exe, *argv[1:]], ready=lambda: port_open(port), cwd=project,
+                        log_dir=project / "logs"):
+        outputs = []
+        for line in [*curls, blocks("bash")[2].strip()]:
+            cmd = shlex.split(line.replace("localhost:8000", f"127.0.0.1:{port}"))
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+            assert done.returncode == 0, done.stderr
+            outputs.append(json.loads(done.stdout))
+    assert outputs[0] == outputs[1] == {"sku": "a1", "name": "pen", "price_cents": 120}
+    assert outputs[2] == json.loads(blocks("json")[0])
+
+
+def test_documented_test_passes(project: Path) -> None:
+    env = {**os.environ, "PORTAFN_STORE": "memory://"}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_shop.py"],
+                          cwd=project, capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
