@@ -33,7 +33,9 @@ def run(args: argparse.Namespace) -> int:
     # The class declares capabilities; nothing is opened or contacted.
     capabilities = getattr(cls, "capabilities", None)
     if not isinstance(capabilities, Capabilities):
-        raise CliError(f"{cls.scheme}:// declares its capabilities only per instance; its store must declare them on the class")
+        raise CliError(
+            f"{cls.scheme}:// declares its capabilities only per instance; its store must declare them on the class"
+        )
     for table, needs in required(app).items():
         listed = ", ".join(f"{c.value} ({why})" for c, why in needs.items()) or "only the portable core"
         print(f"table {table}: needs {listed}")

@@ -24,7 +24,9 @@ import threading
 import uuid
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
@@ -129,8 +131,26 @@ class Publisher(ABC):
 PublisherFactory = Callable[["Runtime"], Publisher]
 
 
+_override: ContextVar[PublisherFactory | None] = ContextVar("portafn_publisher", default=None)
+
+
+@contextmanager
+def use_publisher(factory: PublisherFactory) -> Iterator[None]:
+    """Within the block, runtimes that resolve their publisher use ``factory`` (tests use it to
+    capture what functions publish and deliver it through a provider's driver)."""
+    token = _override.set(factory)
+    try:
+        yield
+    finally:
+        _override.reset(token)
+
+
 def resolve_publisher(runtime: Runtime) -> Publisher:
-    """The publisher for ``runtime.provider``: the local bus, or the registered factory's."""
+    """The publisher for ``runtime.provider``: an override set by ``use_publisher``, the local bus,
+    or the registered factory's."""
+    override = _override.get()
+    if override is not None:
+        return override(runtime)
     if runtime.provider == "local":
         return LocalBus(runtime)
     for ep in entry_points(group=ENTRY_POINT_GROUP):

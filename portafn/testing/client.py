@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 from portafn.app import App, Function
@@ -10,6 +11,7 @@ from portafn.errors import FunctionNotFound
 from portafn.events import Event
 from portafn.factories import encode_payload, make_message, make_schedule, make_storage_event
 from portafn.http import HeaderInput, HttpRequest, HttpResponse
+from portafn.reliability.publish import Outgoing, Publisher, to_message, use_publisher
 from portafn.store.changes import tail_cursor
 from portafn.store.table import Table, change_event
 from portafn.testing.drivers import Delivery, Driver, LocalDriver
@@ -42,6 +44,7 @@ class Client:
         self.driver: Driver = driver or LocalDriver(app)
         # Changes made before the client existed are history, not this test's to deliver.
         self._change_cursors = {name: tail_cursor(table) for name, table in _watched(app).items()}
+        self.published: list[Outgoing] = []  # what capture_published() kept
 
     @property
     def provider(self) -> str:
@@ -88,12 +91,7 @@ class Client:
 
     def send(self, queue: str, data: Any, *, attributes: Mapping[str, str] | None = None) -> Deliveries:
         """Deliver one message to every function on queue or topic ``queue``."""
-        targets = [
-            fn
-            for fn in self.app.functions.values()
-            if (isinstance(fn.trigger, QueueTrigger) and fn.trigger.queue == queue)
-            or (isinstance(fn.trigger, TopicTrigger) and fn.trigger.topic == queue)
-        ]
+        targets = self._consumers(queue)
         if not targets:
             raise FunctionNotFound(f"app {self.app.name!r} has no function on queue or topic {queue!r}")
         message = make_message(data, queue=queue, attributes=attributes)
@@ -122,6 +120,33 @@ class Client:
     def emit(self, function: str, event: Event[Any]) -> Delivery:
         """Deliver any neutral event to one function by name."""
         return self.driver.deliver(self.app.function(function), event)
+
+    def deliver_published(self, *, limit: int = 1000) -> Deliveries:
+        """Deliver what the app's functions published (``ctx.publish``) to its own topic and queue
+        functions, through the driver, as the provider's broker would; messages published while
+        delivering are delivered too, in order, up to ``limit``. Messages are kept while
+        ``capture_published()`` is active (the pytest plugin does it for every provider but
+        ``local``, whose bus delivers at once, leaving nothing here)."""
+        out = Deliveries()
+        while self.published and len(out) < limit:
+            outgoing = self.published.pop(0)
+            targets = self._consumers(outgoing.topic)
+            message = to_message(outgoing)
+            out.extend(self.driver.deliver(fn, message) for fn in targets)
+        return out
+
+    def capture_published(self) -> AbstractContextManager[None]:
+        """A context manager in which whatever the app publishes is kept in ``published`` for
+        ``deliver_published`` instead of going to a broker."""
+        return use_publisher(lambda runtime: _Capture(self.published))
+
+    def _consumers(self, topic: str) -> list[Function]:
+        return [
+            fn
+            for fn in self.app.functions.values()
+            if (isinstance(fn.trigger, QueueTrigger) and fn.trigger.queue == topic)
+            or (isinstance(fn.trigger, TopicTrigger) and fn.trigger.topic == topic)
+        ]
 
     def deliver_changes(self) -> Deliveries:
         """Deliver the tables' pending changes to the ``@app.changes`` functions, in order, through
@@ -169,3 +194,13 @@ def _watched(app: App) -> dict[str, Table[Any]]:
         for fn in app.by_kind("changes")
         if isinstance(fn.trigger, ChangesTrigger)
     }
+
+
+class _Capture(Publisher):
+    """A publisher that keeps messages for the client to deliver through its driver."""
+
+    def __init__(self, sink: list[Outgoing]) -> None:
+        self.sink = sink
+
+    def publish(self, message: Outgoing) -> None:
+        self.sink.append(message)

@@ -155,7 +155,15 @@ def portafn_client(
             store.ensure_table(table.spec)
             store.clear(table.spec)
         request.config.stash[_REPORT].note_app(app, portafn_target.store, store)
-        yield Client(app, driver)
+        client = Client(app, driver)
+        if portafn_target.provider == "local":
+            # The local bus delivers what the app publishes in process, as `portafn serve` does.
+            yield client
+            return
+        # Elsewhere what the app publishes is kept for client.deliver_published(), which delivers it
+        # through the provider's driver: the broker's native shape, the adapter's real entry point.
+        with client.capture_published():
+            yield client
 
 
 @pytest.fixture

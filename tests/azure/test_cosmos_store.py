@@ -108,3 +108,12 @@ def test_a_transaction_of_upserts_commits(store: CosmosStore) -> None:
     store.transact([_put(pk, f"t{i:03d}") for i in range(100)])
     page = store.query(TABLE, pk, None, descending=False, limit=200, cursor=None)
     assert len(page.records) == 100
+
+
+def test_store_refuses_a_batch_over_two_partitions(store: CosmosStore) -> None:
+    from portafn.store.errors import Unsupported
+
+    with pytest.raises(Unsupported) as info:
+        store.transact([_put("p-a", "k"), _put("p-b", "k")])
+    assert "cosmos" in str(info.value)
+    assert "transactions: across partitions and tables" in str(info.value)

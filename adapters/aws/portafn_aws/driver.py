@@ -54,6 +54,8 @@ class AwsDriver:
     def __init__(self, app: App) -> None:
         self.app = app
         self.handler = LambdaHandler(app)
+        # Deployed, each event function is a Lambda of its own (PORTAFN_FUNCTION); so here too.
+        self._handlers: dict[str, LambdaHandler] = {}
 
     def _context(self) -> DriverContext:
         return DriverContext(self.app.name)
@@ -105,8 +107,11 @@ class AwsDriver:
     def deliver(self, function: Function, event: Event[Any]) -> Delivery:
         """The event in its native AWS shape, through the handler; failures as Lambda sees them."""
         native = self.native(function, event)
+        handler = self._handlers.get(function.name)
+        if handler is None:
+            handler = self._handlers[function.name] = LambdaHandler(self.app, function.name)
         try:
-            result = self.handler(native, self._context())
+            result = handler(native, self._context())
         except BatchFailed as exc:
             cause = exc.__cause__ or exc
             return Delivery(ok=False, error=type(cause).__name__, retry=True)

@@ -391,9 +391,10 @@ class CosmosStore(Store):
             )
         first = ops[0]
         if any(op.table.name != first.table.name or op.key.pk != first.key.pk for op in ops):
+            # Tables stop this when the second partition joins; this covers direct callers.
             raise Unsupported(
                 self.name,
-                Capability.TRANSACTIONS.value,
+                Capability.TRANSACTIONS_ACROSS_PARTITIONS.value,
                 first.table.name,
                 "a Cosmos DB transaction spans one partition of one table",
             )

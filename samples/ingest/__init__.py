@@ -1,0 +1,1 @@
+"""The ingest sample: a storage event validated, transformed and fanned out by publish."""
