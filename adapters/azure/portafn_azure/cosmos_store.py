@@ -78,7 +78,6 @@ R = TypeVar("R")
 
 KEY_ENV = "PORTAFN_COSMOS_KEY"
 PARTITION_PATH = "/pk"
-PARTITION_KEY_PATH = PARTITION_PATH  # the name portafn.package.azure reads for its ARM template
 MAX_TRANSACTION_ITEMS = 100
 MAX_ITEM_BYTES = 2 * 1024 * 1024
 _LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
