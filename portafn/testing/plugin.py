@@ -131,8 +131,16 @@ def _store_for(name: str, request: pytest.FixtureRequest, opened: dict[str, Any]
 
 
 @pytest.fixture
-def portafn_client(
+def portafn_store(
     request: pytest.FixtureRequest, portafn_target: Target, _portafn_stores: dict[str, Any]
+) -> Any:
+    """The open store of this test's cell (started on first use, shared by the session)."""
+    return _store_for(portafn_target.store, request, _portafn_stores)
+
+
+@pytest.fixture
+def portafn_client(
+    request: pytest.FixtureRequest, portafn_target: Target, portafn_store: Any
 ) -> Iterator[Client]:
     """A client for the user's ``portafn_app`` through one provider's driver, on one store."""
     from portafn.store.registry import use_store
@@ -145,7 +153,7 @@ def portafn_client(
         pytest.fail(
             f"portafn: the portafn_app fixture returned {type(app).__name__}, not an App", pytrace=False
         )
-    store = _store_for(portafn_target.store, request, _portafn_stores)
+    store = portafn_store
     try:
         driver = make_driver(portafn_target.provider, app)
     except LookupError as exc:

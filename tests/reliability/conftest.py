@@ -25,9 +25,7 @@ def _reset_effects() -> Iterator[None]:
 
 
 @pytest.fixture
-def outbox_portafn_app(
-    request: pytest.FixtureRequest, portafn_target: Any, _portafn_stores: dict[str, Any]
-) -> App:
+def outbox_portafn_app(portafn_store: Any) -> App:
     """The outbox app, on stores whose transactions can join an outbox record to a write in another
     table. On the others (Cosmos DB's stay in one partition) it checks the other side instead, that
     the outbox is refused, statically and on use, with ``Unsupported`` naming the capability, and
@@ -36,11 +34,10 @@ def outbox_portafn_app(
     from portafn.store.capabilities import Capability
     from portafn.store.errors import Unsupported
     from portafn.store.registry import use_store
-    from portafn.testing.plugin import _store_for
     from tests.reliability.outbox_app import outbox, outbox_app
 
     needed = Capability.TRANSACTIONS_ACROSS_PARTITIONS
-    store = _store_for(portafn_target.store, request, _portafn_stores)
+    store = portafn_store
     if not store.capabilities.has(needed):
         gaps = check(outbox_app, store.capabilities)
         assert any(g.table == outbox.table.name and g.capability is needed for g in gaps), gaps
