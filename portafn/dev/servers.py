@@ -15,6 +15,7 @@ SERVERS: dict[str, str] = {
     "pubsub": "portafn.dev.pubsub",
     "cosmos": "portafn.dev.cosmos",
     "azurite": "portafn.dev.azurite",
+    "moto": "portafn.dev.moto",
 }
 
 

@@ -166,10 +166,13 @@ def test_ttl_field_is_stored_for_the_policy_and_expired_items_hidden(store: Fire
 
 
 def test_changes_from_the_snapshot_listener(store: FirestoreStore) -> None:
-    store.ensure_table(ORDERS)
     key = Key("c", "o")
+    put(store, ORDERS, Key("c", "before"), v=0)
+    first, cursor = store.read_changes(ORDERS, None)  # starts the listener: the latest versions
+    assert [(c.kind, c.key, c.new) for c in first] == [
+        ("insert", Key("c", "before"), {"customer_id": "c", "order_id": "before", "v": 0})
+    ]
     seen = []
-    cursor = None
     # Reading after each write makes every change its own snapshot (a listener may coalesce
     # writes that land between two snapshots; document events in production do not).
     etag = put(store, ORDERS, key, v=1)
@@ -183,7 +186,7 @@ def test_changes_from_the_snapshot_listener(store: FirestoreStore) -> None:
         write()
     kinds = [(c.kind, c.key, (c.old or {}).get("v"), (c.new or {}).get("v")) for c in seen]
     assert kinds == [("insert", key, None, 1), ("modify", key, 1, 2), ("remove", key, 2, None)]
-    assert [int(c.sequence) for c in seen] == [1, 2, 3]
+    assert [int(c.sequence) for c in seen] == [2, 3, 4]
     again, _ = store.read_changes(ORDERS, cursor)
     assert again == []
 

@@ -145,6 +145,136 @@ def _trace_extensions(attributes: Mapping[str, str]) -> dict[str, Any]:
     return ext
 
 
+# -- CloudEvents in message attributes -------------------------------------------------------
+#
+# What ``ctx.publish`` sends through SNS (and SQS with raw delivery) is a CloudEvent in binary
+# mode: the payload is the message body and the context travels as message attributes named
+# ``ce-<attribute>`` (as the CloudEvents HTTP binding names its headers), except ``traceparent``,
+# which keeps its W3C name so OpenTelemetry's SQS/SNS instrumentation reads it too. SNS and SQS
+# carry at most 10 attributes, shared with the user's: the context goes first as separate
+# attributes (``id``, ``source``, ``type`` and the trace ids lead, so filter policies can use them),
+# and whatever does not fit goes as one JSON object in ``ce-context``.
+
+CE_PREFIX = "ce-"
+CE_PACKED = "ce-context"
+TRACEPARENT = "traceparent"
+MAX_MESSAGE_ATTRIBUTES = 10  # SNS and SQS both
+# SNS messages are text: a binary payload is sent base64 with this content type, and read back.
+BASE64_CONTENT_TYPE = "application/octet-stream; encoding=base64"
+# The order in which context attributes get a message attribute of their own.
+_CE_ORDER = (
+    "id",
+    "source",
+    "type",
+    "correlationid",
+    "causationid",
+    "traceparent",
+    "time",
+    "datacontenttype",
+    "subject",
+    "partitionkey",
+)
+
+
+def cloudevent_attributes(event: Event[Any], attributes: Mapping[str, str]) -> dict[str, str]:
+    """The message attributes carrying ``event``'s context next to the user's ``attributes``.
+
+    Raises ``ValueError`` when the user's attributes leave no room for the context (at most 9).
+    """
+    from portafn.cloudevents import format_time
+
+    context: dict[str, Any] = {"id": event.id, "source": event.source, "type": event.type}
+    if event.time is not None:
+        context["time"] = format_time(event.time)
+    for name in ("datacontenttype", "subject", "dataschema"):
+        value = getattr(event, name)
+        if value is not None:
+            context[name] = value
+    context.update(event.extensions)
+    room = MAX_MESSAGE_ATTRIBUTES - len(attributes)
+    if room < 1:
+        raise ValueError(
+            f"SNS and SQS carry {MAX_MESSAGE_ATTRIBUTES} message attributes and the CloudEvent "
+            f"context needs at least one: pass at most {MAX_MESSAGE_ATTRIBUTES - 1} attributes"
+        )
+    ordered = [n for n in _CE_ORDER if isinstance(context.get(n), str) and context[n]]
+    ordered += sorted(n for n in context if n not in _CE_ORDER)
+    single = ordered if len(ordered) <= room else ordered[: room - 1]
+    out = dict(attributes)
+    for name in single:
+        value = context[name]
+        if not isinstance(value, str) or not value:
+            # Only non-empty strings can be String attributes; anything else is packed as JSON.
+            continue
+        out[TRACEPARENT if name == TRACEPARENT else CE_PREFIX + name] = value
+    packed = {n: context[n] for n in ordered if (TRACEPARENT if n == TRACEPARENT else CE_PREFIX + n) not in out}
+    if packed:
+        out[CE_PACKED] = json.dumps(packed, separators=(",", ":"), default=str)
+    return out
+
+
+def split_cloudevent(attributes: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The CloudEvent context carried in message attributes, and the user's own attributes.
+
+    The context is empty (and every attribute the user's) unless the attributes carry a
+    ``ce-id``: a message portafn did not publish is left as it came.
+    """
+    context: dict[str, Any] = {}
+    packed = attributes.get(CE_PACKED)
+    if packed:
+        try:
+            parsed = json.loads(packed)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict):
+            context.update(parsed)
+    for name, value in attributes.items():
+        if name.startswith(CE_PREFIX) and name != CE_PACKED:
+            context[name[len(CE_PREFIX) :]] = value
+    if not isinstance(context.get("id"), str):
+        return {}, dict(attributes)
+    if TRACEPARENT in attributes:
+        context[TRACEPARENT] = attributes[TRACEPARENT]
+    user = {
+        k: v for k, v in attributes.items() if not k.startswith(CE_PREFIX) and k != TRACEPARENT
+    }
+    return context, user
+
+
+def _carried_body(context: dict[str, Any], body: bytes) -> bytes:
+    """The payload: base64-decoded when the publisher had to encode a binary payload as text."""
+    if context.get("datacontenttype") != BASE64_CONTENT_TYPE:
+        return body
+    context["datacontenttype"] = "application/octet-stream"
+    try:
+        return base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        raise EventFormatError(PROVIDER, "Message", "is not the base64 its content type says") from None
+
+
+_CE_FIELDS = ("id", "source", "type", "time", "datacontenttype", "subject", "dataschema", "specversion")
+
+
+def _apply_cloudevent(fields: dict[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
+    """``Message`` keyword arguments overridden by a carried CloudEvent context."""
+    if not context:
+        return fields
+    out = dict(fields)
+    out["id"] = str(context["id"])
+    for name in ("source", "type", "subject", "datacontenttype", "dataschema"):
+        if isinstance(context.get(name), str) and context[name]:
+            out[name] = context[name]
+    when = _iso(context.get("time"))
+    if when is not None:
+        out["time"] = when
+    extensions = dict(out.get("extensions") or {})
+    extensions.update({k: v for k, v in context.items() if k not in _CE_FIELDS})
+    out["extensions"] = extensions
+    if isinstance(context.get("partitionkey"), str) and not out.get("ordering_key"):
+        out["ordering_key"] = context["partitionkey"]
+    return out
+
+
 # -- SQS and SNS -----------------------------------------------------------------------------
 
 
@@ -168,7 +298,8 @@ def sqs_message(record: Mapping[str, Any]) -> Message[Any]:
     body_text = _need(record, "body", "Records[].")
     body = str(body_text).encode("utf-8")
     system = record.get("attributes") or {}
-    attributes = sqs_attributes(record)
+    context, attributes = split_cloudevent(sqs_attributes(record))
+    body = _carried_body(context, body)
     arn = record.get("eventSourceARN")
     ext = _trace_extensions(attributes)
     if system.get("AWSTraceHeader"):
@@ -177,18 +308,21 @@ def sqs_message(record: Mapping[str, Any]) -> Message[Any]:
         attempt = max(1, int(system.get("ApproximateReceiveCount", 1)))
     except (TypeError, ValueError):
         attempt = 1
+    fields: dict[str, Any] = {
+        "id": message_id,
+        "source": str(arn or "aws:sqs"),
+        "type": "com.amazonaws.sqs.message",
+        "time": _epoch(system.get("SentTimestamp"), millis=True),
+        "ordering_key": system.get("MessageGroupId"),
+        "extensions": ext,
+    }
     return Message(
-        id=message_id,
-        source=str(arn or "aws:sqs"),
-        type="com.amazonaws.sqs.message",
-        time=_epoch(system.get("SentTimestamp"), millis=True),
+        **_apply_cloudevent(fields, context),
         data=_decode_data(body),
         body=body,
         attributes=attributes,
         delivery_attempt=attempt,
         queue=arn_name(arn) or None,
-        ordering_key=system.get("MessageGroupId"),
-        extensions=ext,
         raw=record,
     )
 
@@ -197,24 +331,29 @@ def _sns_envelope(sns: Mapping[str, Any], where: str, raw: Any, delivery_attempt
     message_id = str(_need(sns, "MessageId", where))
     text = _need(sns, "Message", where)
     body = str(text).encode("utf-8")
-    attributes: dict[str, str] = {}
+    carried: dict[str, str] = {}
     for name, attr in (sns.get("MessageAttributes") or {}).items():
         if isinstance(attr, Mapping) and attr.get("Value") is not None:
-            attributes[str(name)] = str(attr["Value"])
+            carried[str(name)] = str(attr["Value"])
+    context, attributes = split_cloudevent(carried)
+    body = _carried_body(context, body)
     topic_arn = sns.get("TopicArn")
+    fields: dict[str, Any] = {
+        "id": message_id,
+        "source": str(topic_arn or "aws:sns"),
+        "type": f"com.amazonaws.sns.{sns.get('Type') or 'Notification'}",
+        "subject": sns.get("Subject") or None,
+        "time": _iso(sns.get("Timestamp")),
+        "ordering_key": sns.get("MessageGroupId"),
+        "extensions": _trace_extensions(attributes),
+    }
     return Message(
-        id=message_id,
-        source=str(topic_arn or "aws:sns"),
-        type=f"com.amazonaws.sns.{sns.get('Type') or 'Notification'}",
-        subject=sns.get("Subject") or None,
-        time=_iso(sns.get("Timestamp")),
+        **_apply_cloudevent(fields, context),
         data=_decode_data(body),
         body=body,
         attributes=attributes,
         delivery_attempt=delivery_attempt,
         queue=arn_name(topic_arn) or None,
-        ordering_key=sns.get("MessageGroupId"),
-        extensions=_trace_extensions(attributes),
         raw=raw,
     )
 
@@ -367,9 +506,31 @@ def eventbridge_type(source: str, detail_type: str) -> str:
     return f"{source}." + "-".join(detail_type.split())
 
 
+def is_published_cloudevent(detail: Any) -> bool:
+    """Whether an EventBridge ``detail`` is a structured CloudEvent (what ``ctx.publish`` puts)."""
+    return (
+        isinstance(detail, Mapping)
+        and detail.get("specversion") == "1.0"
+        and isinstance(detail.get("id"), str)
+        and isinstance(detail.get("type"), str)
+        and isinstance(detail.get("source"), str)
+    )
+
+
 def eventbridge_event(event: Mapping[str, Any]) -> Event[Any]:
     """An EventBridge event: ``type`` from its ``detail-type`` (see ``eventbridge_type``), ``data``
-    its ``detail``."""
+    its ``detail``.
+
+    A ``detail`` that is a structured CloudEvent (sent by ``ctx.publish`` with the EventBridge
+    publisher) is that CloudEvent: its own id, source, type, extensions and data.
+    """
+    detail = event.get("detail")
+    if is_published_cloudevent(detail):
+        from portafn.cloudevents import from_dict
+
+        inner = from_dict(dict(detail))
+        extensions = {**_eventbridge_extensions(event), **inner.extensions}
+        return inner.model_copy(update={"extensions": extensions, "raw": event})
     resources = [r for r in event.get("resources") or [] if isinstance(r, str)]
     source = str(_need(event, "source", ""))
     return Event(

@@ -63,33 +63,132 @@ def _body_bytes(msg: Any, field: str) -> bytes:
     return bytes(body)
 
 
+def unwrap(body: bytes) -> tuple[Event[Any], bytes, dict[str, str]] | None:
+    """The CloudEvent a message body holds in the JSON event format (what portafn publishes), with
+    its data as payload bytes and the ``portafnattributes`` it carries; None for any other body.
+
+    JSON data comes back as compact JSON (``ctx.publish`` sends it so), text as UTF-8, and
+    ``data_base64`` as its bytes.
+    """
+    import base64
+
+    from portafn.cloudevents import from_dict
+    from portafn.factories import encode_payload
+
+    if not body.lstrip().startswith(b"{") or b'"specversion"' not in body:
+        return None
+    try:
+        obj = json.loads(body)
+        if not isinstance(obj, dict) or "specversion" not in obj:
+            return None
+        event = from_dict(obj)
+    except (ValueError, EventFormatError):
+        return None  # not a CloudEvent after all: the body is the payload
+    attributes: dict[str, str] = {}
+    packed = event.extensions.pop("portafnattributes", None)
+    if isinstance(packed, str):
+        try:
+            loaded = json.loads(packed)
+        except ValueError:
+            loaded = None
+        if isinstance(loaded, dict):
+            attributes = {str(k): str(v) for k, v in loaded.items()}
+    ctype = (event.datacontenttype or "").split(";")[0].strip().lower()
+    if "data_base64" in obj:
+        payload = base64.b64decode(obj["data_base64"])
+    elif "data" not in obj or obj["data"] is None:
+        payload = b""
+    elif ctype.startswith("text/") and isinstance(obj["data"], str):
+        payload = obj["data"].encode("utf-8")
+    else:
+        payload = encode_payload(obj["data"]) if not isinstance(obj["data"], str) else _json_text(obj["data"])
+    return event, payload, attributes
+
+
+def _json_text(value: str) -> bytes:
+    return json.dumps(value, ensure_ascii=False).encode("utf-8")
+
+
+def _from_cloudevent(
+    unwrapped: tuple[Event[Any], bytes, dict[str, str]],
+    *,
+    queue: str,
+    attempt: int,
+    received: datetime,
+    raw: Any,
+    attributes: Mapping[str, str] | None = None,
+    extensions: Mapping[str, Any] | None = None,
+) -> Message[Any]:
+    event, payload, carried = unwrapped
+    ext = dict(event.extensions) | dict(extensions or {})
+    key = ext.get("partitionkey")
+    return Message[Any](
+        id=event.id,
+        source=event.source,
+        type=event.type,
+        subject=event.subject,
+        time=event.time or received,
+        datacontenttype=event.datacontenttype,
+        dataschema=event.dataschema,
+        data=_decoded(payload) if payload else None,
+        body=payload,
+        attributes=carried | dict(attributes or {}),
+        delivery_attempt=attempt,
+        queue=queue,
+        ordering_key=str(key) if key is not None else None,
+        extensions=ext,
+        raw=raw,
+    )
+
+
 def queue_message(msg: Any, queue: str) -> Message[Any]:
-    """A Storage queue message. ``dequeue_count`` becomes ``delivery_attempt``."""
+    """A Storage queue message. ``dequeue_count`` becomes ``delivery_attempt``.
+
+    A body that is a CloudEvent in the JSON format (what ``ctx.publish`` sends) gives the event's
+    id, source, type, extensions (``correlationid``, ``causationid``, ``traceparent``) and the
+    attributes it carries, with its data as ``body``; any other body is the payload as it is, with
+    the queue message id.
+    """
     body = _body_bytes(msg, "QueueMessage.body")
     msg_id = getattr(msg, "id", None)
     if not msg_id:
         raise _fail("QueueMessage.id", "missing (the host sends it as trigger metadata 'Id')")
     dequeue = getattr(msg, "dequeue_count", None)
+    attempt = int(dequeue) if isinstance(dequeue, int) and dequeue > 0 else 1
+    received = _time(getattr(msg, "insertion_time", None), "QueueMessage.insertion_time") or now_utc()
     extensions: dict[str, Any] = {}
     if getattr(msg, "pop_receipt", None):
         extensions["popreceipt"] = msg.pop_receipt
+    unwrapped = unwrap(body)
+    if unwrapped is not None:
+        return _from_cloudevent(
+            unwrapped, queue=queue, attempt=attempt, received=received, raw=msg, extensions=extensions
+        )
     return Message[Any](
         id=str(msg_id),
         source=f"/azure/storage/queues/{queue}",
         type="Microsoft.Storage.QueueMessage",
-        time=_time(getattr(msg, "insertion_time", None), "QueueMessage.insertion_time") or now_utc(),
+        time=received,
         datacontenttype="application/json" if isinstance(_decoded(body), dict | list) else None,
         data=_decoded(body),
         body=body,
-        delivery_attempt=int(dequeue) if isinstance(dequeue, int) and dequeue > 0 else 1,
+        delivery_attempt=attempt,
         queue=queue,
         extensions=extensions,
         raw=msg,
     )
 
 
+# Application properties ctx.publish adds on Service Bus; on receipt they are extensions again.
+_TRACE_PROPERTIES = ("correlationid", "causationid", "traceparent")
+
+
 def servicebus_message(msg: Any, entity: str) -> Message[Any]:
-    """A Service Bus queue or topic message. ``delivery_count`` becomes ``delivery_attempt``."""
+    """A Service Bus queue or topic message. ``delivery_count`` becomes ``delivery_attempt``.
+
+    A CloudEvent body (what ``ctx.publish`` sends) is read as for Storage queues; its
+    application properties are the attributes, less the trace properties portafn adds.
+    """
     body = _body_bytes(msg, "ServiceBusMessage.body")
     msg_id = getattr(msg, "message_id", None)
     if not msg_id:
@@ -98,6 +197,20 @@ def servicebus_message(msg: Any, entity: str) -> Message[Any]:
     if not isinstance(props, Mapping):
         raise _fail("ServiceBusMessage.application_properties", "is not a mapping")
     count = getattr(msg, "delivery_count", None)
+    attempt = int(count) if isinstance(count, int) and count > 0 else 1
+    received = (
+        _time(getattr(msg, "enqueued_time_utc", None), "ServiceBusMessage.enqueued_time_utc") or now_utc()
+    )
+    unwrapped = unwrap(body)
+    if unwrapped is not None:
+        attributes = {str(k): str(v) for k, v in props.items() if str(k) not in _TRACE_PROPERTIES}
+        message = _from_cloudevent(
+            unwrapped, queue=entity, attempt=attempt, received=received, raw=msg, attributes=attributes
+        )
+        session = getattr(msg, "session_id", None)
+        if session and message.ordering_key is None:
+            message.ordering_key = str(session)
+        return message
     extensions: dict[str, Any] = {}
     if getattr(msg, "correlation_id", None):
         extensions["correlationid"] = str(msg.correlation_id)
@@ -106,13 +219,12 @@ def servicebus_message(msg: Any, entity: str) -> Message[Any]:
         source=f"/azure/servicebus/{entity}",
         type="Microsoft.ServiceBus.Message",
         subject=getattr(msg, "label", None) or getattr(msg, "subject", None) or None,
-        time=_time(getattr(msg, "enqueued_time_utc", None), "ServiceBusMessage.enqueued_time_utc")
-        or now_utc(),
+        time=received,
         datacontenttype=getattr(msg, "content_type", None) or None,
         data=_decoded(body),
         body=body,
         attributes={str(k): str(v) for k, v in props.items()},
-        delivery_attempt=int(count) if isinstance(count, int) and count > 0 else 1,
+        delivery_attempt=attempt,
         queue=entity,
         ordering_key=getattr(msg, "session_id", None) or None,
         extensions=extensions,

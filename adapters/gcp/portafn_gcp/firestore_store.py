@@ -14,9 +14,12 @@ emulator never does).
 
 Change source: deployed, changes arrive as Firestore document events (``portafn_gcp.events``).
 ``read_changes`` serves local runs and tests from an ``on_snapshot`` listener per table, started
-by ``ensure_table``; it sees changes made after that, and coalesces writes to one document that
-land between two snapshots. To return every change committed before the call, it writes a marker
-document (``~portafn-fence``) and waits, bounded, until the listener has seen it.
+on its first call: that call returns every item's latest version (as inserts), later calls each
+change since, with writes to one document that land between two snapshots coalesced (so the store
+claims the latest-version change source, not every version). To return every change committed
+before the call, it writes a marker document (``~portafn-fence``) and waits, bounded, until the
+listener has seen it. The listener starts lazily because an active listener slows every write to
+its collection, in the emulator noticeably.
 
 Set ``FIRESTORE_EMULATOR_HOST`` to use the emulator. The client is made once, on first use.
 """
@@ -144,16 +147,21 @@ class FirestoreStore(Store):
     # -- port ---------------------------------------------------------------------------------
 
     def ensure_table(self, table: TableSpec) -> None:
-        """Collections need no creating; start the table's change listener once."""
+        """Collections need no creating (their TTL policy and indexes are part of deployment)."""
+
+    def _feed(self, table: TableSpec) -> _Feed:
+        """The table's change listener, started on first use."""
         with self._lock:
-            if table.name in self._feeds:
-                return
+            feed = self._feeds.get(table.name)
+        if feed is not None:
+            return feed
         feed = _Feed(self, table)
         with self._lock:
             if table.name in self._feeds:
                 feed.close()
-                return
+                return self._feeds[table.name]
             self._feeds[table.name] = feed
+        return feed
 
     def get(self, table: TableSpec, key: Key) -> Record | None:
         ref = self._ref(table, key)
@@ -416,8 +424,7 @@ class FirestoreStore(Store):
     def read_changes(
         self, table: TableSpec, cursor: str | None, limit: int = 100
     ) -> tuple[list[ChangeRecord], str | None]:
-        self.ensure_table(table)
-        feed = self._feeds[table.name]
+        feed = self._feed(table)
         start = 0
         if cursor is not None:
             try:
@@ -531,10 +538,9 @@ class _Feed:
     def _on_snapshot(self, docs: list[Any], changes: list[Any], read_time: datetime) -> None:
         with self.cond:
             if self.first:
-                # The first snapshot lists what is already there: a baseline for old images only.
-                for snap in docs:
-                    if snap.id != FENCE_ID:
-                        self.images[snap.id] = fk.unwrap(snap.to_dict()) or {}
+                # The first snapshot lists what is there: each item's latest version, as an insert.
+                for change in changes:
+                    self._apply(change, read_time)
                 self.first = False
             else:
                 for change in changes:

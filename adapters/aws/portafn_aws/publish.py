@@ -1,0 +1,243 @@
+"""``ctx.publish`` on AWS: each message to SNS (the default) or to EventBridge.
+
+Registered under the ``portafn.publishers`` entry point group as ``aws``; the runtime calls
+``make_publisher(runtime)`` on the first publish. ``PORTAFN_AWS_PUBLISH`` picks the broker:
+
+SNS (``sns``, the default)
+    The topic ``orders`` is the SNS topic ``$PORTAFN_AWS_TOPIC_ARN_PREFIX`` + ``orders``; the
+    template ``portafn package`` writes sets that prefix to
+    ``arn:<partition>:sns:<region>:<account>:<stack>-``. Without it the ARN is
+    ``arn:<partition>:sns:<region>:<account>:orders`` (region from the session, account from
+    STS ``GetCallerIdentity``, asked once). The payload is the SNS ``Message`` and the CloudEvent
+    context travels in message attributes (see ``portafn_aws.events.cloudevent_attributes``),
+    next to the user's attributes (String). A topic named ``*.fifo`` is FIFO: the key is the
+    ``MessageGroupId`` (the topic name when there is no key: one group, total order) and the
+    CloudEvent id the ``MessageDeduplicationId``, so an outbox relay that sends twice is deduped.
+
+EventBridge (``eventbridge``)
+    ``PutEvents`` on the bus ``$PORTAFN_AWS_EVENT_BUS`` (default ``default``) with ``Source`` the
+    CloudEvent source, ``DetailType`` its type and ``Detail`` the whole CloudEvent in the JSON
+    event format (EventBridge has no attributes; a ``detail`` must be an object). The adapter
+    reads such a detail back as that CloudEvent.
+
+The boto3 client is made once, on first publish. A refused publish raises ``AwsPublishError`` (a
+``PublishError``) naming the topic and AWS's error code only, never the request or credentials;
+``retryable`` says whether sending again may work (the outbox relay retries either way).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import threading
+from typing import TYPE_CHECKING, Any
+
+from portafn.reliability.publish import Outgoing, Publisher, PublishError
+from portafn_aws.events import BASE64_CONTENT_TYPE, cloudevent_attributes
+
+if TYPE_CHECKING:
+    from portafn.runtime import Runtime
+
+BROKER_ENV = "PORTAFN_AWS_PUBLISH"
+TOPIC_PREFIX_ENV = "PORTAFN_AWS_TOPIC_ARN_PREFIX"
+EVENT_BUS_ENV = "PORTAFN_AWS_EVENT_BUS"
+
+# Error codes after which the same request may well succeed.
+_TRANSIENT = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "InternalError",
+        "InternalFailure",
+        "InternalException",
+        "ServiceUnavailable",
+        "KMSThrottling",
+        "RequestTimeout",
+    }
+)
+
+
+class AwsPublishError(PublishError):
+    """SNS or EventBridge did not take a message. ``code`` is AWS's error code (or the client
+    error's type); ``retryable`` is True when the same send may work later."""
+
+    def __init__(self, broker: str, topic: str, code: str, *, retryable: bool) -> None:
+        self.broker = broker
+        self.topic = topic
+        self.code = code
+        self.retryable = retryable
+        super().__init__(f"{broker} did not accept the message for topic {topic!r}: {code}")
+
+
+def _error(broker: str, topic: str, exc: Exception) -> AwsPublishError:
+    """The typed error for a boto3 failure, with the code only: AWS's messages may quote ARNs."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        code = str(response.get("Error", {}).get("Code") or type(exc).__name__)
+        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        retryable = code in _TRANSIENT or (isinstance(status, int) and status >= 500)
+        return AwsPublishError(broker, topic, code, retryable=retryable)
+    # Connection errors, timeouts, missing credentials: the client never got an answer.
+    return AwsPublishError(broker, topic, type(exc).__name__, retryable=True)
+
+
+class _LazyClient:
+    """One boto3 client, made on first use and shared by every thread."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Any:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    import boto3
+
+                    self._client = boto3.session.Session().client(self.service)  # type: ignore[call-overload]
+        return self._client
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+
+class SnsPublisher(Publisher):
+    """Publishes each message to the SNS topic named like its topic (see the module docs)."""
+
+    broker = "sns"
+
+    def __init__(self, topic_arn_prefix: str | None = None) -> None:
+        self._prefix = topic_arn_prefix if topic_arn_prefix is not None else os.environ.get(TOPIC_PREFIX_ENV)
+        self._sns = _LazyClient("sns")
+        self._lock = threading.Lock()
+
+    def topic_arn(self, topic: str) -> str:
+        """The ARN of ``topic``'s SNS topic."""
+        if self._prefix is None:
+            with self._lock:
+                if self._prefix is None:
+                    self._prefix = self._default_prefix(topic)
+        return self._prefix + topic
+
+    def _default_prefix(self, topic: str) -> str:
+        client = self._sns.get()
+        region = client.meta.region_name
+        partition = client.meta.partition
+        try:
+            import boto3
+
+            account = boto3.session.Session().client("sts").get_caller_identity()["Account"]
+        except Exception as exc:
+            raise _error("sts", topic, exc) from None
+        return f"arn:{partition}:sns:{region}:{account}:"
+
+    def request(self, message: Outgoing, topic_arn: str) -> dict[str, Any]:
+        """The ``Publish`` request for ``message``."""
+        event = message.event
+        if _is_text(message):
+            text = message.body.decode("utf-8")
+        else:
+            # SNS messages are text: binary payloads go base64, and the content type says so.
+            text = base64.b64encode(message.body).decode("ascii")
+            event = event.model_copy(update={"datacontenttype": BASE64_CONTENT_TYPE})
+        try:
+            attributes = cloudevent_attributes(event, message.attributes)
+        except ValueError as exc:
+            raise PublishError(str(exc)) from None
+        request: dict[str, Any] = {
+            "TopicArn": topic_arn,
+            "Message": text,
+            "MessageAttributes": {
+                name: {"DataType": "String", "StringValue": value} for name, value in attributes.items()
+            },
+        }
+        if message.event.subject:
+            request["Subject"] = message.event.subject[:99]
+        if message.topic.endswith(".fifo"):
+            request["MessageGroupId"] = message.key or message.topic
+            request["MessageDeduplicationId"] = message.id[:128]
+        return request
+
+    def publish(self, message: Outgoing) -> None:
+        """Send ``message`` to its topic; raise ``AwsPublishError`` if SNS refused it."""
+        request = self.request(message, self.topic_arn(message.topic))
+        try:
+            self._sns.get().publish(**request)
+        except Exception as exc:
+            raise _error("sns", message.topic, exc) from None
+
+    def close(self) -> None:
+        """Close the SNS client."""
+        self._sns.close()
+
+
+class EventBridgePublisher(Publisher):
+    """Puts each message on an EventBridge bus as a structured CloudEvent (see the module docs)."""
+
+    broker = "eventbridge"
+
+    def __init__(self, bus: str | None = None) -> None:
+        self.bus = bus or os.environ.get(EVENT_BUS_ENV) or "default"
+        self._events = _LazyClient("events")
+
+    def entry(self, message: Outgoing) -> dict[str, Any]:
+        """The ``PutEvents`` entry for ``message``."""
+        from portafn.cloudevents import to_dict
+
+        event = message.event
+        if event.datacontenttype == "application/octet-stream":
+            event = event.model_copy(update={"data": message.body})
+        detail = to_dict(event)
+        if message.attributes:
+            # EventBridge has no message attributes; they ride along in the detail.
+            detail["portafnattributes"] = dict(message.attributes)
+        entry: dict[str, Any] = {
+            "Source": event.source,
+            "DetailType": event.type,
+            "Detail": json.dumps(detail, separators=(",", ":"), ensure_ascii=False),
+            "EventBusName": self.bus,
+        }
+        if event.time is not None:
+            entry["Time"] = event.time
+        return entry
+
+    def publish(self, message: Outgoing) -> None:
+        """Put ``message`` on the bus; raise ``AwsPublishError`` if EventBridge refused it."""
+        entry = self.entry(message)
+        try:
+            answer = self._events.get().put_events(Entries=[entry])
+        except Exception as exc:
+            raise _error("eventbridge", message.topic, exc) from None
+        if answer.get("FailedEntryCount"):
+            failed = (answer.get("Entries") or [{}])[0]
+            code = str(failed.get("ErrorCode") or "FailedEntry")
+            raise AwsPublishError("eventbridge", message.topic, code, retryable=code in _TRANSIENT)
+
+    def close(self) -> None:
+        """Close the EventBridge client."""
+        self._events.close()
+
+
+def _is_text(message: Outgoing) -> bool:
+    if message.event.datacontenttype == "application/octet-stream":
+        return False
+    try:
+        message.body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def make_publisher(runtime: Runtime | None = None) -> Publisher:
+    """The AWS publisher ``PORTAFN_AWS_PUBLISH`` asks for: ``sns`` (default) or ``eventbridge``."""
+    choice = (os.environ.get(BROKER_ENV) or "sns").strip().lower()
+    if choice == "sns":
+        return SnsPublisher()
+    if choice == "eventbridge":
+        return EventBridgePublisher()
+    raise PublishError(f"{BROKER_ENV}={choice!r}: use 'sns' or 'eventbridge'")

@@ -1,0 +1,381 @@
+"""``ctx.publish`` on Azure: CloudEvents to Storage queues or Service Bus, where the app's triggers listen.
+
+Registered under the ``portafn.publishers`` entry point group as ``azure``; the runtime calls
+``make_publisher(runtime)`` on the first publish. Where a message goes follows ``function_app``'s
+wiring, so a function of the same app that consumes the name receives it:
+
+- a name some ``@app.topic`` function consumes: the Service Bus **topic** of that name;
+- otherwise (``@app.queue`` consumers, or none in this app): the **queue** of that name, a Storage
+  queue by default (``PORTAFN_AZURE_MESSAGING`` unset or ``storage``) or a Service Bus queue
+  (``PORTAFN_AZURE_MESSAGING=servicebus``).
+
+Storage queue messages are the CloudEvent in the JSON event format (structured mode), base64
+encoded: the Functions host's queue trigger decodes base64 by default (host.json
+``extensions.queues.messageEncoding``), and so does ``portafn_azure.events.queue_message``. A
+Storage queue message has no properties, so the attributes travel inside the event as the
+``portafnattributes`` extension (a JSON object in a string). The queue name is the topic in
+lower case with other characters as hyphens (``queue_name``); a missing queue is created on
+first use (Azurite starts empty; the packaged ARM template creates them on Azure).
+
+Service Bus messages carry the same JSON body (``content_type`` ``application/cloudevents+json``),
+``message_id`` = the event id, ``session_id`` = ``key`` (ordering needs a session-enabled
+entity), ``correlation_id`` = the correlation id, and ``application_properties`` = the attributes
+plus ``correlationid``, ``causationid`` and ``traceparent`` (so subscription rules can filter on them).
+
+Connections are app settings, the ones the host reads: ``AzureWebJobsStorage`` (a connection
+string; ``UseDevelopmentStorage=true`` is Azurite's well-known development account on
+127.0.0.1:10001; or identity-based ``AzureWebJobsStorage__queueServiceUri`` /
+``__accountName`` with the ``identity`` extra) and ``ServiceBusConnection`` (a connection string
+or ``ServiceBusConnection__fullyQualifiedNamespace``; needs the ``servicebus`` extra).
+SDK clients are made once, on first use, and shared by threads. Event Grid is not a target: use
+Service Bus topics for fan-out.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from portafn.reliability.publish import (
+    CAUSATION_EXT,
+    CORRELATION_EXT,
+    TRACEPARENT_EXT,
+    Outgoing,
+    Publisher,
+    PublishError,
+)
+from portafn.triggers import TopicTrigger
+
+if TYPE_CHECKING:
+    from portafn.app import App
+    from portafn.events import Event
+    from portafn.runtime import Runtime
+
+MESSAGING_SETTING = "PORTAFN_AZURE_MESSAGING"
+STORAGE_SETTING = "AzureWebJobsStorage"
+SERVICEBUS_SETTING = "ServiceBusConnection"
+ATTRIBUTES_EXT = "portafnattributes"
+REASON_EXT = "deadletterreason"
+CLOUDEVENTS_JSON = "application/cloudevents+json; charset=utf-8"
+# Carried as Service Bus application properties besides the user's attributes.
+TRACE_PROPERTIES = (CORRELATION_EXT, CAUSATION_EXT, TRACEPARENT_EXT)
+POISON_SUFFIX = "-poison"
+
+
+def queue_name(name: str) -> str:
+    """The Storage queue for a topic or queue name: lower case, other characters as single hyphens
+    (Storage queue names are 3-63 lower-case letters, digits and hyphens; the packager uses the
+    same rule for the queues it declares)."""
+    text = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")
+    return re.sub(r"-{2,}", "-", text)[:63] or "x"
+
+
+def poison_queue_name(queue: str) -> str:
+    """The host's poison queue for a Storage queue: ``<queue>-poison``."""
+    return f"{queue}{POISON_SUFFIX}"
+
+
+def messaging_kind(value: str | None = None) -> str:
+    """``storage`` or ``servicebus``: ``value``, else ``PORTAFN_AZURE_MESSAGING``, else storage."""
+    kind = (value or os.environ.get(MESSAGING_SETTING) or "storage").lower()
+    if kind not in ("storage", "servicebus"):
+        raise ValueError(f"messaging={kind!r}: use 'storage' (Storage queues) or 'servicebus'")
+    return kind
+
+
+# -- the message on the wire ---------------------------------------------------------------------
+
+
+def envelope(
+    event: Event[Any], body: bytes, attributes: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The event in the CloudEvents JSON format with ``body`` as its data: JSON as ``data``, text
+    as a string, anything else as ``data_base64``. ``attributes`` (if any) become the
+    ``portafnattributes`` extension."""
+    import base64
+
+    from portafn.cloudevents import to_dict
+
+    out = to_dict(event.model_copy(update={"data": None, "datacontenttype": None}))
+    ctype = (event.datacontenttype or "").split(";")[0].strip().lower()
+    text: str | None
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if ctype == "application/octet-stream" or text is None:
+        out["datacontenttype"] = "application/octet-stream"
+        out["data_base64"] = base64.b64encode(body).decode("ascii")
+    elif ctype.startswith("text/"):
+        out["datacontenttype"] = event.datacontenttype
+        out["data"] = text
+    else:
+        try:
+            out["data"] = json.loads(text) if text else None
+            out["datacontenttype"] = "application/json"
+        except ValueError:
+            # Declared JSON but not JSON (a hand-made message): carried as the text it is.
+            out["datacontenttype"] = "text/plain; charset=utf-8"
+            out["data"] = text
+        if out.get("data") is None:
+            out.pop("data", None)
+    if attributes:
+        out[ATTRIBUTES_EXT] = json.dumps(dict(attributes), separators=(",", ":"), sort_keys=True)
+    return out
+
+
+def envelope_bytes(event: Event[Any], body: bytes, attributes: Mapping[str, str] | None = None) -> bytes:
+    """``envelope`` as compact UTF-8 JSON (what a Storage queue message holds before base64)."""
+    return json.dumps(envelope(event, body, attributes), separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def storage_content(message: Outgoing) -> bytes:
+    """The bytes a Storage queue message carries for ``message`` (base64 is the client's policy)."""
+    return envelope_bytes(message.event, message.body, message.attributes)
+
+
+def servicebus_fields(message: Outgoing) -> dict[str, Any]:
+    """The ``azure.servicebus.ServiceBusMessage`` keyword arguments for ``message``."""
+    ext = message.event.extensions
+    props: dict[str | bytes, Any] = {str(k): str(v) for k, v in message.attributes.items()}
+    for name in TRACE_PROPERTIES:
+        if ext.get(name):
+            props[name] = str(ext[name])
+    fields: dict[str, Any] = {
+        "body": envelope_bytes(message.event, message.body),
+        "content_type": CLOUDEVENTS_JSON,
+        "message_id": message.id,
+        "application_properties": props,
+    }
+    if message.key is not None:
+        fields["session_id"] = message.key
+    if ext.get(CORRELATION_EXT):
+        fields["correlation_id"] = str(ext[CORRELATION_EXT])
+    if message.event.subject:
+        fields["subject"] = message.event.subject
+    return fields
+
+
+def servicebus_message(message: Outgoing) -> Any:
+    """The ``azure.servicebus.ServiceBusMessage`` for ``message``."""
+    try:
+        from azure.servicebus import ServiceBusMessage
+    except ImportError as exc:
+        raise PublishError("publishing to Service Bus needs azure-servicebus: install portafn-azure[servicebus]") from exc
+    return ServiceBusMessage(**servicebus_fields(message))
+
+
+# -- clients ---------------------------------------------------------------------------------------
+
+
+def _setting(name: str) -> str | None:
+    value = os.environ.get(name)
+    return value.strip() if value and value.strip() else None
+
+
+def _credential() -> Any:
+    try:
+        from azure.identity import DefaultAzureCredential
+    except ImportError as exc:
+        raise PublishError(
+            "an identity-based connection needs azure-identity: install portafn-azure[identity]"
+        ) from exc
+    return DefaultAzureCredential()
+
+
+class StorageQueues:
+    """Sends to the Storage queues of one connection setting. The service client is made on the
+    first send; queue clients once per queue; a queue that does not exist is created then."""
+
+    def __init__(self, setting: str = STORAGE_SETTING) -> None:
+        self.setting = setting
+        self._service: Any = None
+        self._queues: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def _service_client(self) -> Any:
+        from azure.storage.queue import QueueServiceClient
+
+        conn = _setting(self.setting)
+        if conn is not None:
+            # The SDK reads UseDevelopmentStorage=true as Azurite's well-known account.
+            return QueueServiceClient.from_connection_string(conn)
+        uri = _setting(f"{self.setting}__queueServiceUri")
+        account = _setting(f"{self.setting}__accountName")
+        if uri is None and account is not None:
+            uri = f"https://{account}.queue.core.windows.net"
+        if uri is None:
+            raise PublishError(
+                f"no Storage connection: set the app setting {self.setting} (a connection string, "
+                f"UseDevelopmentStorage=true for Azurite) or {self.setting}__queueServiceUri"
+            )
+        return QueueServiceClient(uri, credential=_credential())
+
+    def client(self, queue: str) -> Any:
+        """The queue client for ``queue`` (base64 message encoding, as the host expects)."""
+        with self._lock:
+            found = self._queues.get(queue)
+            if found is None:
+                from azure.storage.queue import BinaryBase64EncodePolicy
+
+                if self._service is None:
+                    self._service = self._service_client()
+                found = self._service.get_queue_client(queue, message_encode_policy=BinaryBase64EncodePolicy())
+                self._queues[queue] = found
+            return found
+
+    def send(self, queue: str, content: bytes) -> None:
+        """Send ``content`` to ``queue``, creating the queue if it does not exist yet."""
+        from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+
+        client = self.client(queue)
+        try:
+            client.send_message(content)
+        except ResourceNotFoundError:
+            try:
+                client.create_queue()
+            except ResourceExistsError:
+                pass  # another sender made it first
+            client.send_message(content)
+
+    def close(self) -> None:
+        """Close the service client (queue clients share its transport)."""
+        with self._lock:
+            if self._service is not None:
+                self._service.close()
+            self._service, self._queues = None, {}
+
+
+class ServiceBusSenders:
+    """Sends to the Service Bus queues and topics of one connection setting; the client is made on
+    the first send, a sender once per entity."""
+
+    def __init__(self, setting: str = SERVICEBUS_SETTING) -> None:
+        self.setting = setting
+        self._client: Any = None
+        self._senders: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    def _make_client(self) -> Any:
+        try:
+            from azure.servicebus import ServiceBusClient
+        except ImportError as exc:
+            raise PublishError(
+                "publishing to Service Bus needs azure-servicebus: install portafn-azure[servicebus]"
+            ) from exc
+        conn = _setting(self.setting)
+        if conn is not None:
+            return ServiceBusClient.from_connection_string(conn)
+        namespace = _setting(f"{self.setting}__fullyQualifiedNamespace")
+        if namespace is None:
+            raise PublishError(
+                f"no Service Bus connection: set the app setting {self.setting} (a connection string) "
+                f"or {self.setting}__fullyQualifiedNamespace"
+            )
+        return ServiceBusClient(namespace, credential=_credential())
+
+    def sender(self, kind: str, entity: str) -> Any:
+        """The sender for queue or topic ``entity`` (``kind`` ``queue`` or ``topic``)."""
+        with self._lock:
+            found = self._senders.get((kind, entity))
+            if found is None:
+                if self._client is None:
+                    self._client = self._make_client()
+                if kind == "topic":
+                    found = self._client.get_topic_sender(topic_name=entity)
+                else:
+                    found = self._client.get_queue_sender(queue_name=entity)
+                self._senders[(kind, entity)] = found
+            return found
+
+    def send(self, kind: str, entity: str, message: Outgoing) -> None:
+        """Send ``message`` to the entity."""
+        self.sender(kind, entity).send_messages(servicebus_message(message))
+
+    def close(self) -> None:
+        """Close the senders and the client."""
+        with self._lock:
+            for sender in self._senders.values():
+                sender.close()
+            if self._client is not None:
+                self._client.close()
+            self._client, self._senders = None, {}
+
+
+# -- the publisher ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where one topic's messages go: ``broker`` ``storage`` or ``servicebus``, ``kind`` ``queue``
+    or ``topic``, and the entity name."""
+
+    broker: str
+    kind: str
+    entity: str
+
+
+class AzurePublisher(Publisher):
+    """Publishes to Storage queues or Service Bus, where ``function_app`` listens (module docstring).
+
+    ``messaging`` and the connection setting names default to what ``function_app`` uses.
+    """
+
+    def __init__(
+        self,
+        app: App | None = None,
+        *,
+        messaging: str | None = None,
+        storage_connection: str = STORAGE_SETTING,
+        servicebus_connection: str = SERVICEBUS_SETTING,
+    ) -> None:
+        self.messaging = messaging_kind(messaging)
+        self.topics: frozenset[str] = frozenset(
+            fn.trigger.topic
+            for fn in (app.functions.values() if app is not None else ())
+            if isinstance(fn.trigger, TopicTrigger)
+        )
+        self.storage = StorageQueues(storage_connection)
+        self.servicebus = ServiceBusSenders(servicebus_connection)
+
+    def route(self, topic: str) -> Route:
+        """Where messages for ``topic`` go."""
+        if topic in self.topics:
+            return Route("servicebus", "topic", topic)
+        if self.messaging == "servicebus":
+            return Route("servicebus", "queue", topic)
+        return Route("storage", "queue", queue_name(topic))
+
+    def publish(self, message: Outgoing) -> None:
+        """Send one message; the SDK's error propagates (the outbox relay retries)."""
+        route = self.route(message.topic)
+        if route.broker == "storage":
+            self.storage.send(route.entity, storage_content(message))
+        else:
+            self.servicebus.send(route.kind, route.entity, message)
+
+    def close(self) -> None:
+        """Close the clients that were made."""
+        self.storage.close()
+        self.servicebus.close()
+
+
+# function_app's options for the publisher its runtime makes on first publish (weak: a runtime
+# that goes away takes its entry along).
+_options: weakref.WeakKeyDictionary[Runtime, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def remember_options(runtime: Runtime, **options: Any) -> None:
+    """Record ``function_app``'s messaging options for the publisher its runtime will make."""
+    _options[runtime] = options
+
+
+def make_publisher(runtime: Runtime) -> Publisher:
+    """The ``portafn.publishers`` entry point: an ``AzurePublisher`` for the runtime's app."""
+    return AzurePublisher(runtime.app, **_options.get(runtime, {}))
