@@ -8,6 +8,7 @@ with bounded backoff and jitter, and hides items whose TTL has passed.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import weakref
@@ -58,6 +59,9 @@ _CONDITIONS: dict[str, Capability] = {
     "lt": Capability.QUERY_RANGE,
     "lte": Capability.QUERY_RANGE,
 }
+
+
+CREATE_TABLES_ENV = "PORTAFN_CREATE_TABLES"
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +208,10 @@ class Table(Generic[M]):
                 store.capabilities.require(store.name, Capability.TTL, self.name)
             for capability in sorted(self.requires):
                 store.capabilities.require(store.name, capability, self.name)
-            retry_transient(lambda: store.ensure_table(self.spec), self.retry)
+            # Deployed tables come from the provider template; creating-if-missing there would cost
+            # round trips on every cold start, so the templates set PORTAFN_CREATE_TABLES=0.
+            if os.environ.get(CREATE_TABLES_ENV, "1") != "0":
+                retry_transient(lambda: store.ensure_table(self.spec), self.retry)
             self._ensured.add(store)
 
     def _call(self, call: Callable[[], T]) -> T:

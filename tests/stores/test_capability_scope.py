@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from pydantic import BaseModel
@@ -66,3 +67,24 @@ def test_conformance_runs_the_narrow_cases_and_checks_the_unclaimed_ones() -> No
     assert by_test[("transactions", "transaction_commits_all")] == "passed"
     assert by_test[("transactions: across partitions and tables", "unclaimed_raises_unsupported")] == "passed"
     assert by_test[("change source: every version and deletes", "unclaimed_raises_unsupported")] == "passed"
+
+
+def test_tables_are_not_created_when_the_deployment_provides_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    created: list[str] = []
+
+    class Counting(MemoryStore):
+        def ensure_table(self, table: Any) -> None:
+            created.append(table.name)
+            super().ensure_table(table)
+
+    rows = App("scope").table(Row, partition_key="pk", sort_key="sk")
+    deployed = Counting("memory://")
+    MemoryStore.ensure_table(deployed, rows.spec)  # as the provider template would have
+    monkeypatch.setenv("PORTAFN_CREATE_TABLES", "0")
+    with use_store(deployed):
+        assert rows.get("a", "1") is None
+    assert created == []
+    monkeypatch.delenv("PORTAFN_CREATE_TABLES")
+    with use_store(Counting("memory://")):
+        rows.get("a", "1")
+    assert created == ["rows"]

@@ -13,6 +13,13 @@ One bad message must not fail its neighbours. Lambda reads ``{"batchItemFailures
 When every record failed, the invocation raises ``BatchFailed`` instead: without
 ``ReportBatchItemFailures`` an answer would count as success and the messages would be lost,
 while a raise makes Lambda retry the whole batch either way.
+
+Outcomes (``portafn.reliability.outcomes``): on SQS, a record whose handler asked for dead letter
+is handed to ``dead_letter`` (which sends it to the queue's DLQ) and then counts as a success, so
+Lambda deletes it; if that send fails, it is reported as a failure (retried, never lost). A
+``Retry(delay=...)`` calls ``delay`` (``ChangeMessageVisibility``) before it is reported. On the
+streams a dead letter is a failure like any other: the event source mapping's bisect, retry limit
+and on-failure destination take it, and the shard's order holds.
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ class BatchResult:
     failures: list[str] = field(default_factory=list)
     errors: list[BaseException] = field(default_factory=list)
     processed: int = 0
+    dead_lettered: list[str] = field(default_factory=list)
 
     def response(self) -> dict[str, Any]:
         """The partial batch response Lambda reads."""
@@ -55,26 +63,64 @@ def run_batch(
     handle: Callable[[Mapping[str, Any]], Any],
     identify: Callable[[Mapping[str, Any]], str],
     ordering: Ordering,
+    *,
+    dead_letter: Callable[[Mapping[str, Any], BaseException], None] | None = None,
+    delay: Callable[[Mapping[str, Any], float], None] | None = None,
 ) -> dict[str, Any]:
-    """Run ``handle`` on each record and answer with the failures, as ``ordering`` requires."""
+    """Run ``handle`` on each record and answer with the failures, as ``ordering`` requires.
+
+    ``dead_letter(record, error)`` forwards a record whose handler asked for dead letter (raise if
+    it could not); ``delay(record, seconds)`` applies a ``Retry`` delay. Streams use neither.
+    """
     result = BatchResult()
     for index, record in enumerate(records):
         try:
             handle(record)
             result.processed += 1
+            continue
         except Exception as exc:
-            result.errors.append(exc)
-            result.failures.append(identify(record))
-            _log.warning(
-                "record failed: %s",
-                type(exc).__name__,
-                extra={"item": identify(record), "index": index},
-            )
-            if ordering == "fifo":
-                result.failures.extend(identify(r) for r in records[index + 1 :])
-                break
-            if ordering == "stream":
-                break
+            error = exc
+        # Imported on the first failure only: portafn.reliability is not free on a cold start.
+        from portafn.reliability.outcomes import Outcome, outcome_of, reason_of, retry_delay
+
+        outcome = outcome_of(error)
+        if outcome is Outcome.DEAD_LETTER and dead_letter is not None and ordering != "stream":
+            try:
+                dead_letter(record, error)
+            except Exception as send_error:
+                # The DLQ did not take it: report a failure, so SQS keeps the message.
+                _log.warning(
+                    "dead letter not sent, retrying instead: %s",
+                    type(send_error).__name__,
+                    extra={"item": identify(record), "index": index},
+                )
+            else:
+                _log.warning(
+                    "record sent to the dead-letter queue: %s",
+                    reason_of(error),
+                    extra={"item": identify(record), "index": index},
+                )
+                result.dead_lettered.append(identify(record))
+                result.processed += 1
+                continue
+        seconds = retry_delay(error)
+        if outcome is Outcome.RETRY and seconds is not None and delay is not None:
+            try:
+                delay(record, seconds)
+            except Exception as delay_error:
+                _log.warning("retry delay not applied: %s", type(delay_error).__name__)
+        result.errors.append(error)
+        result.failures.append(identify(record))
+        _log.warning(
+            "record failed: %s",
+            type(error).__name__,
+            extra={"item": identify(record), "index": index},
+        )
+        if ordering == "fifo":
+            result.failures.extend(identify(r) for r in records[index + 1 :])
+            break
+        if ordering == "stream":
+            break
     if records and result.processed == 0 and result.errors:
         raise BatchFailed(len(records), result.errors[0]) from result.errors[0]
     return result.response()

@@ -13,6 +13,7 @@ import base64
 import os
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote_plus, urlencode
 
@@ -21,11 +22,13 @@ from pydantic import BaseModel
 from portafn.app import App, Function
 from portafn.events import Change, Event, Message, StorageEvent
 from portafn.http import HttpRequest, HttpResponse, is_text_type
+from portafn.reliability.publish import Outgoing
 from portafn.testing.drivers import Delivery
 from portafn_aws.batch import BatchFailed
 from portafn_aws.dynamodb_codec import encode_key, item_to_dynamo
 from portafn_aws.dynamodb_store import ETAG, PK, SK, physical_name, prefix_from_url
 from portafn_aws.entry import LambdaHandler
+from portafn_aws.events import cloudevent_attributes
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -46,6 +49,27 @@ class DriverContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+class RecordedActions:
+    """``QueueActions`` that keep what the adapter would send to SQS, for the contract suite
+    (a real SQS is the business of tests/aws/test_outcomes.py)."""
+
+    def __init__(self) -> None:
+        self.dead_letters: list[tuple[Mapping[str, Any], BaseException]] = []
+        self.delays: list[tuple[Mapping[str, Any], float]] = []
+
+    def dead_letter(self, record: Mapping[str, Any], error: BaseException) -> None:
+        """Keep the record as sent to its queue's DLQ."""
+        self.dead_letters.append((record, error))
+
+    def dead_letter_event(self, event: Mapping[str, Any], error: BaseException) -> None:
+        """Keep the event as sent to the function's DLQ (``PORTAFN_DLQ_URL``)."""
+        self.dead_letters.append((event, error))
+
+    def delay(self, record: Mapping[str, Any], seconds: float) -> None:
+        """Keep the visibility change."""
+        self.delays.append((record, seconds))
+
+
 class AwsDriver:
     """One Lambda serving every function of ``app``, invoked in process."""
 
@@ -53,7 +77,8 @@ class AwsDriver:
 
     def __init__(self, app: App) -> None:
         self.app = app
-        self.handler = LambdaHandler(app)
+        self.actions = RecordedActions()
+        self.handler = LambdaHandler(app, actions=self.actions)
         # Deployed, each event function is a Lambda of its own (PORTAFN_FUNCTION); so here too.
         self._handlers: dict[str, LambdaHandler] = {}
 
@@ -109,7 +134,10 @@ class AwsDriver:
         native = self.native(function, event)
         handler = self._handlers.get(function.name)
         if handler is None:
-            handler = self._handlers[function.name] = LambdaHandler(self.app, function.name)
+            handler = self._handlers[function.name] = LambdaHandler(
+                self.app, function.name, actions=self.actions
+            )
+        sent = len(self.actions.dead_letters)
         try:
             result = handler(native, self._context())
         except BatchFailed as exc:
@@ -119,6 +147,10 @@ class AwsDriver:
             return Delivery(ok=False, error=type(exc).__name__, retry=True)
         if isinstance(result, dict) and result.get("batchItemFailures"):
             return Delivery(ok=False, error="batchItemFailures", retry=True, result=result)
+        if len(self.actions.dead_letters) > sent:
+            # The adapter forwarded the message to the dead-letter queue and answered success.
+            _, error = self.actions.dead_letters[-1]
+            return Delivery(ok=False, error=type(error).__name__, dead_letter=True)
         return Delivery(ok=True, result=result)
 
     def native(self, function: Function, event: Event[Any]) -> dict[str, Any]:
@@ -157,8 +189,26 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _published(event: Event[Any]) -> Outgoing | None:
+    """The ``Outgoing`` a message came from, when ``ctx.publish`` made it (the contract client
+    delivers what an app published); None for messages made up by a test."""
+    raw = getattr(event, "raw", None)
+    return raw if isinstance(raw, Outgoing) else None
+
+
+def _message_attributes(event: Event[Any]) -> dict[str, str]:
+    """The message attributes SNS/SQS would carry: for a published message, what the real
+    publisher sends (the CloudEvent context with the user's attributes), else the test's."""
+    outgoing = _published(event)
+    if outgoing is not None:
+        return cloudevent_attributes(outgoing.event, outgoing.attributes)
+    return event.attributes if isinstance(event, Message) else {}
+
+
 def _sqs_record(queue: str, event: Event[Any]) -> dict[str, Any]:
-    attributes = event.attributes if isinstance(event, Message) else {}
+    # A published message reaches a queue function by a raw-delivery SNS subscription: the
+    # payload as the body and the SNS message attributes as SQS message attributes.
+    attributes = _message_attributes(event)
     attempt = event.delivery_attempt if isinstance(event, Message) else 1
     return {
         "messageId": event.id,
@@ -176,7 +226,7 @@ def _sqs_record(queue: str, event: Event[Any]) -> dict[str, Any]:
 
 
 def _sns_record(topic: str, event: Event[Any]) -> dict[str, Any]:
-    attributes = event.attributes if isinstance(event, Message) else {}
+    attributes = _message_attributes(event)
     topic_arn = f"arn:aws:sns:{REGION}:{ACCOUNT}:{topic}"
     return {
         "EventSource": "aws:sns",

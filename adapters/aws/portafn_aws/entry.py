@@ -15,26 +15,37 @@ environment variable) or all of them. Serving all, it routes by the event's shap
 - EventBridge scheduled events: the only schedule function, or the one whose name is the rule's
   name or its last ``-``-separated part (``orders-prod-nightly`` serves ``nightly``);
 - other EventBridge events: the event function whose type is the ``detail-type``.
+
+Outcomes: a handler raising ``DeadLetter`` on SQS has its message sent to the queue's DLQ and
+reported as done; on SNS, S3, schedules and EventBridge (asynchronous invocations) the event goes
+to ``PORTAFN_DLQ_URL`` and the invocation succeeds, else the error is raised for Lambda's retries
+and on-failure destination; on the streams it is a failure. See ``portafn_aws.deadletter``.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from portafn.app import App, Function
 from portafn.errors import EventFormatError, PortafnError
 from portafn.events import Event
+from portafn.log import get_logger
 from portafn.runtime import Invocation, Runtime
 from portafn_aws import events as ev
 from portafn_aws.batch import run_batch
 from portafn_aws.dynamodb_store import physical_name, prefix_from_url
 from portafn_aws.http import from_response, http_source, to_request
 
+if TYPE_CHECKING:
+    from portafn_aws.deadletter import QueueActions
+
 FUNCTION_ENV = "PORTAFN_FUNCTION"
+_log = get_logger("portafn.aws")
 
 
 class NoFunctionFor(PortafnError):
@@ -44,9 +55,10 @@ class NoFunctionFor(PortafnError):
 class LambdaHandler:
     """A callable ``(event, context)`` that Lambda's Python runtime invokes."""
 
-    def __init__(self, app: App, function: str | None = None) -> None:
+    def __init__(self, app: App, function: str | None = None, *, actions: QueueActions | None = None) -> None:
         self.app = app
         self.runtime = Runtime(app, "aws")
+        self._actions = actions
         name = function or os.environ.get(FUNCTION_ENV) or None
         # Resolve now so a wrong name fails at init (Lambda reports an init error), not per call.
         self.function: Function | None = app.function(name) if name else None
@@ -68,8 +80,35 @@ class LambdaHandler:
         if isinstance(records, list):
             return self._records(records, invocation, event)
         if ev.is_eventbridge(event):
-            return self._eventbridge(event, invocation)
+            return self._async(event, lambda: self._eventbridge(event, invocation))
         raise EventFormatError("aws", "event", "not an event shape this adapter knows", keys=event.keys())
+
+    @property
+    def actions(self) -> QueueActions:
+        """What the handler does to messages beyond its answer (dead-letter, delay): SQS."""
+        if self._actions is None:
+            from portafn_aws.deadletter import SqsQueueActions
+
+            self._actions = SqsQueueActions()
+        return self._actions
+
+    def _async(self, event: Mapping[str, Any], run: Callable[[], Any]) -> Any:
+        """Run an asynchronously invoked handler; a dead letter goes to the function's DLQ."""
+        try:
+            return run()
+        except Exception as exc:
+            from portafn.reliability.outcomes import Outcome, outcome_of
+
+            if outcome_of(exc) is not Outcome.DEAD_LETTER:
+                raise
+            try:
+                self.actions.dead_letter_event(event, exc)
+            except Exception as send_error:
+                # No DLQ, or it refused: raise, so Lambda retries and then uses OnFailure.
+                _log.warning("dead letter not sent, raising instead: %s", type(send_error).__name__)
+                raise exc from None
+            _log.warning("event sent to the dead-letter queue: %s", exc)
+            return None
 
     # -- records ---------------------------------------------------------------------------
 
@@ -86,6 +125,8 @@ class LambdaHandler:
                 lambda r: self._sqs(r, inv),
                 lambda r: str(r.get("messageId", "")),
                 "fifo" if fifo else "independent",
+                dead_letter=lambda r, e: self.actions.dead_letter(r, e),
+                delay=lambda r, seconds: self.actions.delay(r, seconds),
             )
         if source == "kinesis":
             return run_batch(records, lambda r: self._kinesis(r, inv), ev.kinesis_sequence, "stream")
@@ -95,9 +136,9 @@ class LambdaHandler:
         for record in records:
             # SNS and S3 invoke Lambda asynchronously: a raise makes Lambda retry, then dead-letter.
             if source == "sns":
-                results.append(self._sns(record, inv))
+                results.append(self._async(event, partial(self._sns, record, inv)))
             else:
-                results.append(self._s3(record, inv))
+                results.append(self._async(event, partial(self._s3, record, inv)))
         return _jsonable(results[0]) if len(results) == 1 else None
 
     def _sns(self, record: Mapping[str, Any], inv: Invocation) -> Any:

@@ -207,7 +207,9 @@ def cloudevent_attributes(event: Event[Any], attributes: Mapping[str, str]) -> d
             # Only non-empty strings can be String attributes; anything else is packed as JSON.
             continue
         out[TRACEPARENT if name == TRACEPARENT else CE_PREFIX + name] = value
-    packed = {n: context[n] for n in ordered if (TRACEPARENT if n == TRACEPARENT else CE_PREFIX + n) not in out}
+    packed = {
+        n: context[n] for n in ordered if (TRACEPARENT if n == TRACEPARENT else CE_PREFIX + n) not in out
+    }
     if packed:
         out[CE_PACKED] = json.dumps(packed, separators=(",", ":"), default=str)
     return out
@@ -235,9 +237,7 @@ def split_cloudevent(attributes: Mapping[str, str]) -> tuple[dict[str, Any], dic
         return {}, dict(attributes)
     if TRACEPARENT in attributes:
         context[TRACEPARENT] = attributes[TRACEPARENT]
-    user = {
-        k: v for k, v in attributes.items() if not k.startswith(CE_PREFIX) and k != TRACEPARENT
-    }
+    user = {k: v for k, v in attributes.items() if not k.startswith(CE_PREFIX) and k != TRACEPARENT}
     return context, user
 
 
@@ -528,7 +528,7 @@ def eventbridge_event(event: Mapping[str, Any]) -> Event[Any]:
     if is_published_cloudevent(detail):
         from portafn.cloudevents import from_dict
 
-        inner = from_dict(dict(detail))
+        inner = from_dict(detail)
         extensions = {**_eventbridge_extensions(event), **inner.extensions}
         return inner.model_copy(update={"extensions": extensions, "raw": event})
     resources = [r for r in event.get("resources") or [] if isinstance(r, str)]

@@ -4,6 +4,11 @@ Each neutral request or event is written as the host would send it to the worker
 plus trigger metadata), decoded by the azure-functions library's own converter, passed to the
 function the ``FunctionApp`` indexed, and (for HTTP) the answer encoded by the library's response
 converter and read back. Only the Functions host itself is left out; it cannot run here.
+
+Messages are delivered as ``ctx.publish`` sends them (the CloudEvent in the JSON format, with
+attributes as Service Bus application properties or, on Storage queues, the ``portafnattributes``
+extension). Messages a Storage queue function dead-letters are kept in ``poisoned`` instead of
+being sent to ``<queue>-poison`` (pass ``poison_sink=`` to send them somewhere real).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from portafn.http import Headers, HttpRequest, HttpResponse
 from portafn.testing.drivers import Delivery
 from portafn_azure import batch
 from portafn_azure.entry import function_app
+from portafn_azure.publish import TRACE_PROPERTIES, envelope_bytes
 
 
 class _Context:
@@ -79,6 +85,8 @@ class AzureDriver:
             raise ValueError(f"event_schema={event_schema!r}: use 'eventgrid' or 'cloudevents'")
         self.app = app
         self.event_schema = event_schema
+        self.poisoned: list[batch.Poisoned] = []
+        options.setdefault("poison_sink", self.poisoned.append)
         self.function_app = function_app(app, **options)
         self.functions = {f.get_function_name(): f for f in self.function_app.get_functions()}
 
@@ -109,20 +117,22 @@ class AzureDriver:
         return decode_http_response(datum)
 
     def deliver(self, function: Function, event: Event[Any]) -> Delivery:
-        """Deliver one event as the host would; a raise is a failed delivery the host retries."""
+        """Deliver one event as the host would and report what the entry made of it: a raise is a
+        failed delivery (retried where the host retries that trigger); a Storage queue message the
+        entry moved to its poison queue is a dead letter (the host sees success and deletes it)."""
         arg = self.native(function, event)
+        before = len(self.poisoned)
         try:
             result = self._user(function.name)(arg, _Context(function.name))
         except Exception as exc:
-            from portafn.reliability.outcomes import Outcome, outcome_of
-
-            outcome = outcome_of(exc)
+            binding = self.binding_type(function.name)
             return Delivery(
-                ok=outcome is Outcome.SUCCESS,
+                ok=False,
                 error=type(exc).__name__,
-                retry=outcome is Outcome.RETRY and batch.is_retried(function.kind),
-                dead_letter=outcome is Outcome.DEAD_LETTER,
+                retry=batch.is_retried(function.kind, servicebus=binding == "serviceBusTrigger"),
             )
+        if len(self.poisoned) > before:
+            return Delivery(ok=False, error=self.poisoned[-1].error, dead_letter=True)
         return Delivery(ok=True, result=result)
 
     def native(self, function: Function, event: Event[Any]) -> Any:
@@ -205,33 +215,64 @@ class AzureDriver:
         return CosmosDBConverter.decode(Datum(json.dumps([item]), "json"), trigger_metadata={})
 
     def _queue_input(self, message: Message[Any]) -> Any:
-        from azure.functions.meta import Datum
-        from azure.functions.queue import QueueMessageInConverter
-
-        now = datetime.now(UTC).isoformat()
-        metadata = {
-            "Id": Datum(message.id, "string"),
-            "DequeueCount": Datum(str(message.delivery_attempt), "string"),
-            "InsertionTime": Datum(now, "string"),
-            "ExpirationTime": Datum(now, "string"),
-            "NextVisibleTime": Datum(now, "string"),
-            "PopReceipt": Datum("AgAAAAMAAAAAAAAA", "string"),
-        }
-        return QueueMessageInConverter.decode(Datum(message.body, "bytes"), trigger_metadata=metadata)
+        now = datetime.now(UTC)
+        return queue_trigger_input(
+            envelope_bytes(message, message.body, message.attributes),
+            id=str(uuid.uuid4()),
+            dequeue_count=message.delivery_attempt,
+            insertion_time=now,
+            expiration_time=now,
+            next_visible_time=now,
+            pop_receipt="AgAAAAMAAAAAAAAA",
+        )
 
     def _servicebus_input(self, message: Message[Any]) -> Any:
         from azure.functions.meta import Datum
         from azure.functions.servicebus import ServiceBusMessageInConverter
 
-        props = json.dumps(dict(message.attributes))
+        props = dict(message.attributes)
+        props.update({k: str(message.extensions[k]) for k in TRACE_PROPERTIES if message.extensions.get(k)})
         metadata = {
             "MessageId": Datum(message.id, "string"),
             "DeliveryCount": Datum(str(message.delivery_attempt), "string"),
             "EnqueuedTimeUtc": Datum(datetime.now(UTC).isoformat(), "string"),
-            "UserProperties": Datum(props, "json"),
-            "ApplicationProperties": Datum(props, "json"),
+            "ContentType": Datum("application/cloudevents+json; charset=utf-8", "string"),
+            "UserProperties": Datum(json.dumps(props), "json"),
+            "ApplicationProperties": Datum(json.dumps(props), "json"),
         }
-        return ServiceBusMessageInConverter.decode(Datum(message.body, "bytes"), trigger_metadata=metadata)
+        if message.extensions.get("correlationid"):
+            metadata["CorrelationId"] = Datum(str(message.extensions["correlationid"]), "string")
+        if message.ordering_key:
+            metadata["SessionId"] = Datum(message.ordering_key, "string")
+        body = envelope_bytes(message, message.body)
+        return ServiceBusMessageInConverter.decode(Datum(body, "bytes"), trigger_metadata=metadata)
+
+
+def queue_trigger_input(
+    content: bytes,
+    *,
+    id: str,
+    dequeue_count: int,
+    insertion_time: datetime,
+    expiration_time: datetime,
+    next_visible_time: datetime,
+    pop_receipt: str,
+) -> Any:
+    """The ``azure.functions.QueueMessage`` a queue trigger function gets for a Storage queue
+    message: ``content`` is the message after the host's base64 decoding, the rest its trigger
+    metadata, decoded by the library's ``QueueMessageInConverter`` as the worker does."""
+    from azure.functions.meta import Datum
+    from azure.functions.queue import QueueMessageInConverter
+
+    metadata = {
+        "Id": Datum(id, "string"),
+        "DequeueCount": Datum(str(dequeue_count), "string"),
+        "InsertionTime": Datum(insertion_time.isoformat(), "string"),
+        "ExpirationTime": Datum(expiration_time.isoformat(), "string"),
+        "NextVisibleTime": Datum(next_visible_time.isoformat(), "string"),
+        "PopReceipt": Datum(pop_receipt, "string"),
+    }
+    return QueueMessageInConverter.decode(Datum(content, "bytes"), trigger_metadata=metadata)
 
 
 ACCOUNT = "devstoreaccount1"

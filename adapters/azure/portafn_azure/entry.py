@@ -18,7 +18,9 @@ Connections are app setting names (``AzureWebJobsStorage``, ``ServiceBusConnecti
 ``CosmosDBConnection`` by default). The Cosmos DB trigger watches the database and container prefix of
 ``PORTAFN_STORE`` (``portafn`` when unset; ``cosmos_database=`` or ``PORTAFN_COSMOS_DATABASE``
 override it). A raise from a handler is raised to the worker, so the host's
-retry and poison semantics apply (see ``portafn_azure.batch``).
+retry and poison semantics apply; a ``DeadLetter`` on a Storage queue trigger is moved to
+``<queue>-poison`` at once (see ``portafn_azure.batch``). ``ctx.publish`` sends where these
+triggers listen (``portafn_azure.publish``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import Any
 
 from portafn.app import App, Function
 from portafn.log import get_logger
+from portafn.reliability.outcomes import Outcome, outcome_of, reason_of
 from portafn.runtime import Invocation, Runtime
 from portafn.triggers import (
     ChangesTrigger,
@@ -41,10 +44,12 @@ from portafn.triggers import (
     TopicTrigger,
 )
 from portafn_azure import events
+from portafn_azure.batch import Poisoned, PoisonSink, poison_content, storage_poison_sink
 from portafn_azure.http import to_azure_response, to_request
+from portafn_azure.publish import messaging_kind, poison_queue_name, queue_name, remember_options
 
 _log = get_logger("portafn.azure")
-MESSAGING_SETTING = "PORTAFN_AZURE_MESSAGING"
+MESSAGING_SETTING = "PORTAFN_AZURE_MESSAGING"  # also portafn_azure.publish.MESSAGING_SETTING
 
 
 def azure_route(template: str) -> str:
@@ -65,15 +70,25 @@ def function_app(
     lease_container: str = "leases",
     storage_source: str | None = None,
     topic_subscription: str | None = None,
+    poison_sink: PoisonSink | None = None,
 ) -> Any:
-    """The ``azure.functions.FunctionApp`` that runs ``app``'s functions on Azure Functions."""
+    """The ``azure.functions.FunctionApp`` that runs ``app``'s functions on Azure Functions.
+
+    ``poison_sink`` receives the messages a Storage queue function dead-letters (default: send
+    them to ``<queue>-poison`` on the ``storage_connection`` account; the driver captures them).
+    """
     import azure.functions as func
 
-    kind = (messaging or os.environ.get(MESSAGING_SETTING) or "storage").lower()
-    if kind not in ("storage", "servicebus"):
-        raise ValueError(f"messaging={kind!r}: use 'storage' (Storage queues) or 'servicebus'")
+    kind = messaging_kind(messaging)
     fa = func.FunctionApp(http_auth_level=getattr(func.AuthLevel, auth_level.upper()))
     runtime = Runtime(app, "azure")
+    remember_options(
+        runtime,
+        messaging=kind,
+        storage_connection=storage_connection,
+        servicebus_connection=servicebus_connection,
+    )
+    sink = poison_sink or storage_poison_sink(storage_connection)
     store_database, store_prefix = _store_target()
     database = cosmos_database or os.environ.get("PORTAFN_COSMOS_DATABASE") or store_database
     for fn in app.functions.values():
@@ -105,9 +120,17 @@ def function_app(
                     sb,
                 )
             else:
-                qh = _event_handler(runtime, fn, "msg", partial(events.queue_message, queue=trigger.queue))
+                # Storage queue names are lower case; ctx.publish and the packager use the same rule.
+                queue = queue_name(trigger.queue)
+                qh = _event_handler(
+                    runtime,
+                    fn,
+                    "msg",
+                    partial(events.queue_message, queue=trigger.queue),
+                    dead_letter=partial(_to_poison, sink, fn.name, queue),
+                )
                 _register(
-                    fa.queue_trigger(arg_name="msg", queue_name=trigger.queue, connection=storage_connection),
+                    fa.queue_trigger(arg_name="msg", queue_name=queue, connection=storage_connection),
                     fa,
                     fn,
                     qh,
@@ -245,8 +268,13 @@ def _event_handler(
     *,
     only_type: str | None = None,
     servicebus: bool = False,
+    dead_letter: Callable[[Any, Exception], None] | None = None,
 ) -> Callable[..., Any]:
-    """A handler taking the trigger object as ``arg``; a raise goes to the worker (host retries)."""
+    """A handler taking the trigger object as ``arg``; a raise goes to the worker (host retries).
+
+    With ``dead_letter``, a handler that ends in the dead-letter outcome has its message passed
+    there and the invocation succeeds; if ``dead_letter`` raises, the original error is raised.
+    """
 
     def handle(context: Any = None, **kwargs: Any) -> None:
         event = translate(kwargs[arg])
@@ -255,9 +283,34 @@ def _event_handler(
                 "event of another type acknowledged", extra={"event_type": event.type, "function": fn.name}
             )
             return
-        runtime.handle_event(fn, event, _invocation(context))
+        try:
+            runtime.handle_event(fn, event, _invocation(context))
+        except Exception as exc:
+            if dead_letter is None or outcome_of(exc) is not Outcome.DEAD_LETTER:
+                raise
+            try:
+                dead_letter(kwargs[arg], exc)
+            except Exception:
+                # Never lose a message: the host retries it and poisons it after maxDequeueCount.
+                _log.exception(
+                    "could not move the message to its poison queue; it will be retried",
+                    extra={"function": fn.name},
+                )
+                raise exc from None
+            _log.warning(
+                "message moved to the poison queue",
+                extra={"function": fn.name, "message_id": event.id, "reason": reason_of(exc)},
+            )
 
     return _with_signature(handle, arg, servicebus=servicebus)
+
+
+def _to_poison(sink: PoisonSink, function: str, queue: str, msg: Any, error: Exception) -> None:
+    """Send a Storage queue message that ended in ``DeadLetter`` to ``<queue>-poison``."""
+    reason = reason_of(error) or type(error).__name__
+    body = msg.get_body()
+    content = poison_content(body if isinstance(body, bytes) else str(body).encode(), reason, function)
+    sink(Poisoned(function, queue, poison_queue_name(queue), content, reason, type(error).__name__))
 
 
 def _changes_handler(

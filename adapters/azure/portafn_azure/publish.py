@@ -33,6 +33,7 @@ Service Bus topics for fan-out.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -92,9 +93,7 @@ def messaging_kind(value: str | None = None) -> str:
 # -- the message on the wire ---------------------------------------------------------------------
 
 
-def envelope(
-    event: Event[Any], body: bytes, attributes: Mapping[str, str] | None = None
-) -> dict[str, Any]:
+def envelope(event: Event[Any], body: bytes, attributes: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The event in the CloudEvents JSON format with ``body`` as its data: JSON as ``data``, text
     as a string, anything else as ``data_base64``. ``attributes`` (if any) become the
     ``portafnattributes`` extension."""
@@ -167,7 +166,9 @@ def servicebus_message(message: Outgoing) -> Any:
     try:
         from azure.servicebus import ServiceBusMessage
     except ImportError as exc:
-        raise PublishError("publishing to Service Bus needs azure-servicebus: install portafn-azure[servicebus]") from exc
+        raise PublishError(
+            "publishing to Service Bus needs azure-servicebus: install portafn-azure[servicebus]"
+        ) from exc
     return ServiceBusMessage(**servicebus_fields(message))
 
 
@@ -226,7 +227,9 @@ class StorageQueues:
 
                 if self._service is None:
                     self._service = self._service_client()
-                found = self._service.get_queue_client(queue, message_encode_policy=BinaryBase64EncodePolicy())
+                found = self._service.get_queue_client(
+                    queue, message_encode_policy=BinaryBase64EncodePolicy()
+                )
                 self._queues[queue] = found
             return found
 
@@ -238,10 +241,8 @@ class StorageQueues:
         try:
             client.send_message(content)
         except ResourceNotFoundError:
-            try:
+            with contextlib.suppress(ResourceExistsError):  # another sender made it first
                 client.create_queue()
-            except ResourceExistsError:
-                pass  # another sender made it first
             client.send_message(content)
 
     def close(self) -> None:

@@ -178,7 +178,7 @@ class FirestoreStore(Store):
         body = self._body(op)
         with self._errors(table, key):
             if op.if_absent:
-                result = self._once(ref, body, None, lambda: ref.create(body, retry=None))
+                result = self._insert(ref, op, body)
             elif op.etag is not None:
                 result = self._conditional_put(ref, op, body)
             else:
@@ -214,6 +214,34 @@ class FirestoreStore(Store):
         except (gexc.GoogleAPICallError, gexc.RetryError) as exc:
             return self._settle(ref, body, base, _short(exc))
 
+    def _insert(self, ref: DocumentReference, op: Put, body: dict[str, Any]) -> Any:
+        """Create the document; an expired one in the way does not hold its key.
+
+        Firestore deletes expired documents lazily (the emulator never does), and reads already
+        hide them, so an insert must not fail on one: it takes the document over with an update
+        conditioned on the expired version's update time. If another writer changed or removed
+        it first, the key is taken (or free again, and the caller's retry will create it).
+        """
+        from google.api_core import exceptions as gexc
+
+        try:
+            return self._once(ref, body, None, lambda: ref.create(body, retry=None))
+        except gexc.Aborted:
+            raise
+        except gexc.Conflict:
+            snap = ref.get()
+            if not snap.exists or self._record(op.table, snap) is not None:
+                raise  # live (or just deleted, which a retry answers): the key is taken now
+        base = _etag(snap.update_time)
+        option = self.client.write_option(last_update_time=snap.update_time)
+        takeover = {**_replacing(body), fk.BASE: base}
+        try:
+            return self._once(ref, takeover, base, lambda: ref.update(takeover, option=option, retry=None))
+        except (gexc.FailedPrecondition, gexc.NotFound):
+            raise AlreadyExists(
+                self.name, op.table.name, op.key.as_dict(op.table), "taken while replacing an expired item"
+            ) from None
+
     def _settle(self, ref: DocumentReference, body: dict[str, Any], base: str | None, why: str) -> Any:
         deadline = time.monotonic() + SETTLE_S
         while True:
@@ -244,7 +272,7 @@ class FirestoreStore(Store):
         if when is None:
             raise self._stale(ref, op.table, op.key)
         option = self.client.write_option(last_update_time=when)
-        body = {**body, fk.BASE: op.etag}
+        body = {**_replacing(body), fk.BASE: op.etag}
         try:
             # update() of the envelope's top-level fields replaces them whole (a map field too),
             # under a precondition that the document still has the update time we read.
@@ -597,6 +625,16 @@ class _Feed:
         # The stream may already be gone; closing must not fail.
         with contextlib.suppress(Exception):
             self.watch.unsubscribe()  # type: ignore[no-untyped-call]
+
+
+def _replacing(body: dict[str, Any]) -> dict[str, Any]:
+    """An envelope for ``update()`` that replaces the stored one: ``update`` keeps top-level
+    fields it is not given, so a TTL the new item no longer has must be deleted explicitly."""
+    if fk.EXPIRES in body:
+        return body
+    from google.cloud.firestore_v1 import DELETE_FIELD
+
+    return {**body, fk.EXPIRES: DELETE_FIELD}
 
 
 def _check_key(store: Store, table: TableSpec, key: Key) -> None:
