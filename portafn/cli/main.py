@@ -15,6 +15,7 @@ COMMANDS = (
     "portafn.cli.serve",
     "portafn.cli.check",
     "portafn.cli.conformance",
+    "portafn.cli.test",
     "portafn.cli.dev",
     "portafn.cli.package",
 )

@@ -15,6 +15,7 @@ from portafn.store.port import Store
 ENTRY_POINT_GROUP = "portafn.stores"
 DEFAULT_URL = "sqlite:///.portafn/portafn.db"
 
+_registered: dict[str, type[Store]] = {}
 _default: Store | None = None
 _default_lock = threading.Lock()
 _override: ContextVar[Store | None] = ContextVar("portafn_store", default=None)
@@ -24,6 +25,16 @@ class StoreConfigError(ValueError):
     """A store URL that names no installed store or is malformed."""
 
 
+def register_store(cls: type[Store]) -> type[Store]:
+    """Register a store class for its ``scheme`` in this process (usable as a class decorator).
+
+    Installed stores use the ``portafn.stores`` entry point group instead; this is for stores
+    defined in an application or a test.
+    """
+    _registered[cls.scheme] = cls
+    return cls
+
+
 def store_class(url: str) -> type[Store]:
     """The store class registered for the URL's scheme."""
     scheme = urlsplit(url).scheme
@@ -31,6 +42,8 @@ def store_class(url: str) -> type[Store]:
         raise StoreConfigError(
             f"store URL {url!r} has no scheme (try memory://, sqlite:///PATH, dynamodb://...)"
         )
+    if scheme in _registered:
+        return _registered[scheme]
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.name == scheme:
             cls = ep.load()

@@ -12,6 +12,7 @@ Markdown under ``--portafn-report``).
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from collections.abc import Generator, Iterator
@@ -29,6 +30,7 @@ from portafn.testing.report import MatrixReport
 # Stores that need a server, and the server that serves them.
 STORE_SERVERS = {"dynamodb": "dynamodb", "cosmos": "cosmos", "firestore": "firestore"}
 _REPORT = pytest.StashKey[MatrixReport]()
+_UNSUPPORTED = pytest.StashKey[list[BaseException]]()
 _SERVERS = pytest.StashKey[dict[str, Any]]()
 
 
@@ -41,8 +43,8 @@ class Target:
 
     @property
     def id(self) -> str:
-        """The pytest id of this cell."""
-        return f"{self.provider}-{self.store}"
+        """The pytest id of this cell (a store given as a URL is named by its scheme)."""
+        return f"{self.provider}-{self.store.split('://')[0]}"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -124,6 +126,8 @@ def _store_for(name: str, request: pytest.FixtureRequest, opened: dict[str, Any]
         os.environ.update(server.env)
         assert server.store_url is not None
         url = server.store_url
+    elif "://" in name:
+        url = name  # any store URL, a registered third-party store included
     else:
         pytest.fail(f"portafn: unknown store {name!r} in --portafn-stores", pytrace=False)
     opened[name] = open_store(url)
@@ -164,14 +168,23 @@ def portafn_client(
             store.clear(table.spec)
         request.config.stash[_REPORT].note_app(app, portafn_target.store, store)
         client = Client(app, driver)
-        if portafn_target.provider == "local":
-            # The local bus delivers what the app publishes in process, as `portafn serve` does.
-            yield client
-            return
-        # Elsewhere what the app publishes is kept for client.deliver_published(), which delivers it
-        # through the provider's driver: the broker's native shape, the adapter's real entry point.
-        with client.capture_published():
-            yield client
+        # A handler's Unsupported becomes a 500 or a failed delivery; its log record still says
+        # which capability was missing, for the cell's failure message.
+        watcher = _UnsupportedWatcher()
+        request.node.stash[_UNSUPPORTED] = watcher.seen
+        logger = logging.getLogger("portafn")
+        logger.addHandler(watcher)
+        try:
+            if portafn_target.provider == "local":
+                # The local bus delivers what the app publishes in process, as `portafn serve` does.
+                yield client
+            else:
+                # Elsewhere what the app publishes is kept for client.deliver_published(), which
+                # delivers it through the provider's driver to the adapter's real entry point.
+                with client.capture_published():
+                    yield client
+        finally:
+            logger.removeHandler(watcher)
 
 
 @pytest.fixture
@@ -188,10 +201,42 @@ def pytest_runtest_makereport(
     report = yield
     callspec = getattr(item, "callspec", None)
     target = callspec.params.get("portafn_target") if callspec else None
+    if isinstance(target, Target) and report.failed:
+        seen = item.stash.get(_UNSUPPORTED, [])
+        report.sections.append(("portafn cell", _cell_failure(target, call.excinfo, seen)))
     if isinstance(target, Target) and (report.when == "call" or report.failed or report.skipped):
         name = f"{item.path.name}::{getattr(item, 'originalname', item.name)}"
         item.config.stash[_REPORT].record(name, target.provider, target.store, report.outcome, report.when)
     return report
+
+
+def _cell_failure(
+    target: Target, excinfo: pytest.ExceptionInfo[BaseException] | None, seen: list[BaseException]
+) -> str:
+    """One line naming the provider, the store and, where it is one, the missing capability."""
+    from portafn.store.errors import Unsupported
+
+    line = f"failed on provider {target.provider!r} with store {target.store!r}"
+    errors = [excinfo.value] if excinfo is not None else []
+    missing = sorted({e.capability for e in [*errors, *seen] if isinstance(e, Unsupported)})
+    if missing:
+        line += f": the store lacks {', '.join(repr(m) for m in missing)}"
+    return line
+
+
+class _UnsupportedWatcher(logging.Handler):
+    """Keeps the ``Unsupported`` errors logged by handlers during one test."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.seen: list[BaseException] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from portafn.store.errors import Unsupported
+
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, Unsupported):
+            self.seen.append(error)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

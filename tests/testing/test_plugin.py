@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -120,3 +121,124 @@ def test_check_reports_what_a_store_lacks() -> None:
     gaps = check(app, bare)
     assert [(g.table, g.capability) for g in gaps] == [("orders", Capability.CHANGE_SOURCE)]
     assert "on_order_change" in gaps[0].reason
+
+
+NON_PORTABLE_APP = '''
+import pytest
+from dataclasses import replace
+from pydantic import BaseModel
+from portafn import App, HttpRequest
+from portafn.store import Capability, transaction
+from portafn.store.memory import MemoryStore
+from portafn.store.registry import register_store
+
+
+@register_store
+class NarrowStore(MemoryStore):
+    """Transactions within one partition only, as Cosmos DB's."""
+
+    scheme = "narrow"
+    capabilities = replace(
+        MemoryStore.capabilities,
+        supported=MemoryStore.capabilities.supported - {Capability.TRANSACTIONS_ACROSS_PARTITIONS},
+    )
+
+
+app = App("nonportable")
+
+
+class Account(BaseModel):
+    owner: str
+    cents: int
+
+
+accounts = app.table(Account, partition_key="owner")
+
+
+@app.http("POST", "/transfer")
+def transfer() -> dict[str, bool]:
+    # Relies on a transaction across two partitions: not every store has one.
+    with transaction() as tx:
+        tx.put(accounts, Account(owner="a", cents=-5))
+        tx.put(accounts, Account(owner="b", cents=5))
+    return {"ok": True}
+
+
+@app.http("GET", "/ip")
+def source_ip(request: HttpRequest) -> dict[str, str]:
+    # Relies on a field only API Gateway sends: not portable across providers.
+    return {"ip": request.raw["requestContext"]["http"]["sourceIp"]}
+
+
+@pytest.fixture
+def portafn_app():
+    return app
+'''
+
+NON_PORTABLE_TESTS = """
+def test_transfer(portafn_client):
+    assert portafn_client.post("/transfer").status == 200
+
+def test_source_ip(portafn_client):
+    assert portafn_client.get("/ip").status == 200
+"""
+
+
+def test_non_portable_functions_fail_in_exactly_their_cells(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(NON_PORTABLE_APP)
+    pytester.makepyfile(test_np=NON_PORTABLE_TESTS)
+    report_dir = pytester.path / "report"
+    result = pytester.runpytest(
+        "--portafn-providers",
+        "local,aws",
+        "--portafn-stores",
+        "memory,narrow://",
+        "--portafn-report",
+        str(report_dir),
+    )
+    outcomes = json.loads((report_dir / "report.json").read_text())["tests"]
+    assert outcomes["test_np.py::test_transfer"] == {
+        "local/memory": "passed",
+        "local/narrow://": "failed",
+        "aws/memory": "passed",
+        "aws/narrow://": "failed",
+    }
+    assert outcomes["test_np.py::test_source_ip"] == {
+        "local/memory": "failed",
+        "local/narrow://": "failed",
+        "aws/memory": "passed",
+        "aws/narrow://": "passed",
+    }
+    result.assert_outcomes(passed=4, failed=4)
+    result.stdout.fnmatch_lines(
+        [
+            "*failed on provider 'aws' with store 'narrow://': the store lacks 'transactions: across partitions and tables'*",
+            "*failed on provider 'local' with store 'memory'*",
+        ]
+    )
+
+
+def test_portafn_test_is_the_short_form(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(APP)
+    pytester.makepyfile(test_mini=TESTS)
+    report_dir = pytester.path / "short"
+    result = pytester.run(
+        sys.executable,
+        "-m",
+        "portafn.cli.main",
+        "test",
+        "--providers",
+        "local",
+        "--stores",
+        "memory",
+        "--report",
+        str(report_dir),
+        "--",
+        "-k",
+        "put or isolated",
+        "-p",
+        "no:cacheprovider",
+    )
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(["*2 passed*"])
+    assert json.loads((report_dir / "report.json").read_text())["columns"] == ["local/memory"]

@@ -1,0 +1,44 @@
+"""``portafn test``: the contract suite's short form, pytest with the provider and store matrix."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    """Add the subcommand."""
+    p: argparse.ArgumentParser = sub.add_parser(
+        "test",
+        help="run pytest on every selected provider and store",
+        description="Runs pytest with --portafn-providers and --portafn-stores; other arguments go to pytest.",
+    )
+    p.add_argument("--providers", default="aws,azure,gcp", help="comma-separated (default: aws,azure,gcp)")
+    p.add_argument(
+        "--stores", default="sqlite", help="comma-separated: memory, sqlite, dynamodb, cosmos, firestore"
+    )
+    p.add_argument("--report", help="directory for report.json and report.md")
+    p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed to pytest (paths, -k, -x, ...)")
+    p.set_defaults(run=run)
+
+
+def pytest_argv(args: argparse.Namespace) -> list[str]:
+    """The pytest command line this invocation stands for."""
+    argv = ["--portafn-providers", args.providers, "--portafn-stores", args.stores]
+    if args.report:
+        argv += ["--portafn-report", args.report]
+    extra = list(args.pytest_args)
+    if extra[:1] == ["--"]:
+        extra = extra[1:]
+    return argv + extra
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run pytest in this process and return its exit status."""
+    from portafn.cli.main import CliError
+
+    try:
+        import pytest
+    except ModuleNotFoundError:
+        raise CliError("portafn test needs pytest: pip install pytest") from None
+    return int(pytest.main(pytest_argv(args)))
