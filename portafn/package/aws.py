@@ -5,6 +5,20 @@ for the target (``--python``, ``--arch``), without boto3 and what only it needs:
 runtime provides them. Each portafn function becomes one ``AWS::Serverless::Function`` with its own
 role, which names only the actions the DynamoDB store performs, on only the tables the function's
 code uses (see ``usage.py``), plus what its event source needs.
+
+Dead letters and publishing (docs/reliability.md):
+
+- each queue gets ``<queue>-dlq`` and a ``RedrivePolicy`` (``maxReceiveCount`` 5); its function may
+  send to that DLQ (a handler's ``DeadLetter``);
+- a stream function's event source mapping bisects failing batches, stops retrying after 5 attempts
+  and sends the record's description to ``<function>-dlq`` (``DestinationConfig.OnFailure``);
+- an asynchronously invoked function (topic, storage, schedule, event) gets ``EventInvokeConfig``
+  (2 retries, then ``OnFailure`` to ``<function>-dlq``) and ``PORTAFN_DLQ_URL`` naming that queue;
+- every topic a function publishes on with ``ctx.publish("<literal>", ...)`` (found by reading
+  its code, or listed in ``options["topics"]``) becomes an SNS topic named
+  ``<stack>-<topic>``, the function may ``sns:Publish`` to exactly those, and the app's queue
+  functions on a published topic's name are subscribed to it with raw delivery. The outbox's relay
+  and sweep functions may publish on every topic the app publishes on.
 """
 
 from __future__ import annotations
@@ -13,7 +27,7 @@ from typing import Any
 
 from portafn.package.build import Artifact, BuildContext, Limits, measure
 from portafn.package.common import dump_json, entry_source, logical_id, write_file
-from portafn.package.usage import tables_used
+from portafn.package.usage import tables_used, topics_published
 from portafn.package.zipper import tree_files, write_zip
 from portafn.triggers import (
     ChangesTrigger,
@@ -64,6 +78,16 @@ QUEUE_ACTIONS = (
     "sqs:ReceiveMessage",
 )
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
+# A handler's DeadLetter: find the queue's DLQ (portafn_aws.deadletter) and send to it.
+DLQ_LOOKUP_ACTIONS = ("sqs:GetQueueUrl",)
+DLQ_SEND_ACTIONS = ("sqs:SendMessage",)
+PUBLISH_ACTIONS = ("sns:Publish",)
+MAX_RECEIVE_COUNT = 5  # deliveries of a queue message before SQS moves it to the DLQ
+STREAM_RETRIES = 5  # attempts on a stream record before it goes to the on-failure destination
+ASYNC_RETRIES = 2  # Lambda's retries of an asynchronous invocation (its maximum)
+DLQ_RETENTION_S = 1_209_600  # 14 days, SQS's maximum, to leave time to look
+OUTBOX_FUNCTIONS = ("portafn_outbox_relay", "portafn_outbox_sweep")
+ASYNC_KINDS = ("topic", "storage", "schedule", "event")
 
 
 def glibc(python: str) -> str:
@@ -127,6 +151,11 @@ def sam_template(ctx: BuildContext) -> dict[str, Any]:
             "Properties": props,
         }
 
+    published = {fn.name: topics_published(app, fn) for fn in app.functions.values()}
+    every_topic = sorted({t for topics in published.values() for t in topics})
+    for topic in every_topic:
+        _topic(resources, topic)
+
     for fn in app.functions.values():
         fid = logical_id(fn.name, "Function")
         role = logical_id(fn.name, "Role")
@@ -143,9 +172,42 @@ def sam_template(ctx: BuildContext) -> dict[str, Any]:
                     "Resource": [_arn(logical_id(t, "Table")) for t in used],
                 }
             )
-        event, extra_statement = _event(fn.trigger, resources)
-        if extra_statement is not None:
-            statements.append(extra_statement)
+        event, extra_statements = _event(fn.trigger, resources)
+        statements.extend(extra_statements)
+        topics = every_topic if fn.name in OUTBOX_FUNCTIONS else published[fn.name]
+        if topics:
+            statements.append(
+                {
+                    "Effect": "Allow",
+                    "Action": list(PUBLISH_ACTIONS),
+                    "Resource": [{"Ref": logical_id(t, "Topic")} for t in topics],
+                }
+            )
+        variables: dict[str, Any] = {
+            "PORTAFN_STORE": {"Fn::Sub": "dynamodb://?region=${AWS::Region}&prefix=" + prefix},
+            "PORTAFN_FUNCTION": fn.name,
+        }
+        if topics:
+            variables["PORTAFN_AWS_TOPIC_ARN_PREFIX"] = {
+                "Fn::Sub": "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:" + prefix
+            }
+        extra_props: dict[str, Any] = {}
+        if fn.kind in ASYNC_KINDS:
+            dlq = logical_id(fn.name, "DeadLetterQueue")
+            resources[dlq] = _dlq(f"{fn.name}-dlq")
+            statements.append({"Effect": "Allow", "Action": list(DLQ_SEND_ACTIONS), "Resource": [_arn(dlq)]})
+            variables["PORTAFN_DLQ_URL"] = {"Ref": dlq}
+            extra_props["EventInvokeConfig"] = {
+                "MaximumRetryAttempts": ASYNC_RETRIES,
+                "DestinationConfig": {"OnFailure": {"Type": "SQS", "Destination": _arn(dlq)}},
+            }
+        elif fn.kind == "changes":
+            dlq = logical_id(fn.name, "DeadLetterQueue")
+            resources[dlq] = _dlq(f"{fn.name}-dlq")
+            statements.append({"Effect": "Allow", "Action": list(DLQ_SEND_ACTIONS), "Resource": [_arn(dlq)]})
+            event["Properties"]["DestinationConfig"] = {
+                "OnFailure": {"Type": "SQS", "Destination": _arn(dlq)}
+            }
         resources[logs] = {
             "Type": "AWS::Logs::LogGroup",
             "Properties": {"RetentionInDays": 30},
@@ -183,15 +245,48 @@ def sam_template(ctx: BuildContext) -> dict[str, Any]:
                 # An explicit role keeps SAM from attaching its managed policies, whose resources are "*".
                 "Role": _arn(role),
                 "LoggingConfig": {"LogGroup": {"Ref": logs}},
-                "Environment": {
-                    "Variables": {
-                        "PORTAFN_STORE": {"Fn::Sub": "dynamodb://?region=${AWS::Region}&prefix=" + prefix},
-                        "PORTAFN_FUNCTION": fn.name,
-                    }
-                },
+                "Environment": {"Variables": variables},
                 "Events": {logical_id(fn.kind): event},
+                **extra_props,
             },
         }
+
+    # What the app publishes reaches its queue functions of the same name, as on the local bus:
+    # the queue subscribes to the topic with raw delivery (payload as the body, the CloudEvent
+    # context and attributes as message attributes), and lets that topic send to it.
+    for topic in every_topic:
+        for fn in app.by_kind("queue"):
+            if getattr(fn.trigger, "queue", None) != topic:
+                continue
+            qid, tid = logical_id(topic, "Queue"), logical_id(topic, "Topic")
+            resources[logical_id(topic, "Subscription")] = {
+                "Type": "AWS::SNS::Subscription",
+                "Properties": {
+                    "TopicArn": {"Ref": tid},
+                    "Protocol": "sqs",
+                    "Endpoint": _arn(qid),
+                    "RawMessageDelivery": True,
+                },
+            }
+            resources[logical_id(topic, "QueuePolicy")] = {
+                "Type": "AWS::SQS::QueuePolicy",
+                "Properties": {
+                    "Queues": [{"Ref": qid}],
+                    "PolicyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"Service": "sns.amazonaws.com"},
+                                "Action": "sqs:SendMessage",
+                                "Resource": _arn(qid),
+                                "Condition": {"ArnEquals": {"aws:SourceArn": {"Ref": tid}}},
+                            }
+                        ],
+                    },
+                },
+            }
+            break
 
     outputs: dict[str, Any] = {}
     if app.by_kind("http"):
@@ -214,15 +309,50 @@ def _arn(logical: str, attribute: str = "Arn") -> dict[str, Any]:
     return {"Fn::GetAtt": [logical, attribute]}
 
 
-def _event(trigger: Any, resources: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """The SAM event source of a trigger, and the IAM statement the function needs to consume it."""
+def _physical(name: str, suffix: str = "") -> dict[str, Any]:
+    """``<stack>-<name><suffix>``, keeping a ``.fifo`` ending last (SNS and SQS require it)."""
+    fifo = name.endswith(".fifo")
+    base = name.removesuffix(".fifo") if fifo else name
+    return {"Fn::Sub": "${AWS::StackName}-" + base + suffix + (".fifo" if fifo else "")}
+
+
+def _dlq(name: str) -> dict[str, Any]:
+    props: dict[str, Any] = {"QueueName": _physical(name), "MessageRetentionPeriod": DLQ_RETENTION_S}
+    if name.endswith(".fifo"):
+        props["FifoQueue"] = True
+    return {"Type": "AWS::SQS::Queue", "Properties": props}
+
+
+def _topic(resources: dict[str, Any], topic: str) -> str:
+    """The SNS topic ``<stack>-<topic>`` (the name the AWS publisher derives), made once."""
+    tid = logical_id(topic, "Topic")
+    if tid not in resources:
+        props: dict[str, Any] = {"TopicName": _physical(topic)}
+        if topic.endswith(".fifo"):
+            props["FifoTopic"] = True
+        resources[tid] = {"Type": "AWS::SNS::Topic", "Properties": props}
+    return tid
+
+
+def _event(trigger: Any, resources: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The SAM event source of a trigger, and the IAM statements the function needs to consume it."""
     if isinstance(trigger, HttpTrigger):
         method = "ANY" if trigger.method == "*" else trigger.method
-        return {"Type": "HttpApi", "Properties": {"Path": trigger.path.template, "Method": method}}, None
+        return {"Type": "HttpApi", "Properties": {"Path": trigger.path.template, "Method": method}}, []
     if isinstance(trigger, QueueTrigger):
         qid = logical_id(trigger.queue, "Queue")
-        # Visibility timeout 6x the function timeout, as Lambda's SQS guidance asks.
-        resources[qid] = {"Type": "AWS::SQS::Queue", "Properties": {"VisibilityTimeout": 180}}
+        dlq = logical_id(trigger.queue, "DeadLetterQueue")
+        fifo = trigger.queue.endswith(".fifo")
+        resources[dlq] = _dlq(trigger.queue.removesuffix(".fifo") + "-dlq" + (".fifo" if fifo else ""))
+        queue_props: dict[str, Any] = {
+            "QueueName": _physical(trigger.queue),
+            # Visibility timeout 6x the function timeout, as Lambda's SQS guidance asks.
+            "VisibilityTimeout": 180,
+            "RedrivePolicy": {"deadLetterTargetArn": _arn(dlq), "maxReceiveCount": MAX_RECEIVE_COUNT},
+        }
+        if fifo:
+            queue_props["FifoQueue"] = True
+        resources[qid] = {"Type": "AWS::SQS::Queue", "Properties": queue_props}
         event = {
             "Type": "SQS",
             "Properties": {
@@ -231,18 +361,21 @@ def _event(trigger: Any, resources: dict[str, Any]) -> tuple[dict[str, Any], dic
                 "FunctionResponseTypes": ["ReportBatchItemFailures"],
             },
         }
-        return event, {"Effect": "Allow", "Action": list(QUEUE_ACTIONS), "Resource": [_arn(qid)]}
+        return event, [
+            {"Effect": "Allow", "Action": list(QUEUE_ACTIONS), "Resource": [_arn(qid)]},
+            {"Effect": "Allow", "Action": list(DLQ_LOOKUP_ACTIONS), "Resource": [_arn(qid), _arn(dlq)]},
+            {"Effect": "Allow", "Action": list(DLQ_SEND_ACTIONS), "Resource": [_arn(dlq)]},
+        ]
     if isinstance(trigger, TopicTrigger):
-        tid = logical_id(trigger.topic, "Topic")
-        resources[tid] = {"Type": "AWS::SNS::Topic", "Properties": {}}
-        return {"Type": "SNS", "Properties": {"Topic": {"Ref": tid}}}, None
+        tid = _topic(resources, trigger.topic)
+        return {"Type": "SNS", "Properties": {"Topic": {"Ref": tid}}}, []
     if isinstance(trigger, StorageTrigger):
         bid = logical_id(trigger.bucket, "Bucket")
         resources[bid] = {"Type": "AWS::S3::Bucket", "Properties": {}}
         events = "s3:ObjectCreated:*" if trigger.on == "created" else "s3:ObjectRemoved:*"
-        return {"Type": "S3", "Properties": {"Bucket": {"Ref": bid}, "Events": events}}, None
+        return {"Type": "S3", "Properties": {"Bucket": {"Ref": bid}, "Events": events}}, []
     if isinstance(trigger, ScheduleTrigger):
-        return {"Type": "Schedule", "Properties": {"Schedule": trigger.cron.aws(), "Enabled": True}}, None
+        return {"Type": "Schedule", "Properties": {"Schedule": trigger.cron.aws(), "Enabled": True}}, []
     if isinstance(trigger, ChangesTrigger):
         tid = logical_id(trigger.table.name, "Table")
         event = {
@@ -252,15 +385,17 @@ def _event(trigger: Any, resources: dict[str, Any]) -> tuple[dict[str, Any], dic
                 "StartingPosition": "TRIM_HORIZON",
                 "BatchSize": 100,
                 "BisectBatchOnFunctionError": True,
-                "MaximumRetryAttempts": 10,
+                "MaximumRetryAttempts": STREAM_RETRIES,
                 "FunctionResponseTypes": ["ReportBatchItemFailures"],
             },
         }
-        return event, {
-            "Effect": "Allow",
-            "Action": list(STREAM_ACTIONS),
-            "Resource": [_arn(tid, "StreamArn")],
-        }
+        return event, [
+            {
+                "Effect": "Allow",
+                "Action": list(STREAM_ACTIONS),
+                "Resource": [_arn(tid, "StreamArn")],
+            }
+        ]
     if isinstance(trigger, EventTrigger):
-        return {"Type": "EventBridgeRule", "Properties": {"Pattern": {"detail-type": [trigger.type]}}}, None
+        return {"Type": "EventBridgeRule", "Properties": {"Pattern": {"detail-type": [trigger.type]}}}, []
     raise ValueError(f"no AWS event source for a {type(trigger).__name__}")

@@ -7,6 +7,12 @@ example, the user's package, and every dependency built for Linux x86_64 under
 runs with no remote build. ``azuredeploy.json`` creates the plan, the app, its storage account with
 the queues and blob containers, and the Cosmos account, database and containers (partition key,
 TTL, and the change feed's lease container).
+
+Queues: every Storage queue a queue function listens on, and every topic the app's code publishes
+to with a literal name (``ctx.publish("orders", ...)``, found by reading the handlers' bytecode)
+that no ``@app.topic`` function takes (those go to Service Bus), each with its ``<queue>-poison``
+queue, where the host moves a message after ``maxDequeueCount`` failed attempts and the entry puts
+a ``DeadLetter`` at once. ``host.json`` sets those retries (``extensions.queues``).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import shutil
 from typing import Any
 
+from portafn.app import App
 from portafn.package.build import Artifact, BuildContext, Limits, measure
 from portafn.package.common import dns_name, dump_json, entry_source, write_file
 from portafn.package.zipper import tree_files, write_zip
@@ -35,11 +42,25 @@ FOLDER = "functionapp"
 ZIP = "functionapp.zip"
 SITE = ".python_packages/lib/site-packages"
 LEASES = "leases"
+# Storage queue retries: a failed message is retried after visibilityTimeout, and after
+# maxDequeueCount attempts the host moves it to <queue>-poison (portafn_azure.batch).
+# messageEncoding base64 is the host's default, stated because ctx.publish relies on it.
+MAX_DEQUEUE_COUNT = 5
+VISIBILITY_TIMEOUT = "00:00:30"
 HOST_JSON: dict[str, Any] = {
     "version": "2.0",
     "extensionBundle": {"id": "Microsoft.Azure.Functions.ExtensionBundle", "version": "[4.*, 5.0.0)"},
     "logging": {"logLevel": {"default": "Information"}},
+    "extensions": {
+        "queues": {
+            "maxDequeueCount": MAX_DEQUEUE_COUNT,
+            "visibilityTimeout": VISIBILITY_TIMEOUT,
+            "messageEncoding": "base64",
+        }
+    },
 }
+POISON_SUFFIX = "-poison"
+MAX_POISONABLE = 63 - len(POISON_SUFFIX)
 FUNCIGNORE = """.git*
 .vscode
 __pycache__
@@ -188,10 +209,12 @@ def arm_template(ctx: BuildContext) -> dict[str, Any]:
                 "properties": {"resource": resource},
             }
         )
-    queues = sorted(
-        {dns_name(f.trigger.queue) for f in app.functions.values() if isinstance(f.trigger, QueueTrigger)}
-    )
-    for queue in queues:
+    for queue in storage_queues(app):
+        if len(queue) > MAX_POISONABLE and not queue.endswith(POISON_SUFFIX):
+            ctx.notes.append(
+                f"queue {queue!r} is longer than {MAX_POISONABLE} characters: the host cannot make its "
+                "poison queue, so failed messages cannot be poisoned; use a shorter name"
+            )
         resources.append(
             {
                 "type": "Microsoft.Storage/storageAccounts/queueServices/queues",
@@ -215,6 +238,12 @@ def arm_template(ctx: BuildContext) -> dict[str, Any]:
     topics = sorted({f.trigger.topic for f in app.functions.values() if isinstance(f.trigger, TopicTrigger)})
     if topics:
         ctx.notes.append("topic functions need a Service Bus namespace and topic; see docs/packaging.md")
+    to_servicebus = sorted(set(topics) & published_topics(app))
+    if to_servicebus and not any(r.split("==")[0].lower() == "azure-servicebus" for r in ctx.installed):
+        ctx.notes.append(
+            f"the app publishes to Service Bus topics ({', '.join(to_servicebus)}): add azure-servicebus "
+            "to a requirements file given to `portafn package` (portafn-azure's servicebus extra)"
+        )
     resources.append(
         {
             "type": "Microsoft.Web/serverfarms",
@@ -295,3 +324,23 @@ def arm_template(ctx: BuildContext) -> dict[str, Any]:
             }
         },
     }
+
+
+def storage_queues(app: App) -> list[str]:
+    """The Storage queues the app needs, sorted: each queue function's queue and each topic it
+    publishes to that no topic function takes, each followed by its ``<queue>-poison`` queue."""
+    topics = {f.trigger.topic for f in app.functions.values() if isinstance(f.trigger, TopicTrigger)}
+    names = {dns_name(f.trigger.queue) for f in app.functions.values() if isinstance(f.trigger, QueueTrigger)}
+    names |= {dns_name(t) for t in published_topics(app) if t not in topics}
+    # The host names the poison queue <queue>-poison; past 56 characters that is no valid queue
+    # name, so such a queue gets none (arm_template notes it).
+    return sorted(names | {n + POISON_SUFFIX for n in names if len(n) <= MAX_POISONABLE})
+
+
+def published_topics(app: App) -> set[str]:
+    """The topics the app's functions publish to by a literal name (or a module-level str
+    constant): ``ctx.publish("orders", ...)`` in a handler or a helper of the same package, plus
+    each function's ``options["topics"]`` (``portafn.package.usage``)."""
+    from portafn.package.usage import topics_published
+
+    return {topic for fn in app.functions.values() for topic in topics_published(app, fn)}

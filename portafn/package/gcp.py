@@ -8,10 +8,15 @@ one target per event function and one ``http`` target that routes every HTTP fun
 
 from __future__ import annotations
 
+import dis
+import itertools
 import shlex
 import shutil
+import types
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
+from portafn.app import App, Function
 from portafn.package.build import Artifact, BuildContext, Limits, measure
 from portafn.package.common import dns_name, dump_json, entry_source, write_file
 from portafn.package.zipper import tree_files, write_zip
@@ -37,6 +42,8 @@ ENTRY = "main"
 SOURCE = "source"
 ZIP = "source.zip"
 HTTP_TARGET = "http"
+# Pub/Sub moves a message to the dead-letter topic after this many failed deliveries (5-100).
+MAX_DELIVERY_ATTEMPTS = 5
 
 
 def glibc(python: str) -> str:
@@ -95,17 +102,35 @@ def store_layout() -> tuple[str, str, str]:
     return PK, SK, EXPIRES
 
 
+def store_settings(ctx: BuildContext) -> tuple[str, str, str]:
+    """The deployed store: (``PORTAFN_STORE`` value, collection prefix, database).
+
+    The Firestore store keeps table ``T`` in collection ``<prefix>T`` of database ``database``
+    (``firestore://PROJECT?prefix=...&database=...``); a ``firestore://`` store URL given to the
+    build keeps its prefix and database, and the project is always the deploy's ``$PROJECT``.
+    """
+    prefix, database = "", "(default)"
+    if ctx.store_url.startswith("firestore://"):
+        query = {k: v[-1] for k, v in parse_qs(urlsplit(ctx.store_url).query).items()}
+        prefix, database = query.get("prefix", ""), query.get("database") or "(default)"
+    params = {k: v for k, v in (("database", database), ("prefix", prefix)) if v and v != "(default)"}
+    url = "firestore://$PROJECT" + ("?" + urlencode(params, safe="()") if params else "")
+    return url, prefix, database
+
+
 def firestore_indexes(ctx: BuildContext) -> dict[str, Any]:
-    """Composite indexes for the store's partition queries (``_pk ==`` ordered by ``_sk`` both ways)."""
+    """Composite indexes for the store's partition queries: ``_pk`` ascending with ``_sk``
+    ascending and descending, per table collection (prefix included)."""
     pk, sk, _ = store_layout()
+    _, prefix, _ = store_settings(ctx)
     indexes = []
     for name, table in sorted(ctx.app.tables.items()):
         if table.spec.sort_key is None:
-            continue
+            continue  # one item per partition: no ordered query, no index
         for order in ("ASCENDING", "DESCENDING"):
             indexes.append(
                 {
-                    "collectionGroup": name,
+                    "collectionGroup": prefix + name,
                     "queryScope": "COLLECTION",
                     "fields": [{"fieldPath": pk, "order": "ASCENDING"}, {"fieldPath": sk, "order": order}],
                 }
@@ -113,16 +138,96 @@ def firestore_indexes(ctx: BuildContext) -> dict[str, Any]:
     return {"indexes": indexes, "fieldOverrides": []}
 
 
+def dead_letter_topic(fn: Function) -> str:
+    """The dead-letter topic of an event function (the GCP adapter's convention)."""
+    from portafn_gcp.publish import dead_letter_topic as name_of
+
+    return name_of(fn)
+
+
+def schedule_topic(fn: Function) -> str:
+    """The Pub/Sub topic a schedule function's Cloud Scheduler job publishes to."""
+    from portafn_gcp.publish import schedule_topic as name_of
+
+    return name_of(fn.name)
+
+
+def published_topics(app: App) -> list[str]:
+    """The topics the app's functions publish to: each ``ctx.publish("<literal>", ...)`` found in
+    their code (and the helpers of the user's own package they call), plus any listed in a
+    function's ``options["publishes"]`` for topics the walk cannot see."""
+    found: set[str] = set()
+    for fn in app.functions.values():
+        found.update(fn.options.get("publishes", ()))
+        found.update(_literal_publishes(fn.handler))
+    return sorted(found)
+
+
+def _literal_publishes(handler: Any) -> set[str]:
+    top = str(getattr(handler, "__module__", "") or "").split(".")[0]
+    found: set[str] = set()
+    seen: set[int] = set()
+
+    def visit_code(code: types.CodeType, globs: dict[str, Any]) -> None:
+        if id(code) in seen:
+            return
+        seen.add(id(code))
+        instructions = list(dis.get_instructions(code))
+        for here, after in itertools.pairwise(instructions):
+            # `x.publish("topic", ...)`: the method load, then the first argument as a constant.
+            if (
+                here.opname in ("LOAD_METHOD", "LOAD_ATTR")
+                and here.argval == "publish"
+                and after.opname == "LOAD_CONST"
+                and isinstance(after.argval, str)
+            ):
+                found.add(after.argval)
+        for const in code.co_consts:
+            if isinstance(const, types.CodeType):
+                visit_code(const, globs)
+        for name in code.co_names:
+            value = globs.get(name)
+            if isinstance(value, types.FunctionType) and value.__module__.split(".")[0] == top:
+                visit_code(value.__code__, value.__globals__)
+
+    func = getattr(handler, "__wrapped__", handler)
+    if isinstance(func, types.MethodType):
+        func = func.__func__
+    if isinstance(func, types.FunctionType):
+        visit_code(func.__code__, func.__globals__)
+        for cell in func.__closure__ or ():
+            try:
+                inner = cell.cell_contents
+            except ValueError:  # an empty cell
+                continue
+            if isinstance(inner, types.FunctionType):
+                visit_code(inner.__code__, inner.__globals__)
+    return found
+
+
+def _project_flag() -> str:
+    return "--project=$PROJECT"
+
+
 def deploy_commands(ctx: BuildContext) -> list[list[str]]:
-    """Each ``gcloud`` command of the deployment, as argv lists (``$VAR`` left for the shell)."""
+    """Each ``gcloud`` command of the deployment, as argv lists (``$VAR`` left for the shell).
+
+    In order: Pub/Sub topics (those functions are triggered by, publish to, schedule through, and
+    each event function's dead-letter topic) and a pull subscription on every dead-letter topic
+    (so dead letters are kept); Firestore TTL policies and composite indexes; the functions (every
+    event function with ``--retry``, so a failure is redelivered); the Cloud Scheduler jobs.
+    """
     app = ctx.app
     runtime = "python" + ctx.target.python.replace(".", "")
-    common = ["--gen2", f"--runtime={runtime}", "--region=$REGION", "--source=.", "--project=$PROJECT"]
-    env = "--set-env-vars=PORTAFN_STORE=firestore://$PROJECT"
-    cmds: list[list[str]] = []
-    topics: set[str] = set()
+    store_url, prefix, database = store_settings(ctx)
+    common = ["--gen2", f"--runtime={runtime}", "--region=$REGION", "--source=.", _project_flag()]
+    env = f"--set-env-vars=PORTAFN_STORE={store_url},GOOGLE_CLOUD_PROJECT=$PROJECT"
+    functions: list[list[str]] = []
+    jobs: list[list[str]] = []
+    topics: set[str] = set(published_topics(app))
+    dead_letters: set[str] = set()
     if app.by_kind("http"):
-        cmds.append(
+        functions.append(
             [
                 "gcloud",
                 "functions",
@@ -139,17 +244,17 @@ def deploy_commands(ctx: BuildContext) -> list[list[str]]:
         trigger = fn.trigger
         if isinstance(trigger, HttpTrigger):
             continue
-        name = dns_name(f"{app.name}-{fn.name}")
+        name = function_name(app, fn)
         flags: list[str]
         if isinstance(trigger, QueueTrigger | TopicTrigger):
             topic = trigger.queue if isinstance(trigger, QueueTrigger) else trigger.topic
             topics.add(topic)
             flags = [f"--trigger-topic={topic}"]
         elif isinstance(trigger, ScheduleTrigger):
-            topic = dns_name(f"{app.name}-{fn.name}-schedule")
+            topic = schedule_topic(fn)
             topics.add(topic)
             flags = [f"--trigger-topic={topic}"]
-            cmds.append(
+            jobs.append(
                 [
                     "gcloud",
                     "scheduler",
@@ -157,7 +262,7 @@ def deploy_commands(ctx: BuildContext) -> list[list[str]]:
                     "create",
                     "pubsub",
                     name,
-                    "--project=$PROJECT",
+                    _project_flag(),
                     "--location=$REGION",
                     f"--schedule={trigger.cron.expression}",
                     "--time-zone=Etc/UTC",
@@ -174,16 +279,17 @@ def deploy_commands(ctx: BuildContext) -> list[list[str]]:
         elif isinstance(trigger, ChangesTrigger):
             flags = [
                 "--trigger-event-filters=type=google.cloud.firestore.document.v1.written",
-                "--trigger-event-filters=database=(default)",
-                f"--trigger-event-filters-path-pattern=document={trigger.table.name}/{{doc}}",
+                f"--trigger-event-filters=database={database}",
+                f"--trigger-event-filters-path-pattern=document={prefix}{trigger.table.name}/{{doc}}",
                 "--trigger-location=$FIRESTORE_LOCATION",
             ]
         elif isinstance(trigger, EventTrigger):
             flags = [f"--trigger-event-filters=type={trigger.type}"]
         else:
             raise ValueError(f"no GCP trigger for a {type(trigger).__name__}")
-        # Event functions retry on failure: the adapter raises to ask for redelivery.
-        cmds.append(
+        dead_letters.add(dead_letter_topic(fn))
+        # --retry: a raise (retry outcome) is redelivered; without it Eventarc drops a failed event.
+        functions.append(
             [
                 "gcloud",
                 "functions",
@@ -196,8 +302,24 @@ def deploy_commands(ctx: BuildContext) -> list[list[str]]:
                 env,
             ]
         )
-    topic_cmds = [["gcloud", "pubsub", "topics", "create", t, "--project=$PROJECT"] for t in sorted(topics)]
+    topic_cmds = [
+        ["gcloud", "pubsub", "topics", "create", t, _project_flag()] for t in sorted(topics | dead_letters)
+    ]
+    keep_cmds = [
+        [
+            "gcloud",
+            "pubsub",
+            "subscriptions",
+            "create",
+            f"{t}-sub",
+            f"--topic={t}",
+            "--message-retention-duration=7d",
+            _project_flag(),
+        ]
+        for t in sorted(dead_letters)
+    ]
     pk, sk, expires = store_layout()
+    db = [] if database == "(default)" else [f"--database={database}"]
     ttl_cmds = [
         [
             "gcloud",
@@ -206,9 +328,10 @@ def deploy_commands(ctx: BuildContext) -> list[list[str]]:
             "ttls",
             "update",
             expires,
-            f"--collection-group={name}",
+            f"--collection-group={prefix}{name}",
             "--enable-ttl",
-            "--project=$PROJECT",
+            *db,
+            _project_flag(),
         ]
         for name, table in sorted(app.tables.items())
         if table.spec.ttl_field is not None
@@ -220,21 +343,68 @@ def deploy_commands(ctx: BuildContext) -> list[list[str]]:
             "indexes",
             "composite",
             "create",
-            f"--collection-group={name}",
+            f"--collection-group={prefix}{name}",
             "--query-scope=COLLECTION",
             f"--field-config=field-path={pk},order=ascending",
             f"--field-config=field-path={sk},order={order}",
-            "--project=$PROJECT",
+            *db,
+            _project_flag(),
         ]
         for name, table in sorted(app.tables.items())
         if table.spec.sort_key is not None
         for order in ("ascending", "descending")
     ]
-    return topic_cmds + ttl_cmds + index_cmds + cmds
+    return topic_cmds + keep_cmds + ttl_cmds + index_cmds + functions + jobs
+
+
+def function_name(app: App, fn: Function) -> str:
+    """The Cloud Functions name of an event function."""
+    return dns_name(f"{app.name}-{fn.name}")
+
+
+def dead_letter_policy_script(ctx: BuildContext) -> list[str]:
+    """Shell lines that give each Pub/Sub-triggered function's subscription a dead-letter policy.
+
+    ``--trigger-topic`` makes Eventarc create the push subscription, so its name is only known
+    after the deploy: it is looked up from the function's trigger. Pub/Sub then moves a message
+    that failed ``MAX_DELIVERY_ATTEMPTS`` times to the function's dead-letter topic (the same one
+    the adapter publishes ``DeadLetter`` messages to); Pub/Sub's service agent needs to publish
+    there and to subscribe to the source subscription.
+    """
+    app = ctx.app
+    targets = [
+        fn
+        for fn in app.functions.values()
+        if isinstance(fn.trigger, QueueTrigger | TopicTrigger | ScheduleTrigger)
+    ]
+    if not targets:
+        return []
+    lines = [
+        "# Dead-letter policies on the Pub/Sub subscriptions Eventarc made for the functions.",
+        'PROJECT_NUMBER="$(gcloud projects describe "$PROJECT" --format=\'value(projectNumber)\')"',
+        'PUBSUB_AGENT="serviceAccount:service-${PROJECT_NUMBER}@gcp-sa-pubsub.iam.gserviceaccount.com"',
+    ]
+    for fn in targets:
+        name = function_name(app, fn)
+        dlt = dead_letter_topic(fn)
+        lines += [
+            f'TRIGGER="$(gcloud functions describe {shlex.quote(name)} --region="$REGION" '
+            '--project="$PROJECT" --format=\'value(eventTrigger.trigger)\')"',
+            'SUBSCRIPTION="$(gcloud eventarc triggers describe "$TRIGGER" --location="$REGION" '
+            "--format='value(transport.pubsub.subscription)')\"",
+            f'gcloud pubsub subscriptions update "$SUBSCRIPTION" --dead-letter-topic={shlex.quote(dlt)} '
+            f'--dead-letter-topic-project="$PROJECT" --max-delivery-attempts={MAX_DELIVERY_ATTEMPTS}',
+            f"gcloud pubsub topics add-iam-policy-binding {shlex.quote(dlt)} "
+            '--member="$PUBSUB_AGENT" --role=roles/pubsub.publisher --project="$PROJECT" >/dev/null',
+            'gcloud pubsub subscriptions add-iam-policy-binding "$SUBSCRIPTION" '
+            '--member="$PUBSUB_AGENT" --role=roles/pubsub.subscriber >/dev/null',
+        ]
+    return lines
 
 
 def deploy_script(ctx: BuildContext) -> str:
-    """``deploy.sh``: topics, TTL policies, indexes, then every function; idempotent steps tolerated."""
+    """``deploy.sh``: topics, TTL policies, indexes, every function, scheduler jobs, then the
+    dead-letter policies; creating what already exists is tolerated, so a re-deploy works."""
     lines = [
         "#!/usr/bin/env bash",
         f"# Deploy {ctx.app.name} to Cloud Functions (2nd gen). Generated by portafn package.",
@@ -246,9 +416,10 @@ def deploy_script(ctx: BuildContext) -> str:
     ]
     for argv in deploy_commands(ctx):
         text = " ".join(_quote(a) for a in argv)
-        # Creating what already exists (topics, indexes, scheduler jobs) is fine on a re-deploy.
+        # Creating what already exists (topics, subscriptions, indexes, scheduler jobs) is fine.
         tolerant = argv[1] in ("pubsub", "scheduler") or argv[2:4] == ["indexes", "composite"]
         lines.append(text + (" || true" if tolerant else ""))
+    lines += dead_letter_policy_script(ctx)
     return "\n".join(lines) + "\n"
 
 

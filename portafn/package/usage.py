@@ -1,4 +1,5 @@
-"""Which of the app's tables each function touches, found by reading the handler's code objects.
+"""Which of the app's tables each function touches, and which topics it publishes on, found by
+reading the handler's code objects.
 
 Permissions are granted per function from this, so a function that never names a table gets no
 access to it. The walk follows names the handler (and the helpers it calls in the user's own
@@ -8,6 +9,7 @@ package, and modules of that package) looks up; a function can widen the set exp
 
 from __future__ import annotations
 
+import dis
 import types
 from typing import Any
 
@@ -16,9 +18,20 @@ from portafn.app import App, Function
 
 def tables_used(app: App, fn: Function) -> list[str]:
     """The names of the app's tables that ``fn`` reads or writes, sorted."""
+    return _walk(app, fn)[0]
+
+
+def topics_published(app: App, fn: Function) -> list[str]:
+    """The topics ``fn`` publishes on with ``ctx.publish("<literal>", ...)`` (or a module-level
+    str constant), sorted; ``options["topics"]`` adds topics the walk cannot see (computed names)."""
+    return _walk(app, fn)[1]
+
+
+def _walk(app: App, fn: Function) -> tuple[list[str], list[str]]:
     by_id = {id(table): name for name, table in app.tables.items()}
     top = fn.handler.__module__.split(".")[0]
     found: set[str] = set(fn.options.get("tables", ()))
+    topics: set[str] = set(fn.options.get("topics", ()))
     seen: set[int] = set()
 
     def own(obj: Any) -> bool:
@@ -44,6 +57,8 @@ def tables_used(app: App, fn: Function) -> list[str]:
         for name in code.co_names:
             if name in globs:
                 visit_object(globs[name], code.co_names)
+        if "publish" in code.co_names:
+            topics.update(_published_topics(code, globs))
         for const in code.co_consts:
             if isinstance(const, types.CodeType):
                 visit_code(const, globs)
@@ -61,4 +76,24 @@ def tables_used(app: App, fn: Function) -> list[str]:
         visit_function(handler)
     else:
         visit_object(handler, ())
-    return sorted(found)
+    return sorted(found), sorted(topics)
+
+
+def _published_topics(code: types.CodeType, globs: dict[str, Any]) -> set[str]:
+    """First arguments of ``<x>.publish(...)`` calls in ``code`` that are str constants: the
+    bytecode loads the ``publish`` attribute, then the topic, with nothing in between."""
+    out: set[str] = set()
+    previous: dis.Instruction | None = None
+    for ins in dis.get_instructions(code):
+        if (
+            previous is not None
+            and previous.opname in ("LOAD_METHOD", "LOAD_ATTR")
+            and previous.argval == "publish"
+        ):
+            if ins.opname == "LOAD_CONST" and isinstance(ins.argval, str):
+                out.add(ins.argval)
+            elif ins.opname in ("LOAD_GLOBAL", "LOAD_NAME") and isinstance(globs.get(ins.argval), str):
+                out.add(globs[ins.argval])
+        if ins.opname not in ("CACHE", "EXTENDED_ARG"):
+            previous = ins
+    return out

@@ -1,4 +1,5 @@
-"""Session servers for the AWS tests: DynamoDB Local (the official jar), started and stopped by pid.
+"""Session servers for the AWS tests: DynamoDB Local (the official jar) and moto's server, started and
+stopped by pid.
 
 A test that cannot reach its server fails with the server's own message; nothing is skipped.
 """
@@ -52,3 +53,28 @@ def dynamodb_store(dynamodb_url: str) -> Iterator[DynamoDBStore]:
         yield store
     finally:
         store.close()
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[RunningServer]:
+    """moto's real server (``moto_server``, a subprocess) for SNS, SQS, STS and EventBridge."""
+    server = servers.start("moto", LOGS)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def moto_env(moto_server: RunningServer, monkeypatch: pytest.MonkeyPatch) -> RunningServer:
+    """For one test: boto3 clients made from the environment talk to moto (``AWS_ENDPOINT_URL``)."""
+    for name, value in moto_server.env.items():
+        monkeypatch.setenv(name, value)
+    for name in (
+        "PORTAFN_AWS_PUBLISH",
+        "PORTAFN_AWS_TOPIC_ARN_PREFIX",
+        "PORTAFN_AWS_EVENT_BUS",
+        "PORTAFN_DLQ_URL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    return moto_server

@@ -13,8 +13,18 @@ from typing import Any
 
 import pytest
 
+from portafn import App, Context, Message
 from portafn.package import PackageResult
-from portafn.package.aws import LOG_ACTIONS, QUEUE_ACTIONS, STREAM_ACTIONS, TABLE_ACTIONS
+from portafn.package.aws import (
+    DLQ_LOOKUP_ACTIONS,
+    DLQ_SEND_ACTIONS,
+    LOG_ACTIONS,
+    PUBLISH_ACTIONS,
+    QUEUE_ACTIONS,
+    STREAM_ACTIONS,
+    TABLE_ACTIONS,
+    sam_template,
+)
 from tests.aws.runtime_api import RuntimeApi
 from tests.package.conftest import PYTHON, Builder, artifact
 
@@ -283,18 +293,26 @@ def test_iam_names_only_each_functions_tables_and_actions(aws_build: PackageResu
         return {"Fn::GetAtt": [name, attr]}
 
     logs = lambda fn: {LOG_ACTIONS: [table(fn + "Logs")]}  # noqa: E731
+    dlq = lambda fn: {DLQ_SEND_ACTIONS: [table(fn + "DeadLetterQueue")]}  # noqa: E731
     assert grants("CreateOrder") == {**logs("CreateOrder"), TABLE_ACTIONS: [table("OrdersTable")]}
     assert grants("GetOrder") == {**logs("GetOrder"), TABLE_ACTIONS: [table("OrdersTable")]}
-    assert grants("Nightly") == {**logs("Nightly"), TABLE_ACTIONS: [table("NightlyRunsTable")]}
+    assert grants("Nightly") == {
+        **logs("Nightly"),
+        TABLE_ACTIONS: [table("NightlyRunsTable")],
+        **dlq("Nightly"),
+    }
     assert grants("OnOrderEvent") == {
         **logs("OnOrderEvent"),
         TABLE_ACTIONS: [table("OrdersTable")],
         QUEUE_ACTIONS: [table("OrderEventsQueue")],
+        DLQ_LOOKUP_ACTIONS: [table("OrderEventsQueue"), table("OrderEventsDeadLetterQueue")],
+        DLQ_SEND_ACTIONS: [table("OrderEventsDeadLetterQueue")],
     }
     assert grants("OnOrderChange") == {
         **logs("OnOrderChange"),
         TABLE_ACTIONS: [table("OrderActivityTable")],
         STREAM_ACTIONS: [table("OrdersTable", "StreamArn")],
+        **dlq("OnOrderChange"),
     }
     for resource in template["Resources"].values():
         if resource["Type"] != "AWS::IAM::Role":
@@ -302,3 +320,97 @@ def test_iam_names_only_each_functions_tables_and_actions(aws_build: PackageResu
         for statement in resource["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]:
             for value in _walk([statement["Action"], statement["Resource"]]):
                 assert not (isinstance(value, str) and "*" in value), statement
+
+
+def test_queues_streams_and_async_functions_have_dead_letter_destinations(aws_build: PackageResult) -> None:
+    template = json.loads(artifact(aws_build, "template.json").read_text())
+    resources = template["Resources"]
+    queue = resources["OrderEventsQueue"]["Properties"]
+    assert queue["QueueName"] == {"Fn::Sub": "${AWS::StackName}-order-events"}
+    assert queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["OrderEventsDeadLetterQueue", "Arn"]},
+        "maxReceiveCount": 5,
+    }
+    # The adapter's naming convention (<queue>-dlq) agrees with the template's.
+    assert resources["OrderEventsDeadLetterQueue"]["Properties"]["QueueName"] == {
+        "Fn::Sub": "${AWS::StackName}-order-events-dlq"
+    }
+
+    change = resources["OnOrderChangeFunction"]["Properties"]
+    stream = next(iter(change["Events"].values()))["Properties"]
+    assert stream["BisectBatchOnFunctionError"] is True
+    assert stream["MaximumRetryAttempts"] == 5
+    assert stream["DestinationConfig"] == {
+        "OnFailure": {"Type": "SQS", "Destination": {"Fn::GetAtt": ["OnOrderChangeDeadLetterQueue", "Arn"]}}
+    }
+
+    nightly = resources["NightlyFunction"]["Properties"]
+    assert nightly["EventInvokeConfig"] == {
+        "MaximumRetryAttempts": 2,
+        "DestinationConfig": {
+            "OnFailure": {"Type": "SQS", "Destination": {"Fn::GetAtt": ["NightlyDeadLetterQueue", "Arn"]}}
+        },
+    }
+    assert nightly["Environment"]["Variables"]["PORTAFN_DLQ_URL"] == {"Ref": "NightlyDeadLetterQueue"}
+    assert "EventInvokeConfig" not in resources["CreateOrderFunction"]["Properties"]
+
+
+def _template_for(app: Any, tmp_path: Path) -> dict[str, Any]:
+    from portafn.package.build import BuildContext
+    from portafn.package.wheels import Target
+
+    ctx = BuildContext(
+        app=app,
+        module="m",
+        attr="app",
+        target=Target(PYTHON, "x86_64"),
+        out=tmp_path,
+        work=tmp_path,
+        site=tmp_path,
+        source=[],
+        installed=[],
+        wheels=[],
+        progress=lambda line: None,
+    )
+    return sam_template(ctx)
+
+
+def test_published_topics_are_created_and_granted_exactly(tmp_path: Path) -> None:
+    from samples.ingest.app import app
+
+    template = _template_for(app, tmp_path)
+    resources = template["Resources"]
+    assert resources["FilesReceivedTopic"] == {
+        "Type": "AWS::SNS::Topic",
+        "Properties": {"TopicName": {"Fn::Sub": "${AWS::StackName}-files-received"}},
+    }
+    publisher = resources["OnUploadFunction"]["Properties"]
+    assert publisher["Environment"]["Variables"]["PORTAFN_AWS_TOPIC_ARN_PREFIX"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:${AWS::StackName}-"
+    }
+    grants = {tuple(s["Action"]): s["Resource"] for s in _statements(template, "OnUpload")}
+    assert grants[PUBLISH_ACTIONS] == [{"Ref": "FilesReceivedTopic"}]
+    for fn in ("CatalogueFile", "TallyFile"):  # consumers publish nothing
+        assert PUBLISH_ACTIONS not in {tuple(s["Action"]) for s in _statements(template, fn)}
+
+
+def test_a_queue_function_on_a_published_topic_is_subscribed_with_raw_delivery(tmp_path: Path) -> None:
+    app = App("fanout")
+
+    @app.http("POST", "/x")
+    def send(ctx: Context) -> None:
+        ctx.publish("jobs", {"n": 1})
+
+    @app.queue("jobs")
+    def work(msg: Message[Any]) -> None: ...
+
+    resources = _template_for(app, tmp_path)["Resources"]
+    assert resources["JobsSubscription"]["Properties"] == {
+        "TopicArn": {"Ref": "JobsTopic"},
+        "Protocol": "sqs",
+        "Endpoint": {"Fn::GetAtt": ["JobsQueue", "Arn"]},
+        "RawMessageDelivery": True,
+    }
+    [statement] = resources["JobsQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Ref": "JobsTopic"}}}
+    assert statement["Principal"] == {"Service": "sns.amazonaws.com"}

@@ -28,7 +28,7 @@ from portafn_aws.batch import BatchFailed
 from portafn_aws.dynamodb_codec import encode_key, item_to_dynamo
 from portafn_aws.dynamodb_store import ETAG, PK, SK, physical_name, prefix_from_url
 from portafn_aws.entry import LambdaHandler
-from portafn_aws.events import cloudevent_attributes
+from portafn_aws.publish import SnsPublisher
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -196,24 +196,30 @@ def _published(event: Event[Any]) -> Outgoing | None:
     return raw if isinstance(raw, Outgoing) else None
 
 
-def _message_attributes(event: Event[Any]) -> dict[str, str]:
-    """The message attributes SNS/SQS would carry: for a published message, what the real
-    publisher sends (the CloudEvent context with the user's attributes), else the test's."""
+def _payload(topic: str, event: Event[Any]) -> tuple[str, str, dict[str, str]]:
+    """(message id, text, attributes) as SNS/SQS would deliver them. A published message is
+    shaped by the real SNS publisher (the CloudEvent context in attributes, binary payloads
+    base64) and gets a broker-made id, as SNS gives one; a test's own message passes as it is."""
     outgoing = _published(event)
     if outgoing is not None:
-        return cloudevent_attributes(outgoing.event, outgoing.attributes)
-    return event.attributes if isinstance(event, Message) else {}
+        request = SnsPublisher(topic_arn_prefix=f"arn:aws:sns:{REGION}:{ACCOUNT}:").request(
+            outgoing, f"arn:aws:sns:{REGION}:{ACCOUNT}:{topic}"
+        )
+        attributes = {k: str(v["StringValue"]) for k, v in request["MessageAttributes"].items()}
+        return str(uuid.uuid4()), str(request["Message"]), attributes
+    attributes = dict(event.attributes) if isinstance(event, Message) else {}
+    return event.id, _text(event), attributes
 
 
 def _sqs_record(queue: str, event: Event[Any]) -> dict[str, Any]:
     # A published message reaches a queue function by a raw-delivery SNS subscription: the
     # payload as the body and the SNS message attributes as SQS message attributes.
-    attributes = _message_attributes(event)
+    message_id, text, attributes = _payload(queue, event)
     attempt = event.delivery_attempt if isinstance(event, Message) else 1
     return {
-        "messageId": event.id,
-        "receiptHandle": "rh-" + event.id,
-        "body": _text(event),
+        "messageId": message_id,
+        "receiptHandle": "rh-" + message_id,
+        "body": text,
         "attributes": {
             "ApproximateReceiveCount": str(attempt),
             "SentTimestamp": str(int((event.time.timestamp() if event.time else time.time()) * 1000)),
@@ -226,7 +232,7 @@ def _sqs_record(queue: str, event: Event[Any]) -> dict[str, Any]:
 
 
 def _sns_record(topic: str, event: Event[Any]) -> dict[str, Any]:
-    attributes = _message_attributes(event)
+    message_id, text, attributes = _payload(topic, event)
     topic_arn = f"arn:aws:sns:{REGION}:{ACCOUNT}:{topic}"
     return {
         "EventSource": "aws:sns",
@@ -234,10 +240,10 @@ def _sns_record(topic: str, event: Event[Any]) -> dict[str, Any]:
         "EventSubscriptionArn": f"{topic_arn}:{uuid.uuid4()}",
         "Sns": {
             "Type": "Notification",
-            "MessageId": event.id,
+            "MessageId": message_id,
             "TopicArn": topic_arn,
             "Subject": event.subject,
-            "Message": _text(event),
+            "Message": text,
             "Timestamp": (event.time or _now()).isoformat().replace("+00:00", "Z"),
             "MessageAttributes": {k: {"Type": "String", "Value": v} for k, v in attributes.items()},
         },

@@ -93,6 +93,11 @@ class AzureDriver:
     def _user(self, name: str) -> Any:
         return self.functions[name].get_user_function()
 
+    def call(self, name: str, trigger: Any) -> Any:
+        """Call the indexed function ``name`` with a trigger object (as the worker does, with a
+        fresh ``context``); what it raises is what the host would see."""
+        return self._user(name)(trigger, _Context(name))
+
     def binding_type(self, name: str) -> str:
         """The trigger binding type the worker indexed for a function (``blobTrigger``, ...)."""
         bindings = json.loads(self.functions[name].get_function_json())["bindings"]
@@ -123,7 +128,7 @@ class AzureDriver:
         arg = self.native(function, event)
         before = len(self.poisoned)
         try:
-            result = self._user(function.name)(arg, _Context(function.name))
+            result = self.call(function.name, arg)
         except Exception as exc:
             binding = self.binding_type(function.name)
             return Delivery(

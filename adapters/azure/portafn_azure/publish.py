@@ -94,36 +94,42 @@ def messaging_kind(value: str | None = None) -> str:
 
 
 def envelope(event: Event[Any], body: bytes, attributes: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """The event in the CloudEvents JSON format with ``body`` as its data: JSON as ``data``, text
-    as a string, anything else as ``data_base64``. ``attributes`` (if any) become the
-    ``portafnattributes`` extension."""
+    """The event in the CloudEvents JSON format with ``body`` as its data, so that the receiver
+    gets ``body`` back byte for byte: compact JSON (what ``ctx.publish`` makes) as ``data``, text
+    as a string, anything else (other bytes, JSON written another way) as ``data_base64``.
+    ``attributes`` (if any) become the ``portafnattributes`` extension."""
     import base64
 
     from portafn.cloudevents import to_dict
+    from portafn.factories import encode_payload
 
     out = to_dict(event.model_copy(update={"data": None, "datacontenttype": None}))
-    ctype = (event.datacontenttype or "").split(";")[0].strip().lower()
+    declared = event.datacontenttype
+    ctype = (declared or "").split(";")[0].strip().lower()
     text: str | None
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         text = None
-    if ctype == "application/octet-stream" or text is None:
-        out["datacontenttype"] = "application/octet-stream"
-        out["data_base64"] = base64.b64encode(body).decode("ascii")
-    elif ctype.startswith("text/"):
-        out["datacontenttype"] = event.datacontenttype
+    parsed: Any = None
+    if text and not ctype.startswith("text/") and ctype != "application/octet-stream":
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            parsed = None
+    if not body:
+        if declared:
+            out["datacontenttype"] = declared
+    elif parsed is not None and encode_payload(parsed) == body:
+        out["datacontenttype"] = "application/json"
+        out["data"] = parsed
+    elif text is not None and (ctype.startswith("text/") or parsed is None):
+        # Text, or a hand-made message declared JSON that is not JSON: carried as the text it is.
+        out["datacontenttype"] = declared if ctype.startswith("text/") else "text/plain; charset=utf-8"
         out["data"] = text
     else:
-        try:
-            out["data"] = json.loads(text) if text else None
-            out["datacontenttype"] = "application/json"
-        except ValueError:
-            # Declared JSON but not JSON (a hand-made message): carried as the text it is.
-            out["datacontenttype"] = "text/plain; charset=utf-8"
-            out["data"] = text
-        if out.get("data") is None:
-            out.pop("data", None)
+        out["datacontenttype"] = declared or "application/octet-stream"
+        out["data_base64"] = base64.b64encode(body).decode("ascii")
     if attributes:
         out[ATTRIBUTES_EXT] = json.dumps(dict(attributes), separators=(",", ":"), sort_keys=True)
     return out

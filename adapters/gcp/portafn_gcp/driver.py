@@ -18,9 +18,11 @@ from portafn.app import App, Function
 from portafn.cloudevents import from_dict, to_binary
 from portafn.events import Change, Event, Message, Schedule, StorageEvent
 from portafn.http import HttpRequest, HttpResponse
+from portafn.reliability.publish import Outgoing
 from portafn.testing.drivers import Delivery
 from portafn_gcp import batch, events
 from portafn_gcp.entry import HTTP_TARGET
+from portafn_gcp.publish import pubsub_attributes
 
 _APPS: dict[str, App] = {}
 _counter = itertools.count(1)
@@ -83,8 +85,13 @@ class GcpDriver:
         native = self.native(function, event)
         headers, body = to_binary(from_dict(native))
         self._errors.pop(threading.get_ident(), None)
+        batch.last_outcome()  # forget any earlier delivery's
         resp = self._client(function.name).post("/", headers=headers, data=body)
+        outcome = batch.last_outcome()
         if batch.is_ack(resp.status_code):
+            if outcome is not None and outcome[0] == "dead_letter":
+                # Acknowledged after the entry published it to the dead-letter topic.
+                return Delivery(ok=False, error=outcome[1], dead_letter=True)
             return Delivery(ok=True)
         error = self._errors.pop(threading.get_ident(), None) or f"HTTP {resp.status_code}"
         return Delivery(ok=False, error=error, retry=True)
@@ -92,7 +99,11 @@ class GcpDriver:
     def native(self, function: Function, event: Event[Any]) -> dict[str, Any]:
         """The CloudEvent (JSON format) Google would send for a neutral event."""
         if isinstance(event, Message):
-            return events.message_to_cloudevent(event)
+            native = events.message_to_cloudevent(event)
+            if isinstance(event.raw, Outgoing):
+                # A message the app published: what PubSubPublisher would have sent for it.
+                native["data"]["message"]["attributes"] = pubsub_attributes(event.raw)
+            return native
         if isinstance(event, Schedule):
             return events.schedule_to_cloudevent(event, job=function.name)
         if isinstance(event, StorageEvent):

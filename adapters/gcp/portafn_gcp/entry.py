@@ -69,7 +69,7 @@ def event_target(runtime: Runtime, fn: Function) -> Callable[[Any], None]:
     def target(cloud_event: Any) -> None:
         request = _current_request()
         event = read_event(request) if request is not None else from_sdk(cloud_event)
-        batch.deliver(runtime, fn, events.translate(fn, event), _invocation(request))
+        batch.deliver(runtime, fn, events.translate(fn, event), _invocation(request), native=event)
 
     return target
 

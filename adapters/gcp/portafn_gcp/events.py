@@ -79,6 +79,9 @@ FIREBASE_AUTH_SERVICE = "firebaseauth.googleapis.com"
 FIREBASE_DB_SERVICE = "firebasedatabase.googleapis.com"
 FIREBASE_SERVICE = "firebase.googleapis.com"
 PUBSUB_MESSAGE_TYPE = "type.googleapis.com/google.pubsub.v1.PubsubMessage"
+# CloudEvents Pub/Sub protocol binding, binary mode: context attributes as "ce-" attributes.
+CE_PREFIX = "ce-"
+CONTENT_TYPE = "content-type"
 
 # Legacy event type prefix -> the service its CloudEvent source names.
 _LEGACY_SERVICE = (
@@ -367,15 +370,55 @@ def to_message(event: Event[Any]) -> Message[Any]:
     base = _base(event)
     if isinstance(published, str):
         base["time"] = parse_time(published, "data.message.publishTime")
+    queue = _resource_name(event.source, data.get("subscription"))
+    context, attributes = split_attributes(attributes)
+    if context:
+        _apply_context(base, context)
     return Message[Any](
         **base,
         data=_best_effort(body),
         body=body,
-        attributes=dict(attributes),
+        attributes=attributes,
         delivery_attempt=delivery_attempt,
-        queue=_resource_name(event.source, data.get("subscription")),
+        queue=queue,
         ordering_key=ordering if isinstance(ordering, str) and ordering else None,
     )
+
+
+def split_attributes(attributes: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Pub/Sub attributes as (CloudEvent context by attribute name without ``ce-``, the rest).
+
+    Only a message that carries ``ce-specversion`` and ``ce-id`` is read as a CloudEvent; any
+    other message keeps all its attributes.
+    """
+    if not (attributes.get(CE_PREFIX + "specversion") and attributes.get(CE_PREFIX + "id")):
+        return {}, dict(attributes)
+    context: dict[str, str] = {}
+    rest: dict[str, str] = {}
+    for name, value in attributes.items():
+        if name.startswith(CE_PREFIX):
+            context[name[len(CE_PREFIX) :]] = value
+        elif name == CONTENT_TYPE:
+            context["datacontenttype"] = value
+        else:
+            rest[name] = value
+    return context, rest
+
+
+_CE_ATTRIBUTES = ("id", "source", "type", "subject", "datacontenttype", "dataschema")
+
+
+def _apply_context(base: dict[str, Any], context: Mapping[str, str]) -> None:
+    """A message published as a CloudEvent (``ce-`` attributes, as ``ctx.publish`` sends it) is
+    that CloudEvent: its id, source, type, time and extensions, so that consumers dedupe on the
+    publisher's id and carry its correlation and trace; the Pub/Sub message stays in ``raw``."""
+    for name in _CE_ATTRIBUTES:
+        if context.get(name):
+            base[name] = context[name]
+    if context.get("time"):
+        base["time"] = parse_time(context["time"], "data.message.attributes.ce-time")
+    skip = {*_CE_ATTRIBUTES, "time", "specversion"}
+    base["extensions"] = {**base["extensions"], **{k: v for k, v in context.items() if k not in skip}}
 
 
 def _best_effort(body: bytes) -> Any:

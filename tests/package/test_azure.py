@@ -1,0 +1,174 @@
+"""The Azure build: the function app indexed from the built folder by the real azure-functions
+library, host.json's queue retries, and the ARM template's queues with their poison queues."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from portafn import App, Context, Message
+from portafn.package import PackageResult
+from portafn.package.azure import HOST_JSON, published_topics, storage_queues
+from portafn.reliability import idempotency_table, idempotent
+from samples.ingest.app import app as ingest_app
+from samples.orders.app import app as orders_app
+from tests.package.conftest import PYTHON, artifact
+
+BILLING = "billing-events"
+
+
+def _clean_env(*paths: Path) -> dict[str, str]:
+    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "HOME", "TMPDIR")}
+    return {**keep, "PYTHONPATH": os.pathsep.join(map(str, paths)), "PYTHONNOUSERSITE": "1"}
+
+
+def test_azure_app_is_indexed_from_the_built_folder(azure_build: PackageResult) -> None:
+    folder = artifact(azure_build, "functionapp")
+    host = json.loads((folder / "host.json").read_text())
+    assert host["extensionBundle"]["version"] == "[4.*, 5.0.0)"
+    code = (
+        "import function_app, json;"
+        # The queue client ships with the app: ctx.publish and the poison-queue forward use it.
+        "import azure.storage.queue;"
+        "print(json.dumps(sorted(f.get_function_name() for f in function_app.app.get_functions())))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-S", "-c", code],
+        cwd=folder,
+        env=_clean_env(folder, folder / ".python_packages" / "lib" / "site-packages"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    names = json.loads(proc.stdout.splitlines()[-1])
+    assert {"on_order_event", "nightly", "on_order_change"} <= set(names), names
+
+
+def test_host_json_sets_the_queue_retries(azure_build: PackageResult) -> None:
+    host = json.loads((artifact(azure_build, "functionapp") / "host.json").read_text())
+    assert host["extensions"]["queues"] == {
+        "maxDequeueCount": 5,
+        "visibilityTimeout": "00:00:30",
+        "messageEncoding": "base64",  # what ctx.publish writes and the trigger decodes
+    }
+    assert host == HOST_JSON
+
+
+def test_azure_template_has_containers_with_partition_keys_and_queues(azure_build: PackageResult) -> None:
+    template = json.loads(artifact(azure_build, "azuredeploy.json").read_text())
+    containers = [
+        r for r in template["resources"] if r["type"].endswith("/containers") and "DocumentDB" in r["type"]
+    ]
+    ids = {c["properties"]["resource"]["id"] for c in containers}
+    assert ids == {"orders", "nightly_runs", "order_activity", "leases"}
+    assert all(c["properties"]["resource"]["partitionKey"]["paths"] for c in containers)
+    queues = [r["name"] for r in template["resources"] if r["type"].endswith("/queues")]
+    assert queues == [
+        "[format('{0}/default/order-events', variables('storageName'))]",
+        "[format('{0}/default/order-events-poison', variables('storageName'))]",
+    ]
+
+
+def _publishing_app() -> App:
+    app = App("publishing")
+    idempotency_table(app)
+
+    def announce(ctx: Context, n: int) -> None:  # a helper in the same package
+        ctx.publish("Audit.Log", {"n": n})
+
+    @app.http("POST", "/orders")
+    def place(ctx: Context) -> None:
+        ctx.publish("order-created", {"id": 1}, key="c")
+        ctx.publish(topic="order-keyword", data={})
+        ctx.publish(BILLING, {})
+        announce(ctx, 1)
+
+    @app.queue("payments")
+    @idempotent(key="id")
+    def pay(msg: Message[dict[str, Any]], ctx: Context) -> None:
+        ctx.publish("payment-taken", msg.data)
+
+    @app.topic("order-created")
+    def fan_out(msg: Message[Any]) -> None: ...
+
+    return app
+
+
+def test_published_topics_are_found_in_handlers_helpers_and_wrapped_functions() -> None:
+    assert published_topics(_publishing_app()) == {
+        "order-created",
+        "order-keyword",
+        BILLING,
+        "Audit.Log",
+        "payment-taken",
+    }
+
+
+def test_queues_are_the_consumed_and_published_ones_with_poison_queues() -> None:
+    # order-created is a topic function's: Service Bus, not a Storage queue.
+    assert storage_queues(_publishing_app()) == sorted(
+        name + suffix
+        for name in ("audit-log", BILLING, "order-keyword", "payment-taken", "payments")
+        for suffix in ("", "-poison")
+    )
+    assert storage_queues(orders_app) == ["order-events", "order-events-poison"]
+    assert published_topics(ingest_app) == {"files-received"}
+    assert storage_queues(ingest_app) == []  # files-received is consumed by topic functions
+
+
+def test_a_queue_too_long_for_a_poison_queue_gets_none() -> None:
+    # <queue>-poison must itself be a valid queue name (at most 63 characters).
+    app = App("long")
+
+    @app.queue("q" * 57)
+    def long_queue(msg: Message[Any]) -> None: ...
+
+    @app.queue("p" * 56)
+    def longest_poisonable(msg: Message[Any]) -> None: ...
+
+    assert storage_queues(app) == ["p" * 56, "p" * 56 + "-poison", "q" * 57]
+
+
+def _template(app: App, tmp_path: Path, installed: list[str]) -> tuple[dict[str, Any], list[str]]:
+    from portafn.package.azure import arm_template, glibc
+    from portafn.package.build import BuildContext
+    from portafn.package.wheels import make_target
+
+    ctx = BuildContext(
+        app=app,
+        module="app",
+        attr="app",
+        target=make_target(PYTHON, "x86_64", glibc(PYTHON)),
+        out=tmp_path,
+        work=tmp_path,
+        site=tmp_path,
+        source=[],
+        installed=installed,
+        wheels=[],
+        progress=lambda line: None,
+    )
+    return arm_template(ctx), ctx.notes
+
+
+def test_publishing_to_service_bus_topics_without_the_sdk_is_noted(tmp_path: Path) -> None:
+    _, notes = _template(ingest_app, tmp_path, ["azure-functions==1.26.0"])
+    assert any("azure-servicebus" in n and "files-received" in n for n in notes), notes
+    _, notes = _template(ingest_app, tmp_path, ["azure-servicebus==7.15.0"])
+    assert not any("azure-servicebus" in n for n in notes), notes
+
+
+def test_template_queues_include_published_ones(tmp_path: Path) -> None:
+    template, _ = _template(_publishing_app(), tmp_path, [])
+    queues = [
+        r["name"].split("/default/")[1].split("'")[0]
+        for r in template["resources"]
+        if r["type"].endswith("/queues")
+    ]
+    assert queues == storage_queues(_publishing_app())
+    assert "payment-taken-poison" in queues
