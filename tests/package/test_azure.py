@@ -50,6 +50,65 @@ def test_azure_app_is_indexed_from_the_built_folder(azure_build: PackageResult) 
     assert {"on_order_event", "nightly", "on_order_change"} <= set(names), names
 
 
+INVOKE = """
+import json, types
+import function_app
+from azure.functions.http import HttpRequestConverter, HttpResponseConverter
+from azure.functions.meta import Datum
+
+functions = {f.get_function_name(): f for f in function_app.app.get_functions()}
+
+
+def call(name, method, path, params, body):
+    datum = Datum(type="http", value={
+        "method": Datum(method, "string"),
+        "url": Datum("http://localhost:7071/api" + path, "string"),
+        "headers": {"content-type": Datum("application/json", "string")},
+        "query": {},
+        "params": {k: Datum(v, "string") for k, v in params.items()},
+        "body": Datum(body, "bytes"),
+    })
+    req = HttpRequestConverter.decode(datum, trigger_metadata={})
+    resp = functions[name].get_user_function()(req, types.SimpleNamespace(function_name=name))
+    out = HttpResponseConverter.encode(resp, expected_type=None).value
+    return {"status": int(out["status_code"].value), "body": json.loads(out["body"].value or b"null")}
+
+
+print(json.dumps([
+    call("create_order", "POST", "/customers/c1/orders", {"customer_id": "c1"}, b'{"order_id": "o1", "total_cents": 5}'),
+    call("create_order", "POST", "/customers/c1/orders", {"customer_id": "c1"}, b'{"order_id": "", "total_cents": -1}'),
+    call("get_order", "GET", "/customers/c1/orders/o1", {"customer_id": "c1", "order_id": "o1"}, b""),
+]))
+"""
+
+
+def test_azure_app_is_invoked_through_the_librarys_converters_from_the_built_folder(
+    azure_build: PackageResult,
+) -> None:
+    folder = artifact(azure_build, "functionapp")
+    env = _clean_env(folder, folder / ".python_packages" / "lib" / "site-packages")
+    env["PORTAFN_STORE"] = "memory://"
+    proc = subprocess.run(
+        [sys.executable, "-S", "-c", INVOKE],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    created, invalid, fetched = json.loads(proc.stdout.splitlines()[-1])
+    assert created["status"] == 201
+    assert created["body"]["order_id"] == "o1"
+    assert invalid["status"] == 400
+    assert {tuple(e["loc"]) for e in invalid["body"]["errors"]} == {
+        ("body", "order_id"),
+        ("body", "total_cents"),
+    }
+    assert (fetched["status"], fetched["body"]["total_cents"]) == (200, 5)
+
+
 def test_host_json_sets_the_queue_retries(azure_build: PackageResult) -> None:
     host = json.loads((artifact(azure_build, "functionapp") / "host.json").read_text())
     assert host["extensions"]["queues"] == {
