@@ -69,6 +69,10 @@ def test_default_key_is_the_message_id(portafn_client: Client) -> None:
 
 
 def test_a_message_without_a_key_is_dead_lettered(portafn_client: Client) -> None:
+    if portafn_client.provider in ("azure", "gcp"):
+        pytest.skip(
+            f"{portafn_client.provider} gives every queue message an id, so a message without a key cannot arrive"
+        )
     keyless = make_message({"x": 1}, queue="by-id").model_copy(update={"id": ""})
     delivery = portafn_client.emit("by_message_id", keyless)
     assert not delivery.ok

@@ -45,8 +45,13 @@ def test_reasons_and_delay() -> None:
 def test_local_driver_reports_each_outcome(portafn_client: Client, do: str, expected: Delivery) -> None:
     deliveries = portafn_client.send("outcomes", {"do": do})
     got = [(d.ok, d.retry, d.dead_letter) for d in deliveries]
+    want = [(expected.ok, expected.retry, expected.dead_letter)] * 2
+    if portafn_client.provider == "azure" and do == "dead-letter":
+        # The topic function is on Service Bus, where the worker cannot settle a message: a
+        # DeadLetter is retried until MaxDeliveryCount moves it (docs/concepts/failures.md).
+        want = [(False, False, True), (False, True, False)]
     # The queue function and the topic function; the error name and result are the local driver's.
-    assert got == [(expected.ok, expected.retry, expected.dead_letter)] * 2
+    assert got == want
     if portafn_client.provider == "local":
         assert list(deliveries) == [expected, expected]
 

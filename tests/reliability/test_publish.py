@@ -55,6 +55,7 @@ def test_publish_delivers_to_the_apps_topic_function(portafn_client: Client) -> 
     )
     assert resp.status == 200, resp.text()
     message_id = resp.json()["id"]
+    assert portafn_client.deliver_published().ok  # the broker's delivery (the local bus did it already)
     [msg] = effects.seen
     publisher_ctx, consumer_ctx = effects.contexts
     assert msg.id == message_id
@@ -67,12 +68,14 @@ def test_publish_delivers_to_the_apps_topic_function(portafn_client: Client) -> 
     assert msg.extensions["causationid"] == publisher_ctx.request_id
     assert consumer_ctx.correlation_id == "corr-1"
     assert consumer_ctx.causation_id == message_id  # what the consumer publishes names this message
-    assert bus_of(portafn_client).published[0].id == message_id
+    if isinstance(portafn_client.driver, LocalDriver):
+        assert bus_of(portafn_client).published[0].id == message_id
 
 
 def test_trace_id_reaches_the_consumers_log_lines(portafn_client: Client, app_lines: Lines) -> None:
     resp = portafn_client.post("/publish/chain-1", json={"step": 1}, headers={"traceparent": TRACEPARENT})
     assert resp.status == 200
+    assert portafn_client.deliver_published().ok  # chain-1 to chain_one, whose chain-2 to chain_two
     [msg] = effects.seen  # chain-1 published chain-2, which chain_two received
     parent = msg.extensions["traceparent"]
     assert parent.split("-")[1] == TRACE_ID
