@@ -333,3 +333,54 @@ def test_the_publisher_is_registered_and_chosen_by_environment(monkeypatch: pyte
     monkeypatch.setenv("PORTAFN_AWS_PUBLISH", "kafka")
     with pytest.raises(PublishError, match="'sns' or 'eventbridge'"):
         make_publisher()
+
+
+def test_context_that_does_not_fit_travels_packed_and_reads_back_whole() -> None:
+    from portafn_aws.events import cloudevent_attributes, split_cloudevent
+
+    message = build(
+        "t",
+        {"n": 1},
+        source="portafn://t/f",
+        correlation_id="corr",
+        causation_id="cause",
+        traceparent=TRACEPARENT,
+        key="k",
+        subject="s",
+        attributes={f"u{i}": str(i) for i in range(6)},
+    )
+    carried = cloudevent_attributes(message.event, message.attributes)
+    assert len(carried) == 10
+    assert {"ce-id", "ce-source", "ce-context"} <= set(carried)
+    context, user = split_cloudevent(carried)
+    assert user == message.attributes
+    assert context["id"] == message.id
+    assert {k: context[k] for k in ("correlationid", "causationid", "partitionkey", "subject")} == {
+        "correlationid": "corr",
+        "causationid": "cause",
+        "partitionkey": "k",
+        "subject": "s",
+    }
+    assert context["traceparent"] == message.event.extensions["traceparent"]
+    # A message portafn did not publish keeps every attribute as the user's.
+    assert split_cloudevent({"traceparent": TRACEPARENT, "a": "b"}) == (
+        {},
+        {"traceparent": TRACEPARENT, "a": "b"},
+    )
+
+
+def test_importing_the_publisher_and_dead_letter_modules_loads_no_sdk() -> None:
+    from tests.aws.test_import_isolation import new_modules, roots
+
+    loaded = new_modules("import portafn_aws.publish, portafn_aws.deadletter")
+    assert "portafn_aws.publish" in loaded
+    assert not roots(loaded) & {"boto3", "botocore", "azure", "google", "portafn_azure", "portafn_gcp"}
+
+
+def test_fifo_group_ids_are_the_key_or_a_stable_hash_of_it() -> None:
+    from portafn_aws.publish import group_id
+
+    assert group_id("customer-7") == "customer-7"
+    long_key = "k" * 200
+    assert group_id(long_key) == group_id(long_key) != long_key
+    assert len(group_id("münchen kunde")) == 64

@@ -10,6 +10,9 @@ CloudEvent id, correlation and causation ids.
 from __future__ import annotations
 
 import base64
+import json
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -256,3 +259,18 @@ def test_missing_topic_error_names_no_credentials(emulator: Emulator) -> None:
     assert "Bearer" not in str(info.value)
     assert info.value.__cause__ is None  # raised `from None`: no chained SDK dump
     assert gexc.NotFound.__name__ in str(info.value)
+
+
+def test_the_publisher_loads_no_sdk_until_it_publishes() -> None:
+    probe = (
+        "import json, sys\n"
+        "before = set(sys.modules)\n"
+        "from portafn import App, Runtime\n"
+        "from portafn_gcp.publish import PubSubPublisher\n"
+        "Runtime(App('probe'), 'gcp').publisher\n"
+        "print(json.dumps(sorted(set(sys.modules) - before)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    loaded = json.loads(out.stdout)
+    assert "portafn_gcp.publish" in loaded
+    assert [m for m in loaded if m.startswith(("google.cloud.pubsub", "boto3", "botocore", "azure"))] == []

@@ -414,3 +414,27 @@ def test_a_queue_function_on_a_published_topic_is_subscribed_with_raw_delivery(t
     [statement] = resources["JobsQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Ref": "JobsTopic"}}}
     assert statement["Principal"] == {"Service": "sns.amazonaws.com"}
+
+
+def test_templates_pass_cfn_lint(aws_build: PackageResult, tmp_path: Path) -> None:
+    """cfn-lint (AWS's template linter, with the SAM translator) accepts every template shape."""
+    from samples.ingest.app import app as ingest
+
+    fifo = App("fifo")
+
+    @fifo.http("POST", "/x")
+    def put(ctx: Context) -> None:
+        ctx.publish("jobs.fifo", {"n": 1}, key="k")
+
+    @fifo.queue("jobs.fifo")
+    def take(msg: Message[Any]) -> None: ...
+
+    templates = [artifact(aws_build, "template.json")]
+    for name, app in (("ingest", ingest), ("fifo", fifo)):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(_template_for(app, tmp_path)))
+        templates.append(path)
+    linter = Path(sys.executable).with_name("cfn-lint")
+    assert linter.is_file(), "cfn-lint is not installed (it comes with the dev group's moto[server])"
+    out = subprocess.run([str(linter), *map(str, templates)], capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr

@@ -11,7 +11,8 @@ SNS (``sns``, the default)
     STS ``GetCallerIdentity``, asked once). The payload is the SNS ``Message`` and the CloudEvent
     context travels in message attributes (see ``portafn_aws.events.cloudevent_attributes``),
     next to the user's attributes (String). A topic named ``*.fifo`` is FIFO: the key is the
-    ``MessageGroupId`` (the topic name when there is no key: one group, total order) and the
+    ``MessageGroupId`` (the topic name when there is no key: one group, total order; a key SNS
+    would refuse, too long or not printable ASCII, goes as its SHA-256) and the
     CloudEvent id the ``MessageDeduplicationId``, so an outbox relay that sends twice is deduped.
 
 EventBridge (``eventbridge``)
@@ -28,8 +29,10 @@ The boto3 client is made once, on first publish. A refused publish raises ``AwsP
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
+import re
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -156,10 +159,10 @@ class SnsPublisher(Publisher):
                 name: {"DataType": "String", "StringValue": value} for name, value in attributes.items()
             },
         }
-        if message.event.subject:
-            request["Subject"] = message.event.subject[:99]
+        # No SNS ``Subject``: it must be printable ASCII under 100 characters, which a CloudEvent
+        # subject need not be; the subject travels as ``ce-subject`` instead.
         if message.topic.endswith(".fifo"):
-            request["MessageGroupId"] = message.key or message.topic
+            request["MessageGroupId"] = group_id(message.key or message.topic)
             request["MessageDeduplicationId"] = message.id[:128]
         return request
 
@@ -221,6 +224,17 @@ class EventBridgePublisher(Publisher):
     def close(self) -> None:
         """Close the EventBridge client."""
         self._events.close()
+
+
+_GROUP_ID = re.compile(r"^[!-~]{1,128}$")  # SNS/SQS: 1-128 printable ASCII, no spaces
+
+
+def group_id(key: str) -> str:
+    """The FIFO ``MessageGroupId`` for ``key``: the key itself when SNS accepts it, else its
+    SHA-256 (the same key always maps to the same group, so its order holds)."""
+    if _GROUP_ID.match(key):
+        return key
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
 def _is_text(message: Outgoing) -> bool:

@@ -1,0 +1,345 @@
+"""GCP packaging: the source served by a real functions-framework server, and deploy.sh's structure.
+
+The deploy script is checked command by command (every flag used here was checked against
+``gcloud ... --help``) and with ``bash -n``; it is not run against Google Cloud here.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from portafn import App, Change, Context, Message, Schedule, StorageEvent
+from portafn.dev.process import ManagedProcess, free_port, port_open
+from portafn.package import PackageResult, gcp
+from portafn.package.build import BuildContext
+from portafn.package.wheels import Target, uv_executable
+from tests.package.conftest import PYTHON, artifact
+
+
+def _clean_env(*paths: Path) -> dict[str, str]:
+    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "HOME", "TMPDIR")}
+    return {**keep, "PYTHONPATH": os.pathsep.join(map(str, paths)), "PYTHONNOUSERSITE": "1"}
+
+
+def test_gcp_source_runs_under_functions_framework(gcp_build: PackageResult, tmp_path: Path) -> None:
+    source = artifact(gcp_build, "source")
+    site = tmp_path / "site"
+    # What Cloud Build does with the source: install requirements.txt (this machine is the target).
+    subprocess.run(
+        [
+            uv_executable(),
+            "pip",
+            "install",
+            "--target",
+            str(site),
+            "--python",
+            sys.executable,
+            "--python-version",
+            PYTHON,
+            "--only-binary",
+            ":all:",
+            "-r",
+            "requirements.txt",
+            "--quiet",
+        ],
+        cwd=source,
+        check=True,
+        env={**os.environ, "UV_CACHE_DIR": str(Path.cwd() / ".cache" / "wheels")},
+    )
+    port = free_port()
+    server = ManagedProcess(
+        "functions-framework",
+        [
+            sys.executable,
+            "-S",
+            "-m",
+            "functions_framework",
+            "--source",
+            "main.py",
+            "--target",
+            "http",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        ready=lambda: port_open(port),
+        cwd=source,
+        env={**_clean_env(source, site), "PORTAFN_STORE": "memory://"},
+    )
+    with server:
+        body = json.dumps({"order_id": "o-7", "total_cents": 700}).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/customers/c-7/orders",
+            data=body,
+            method="POST",
+            headers={"content-type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert response.status == 201
+            order = json.loads(response.read())
+    assert (order["customer_id"], order["order_id"], order["total_cents"]) == ("c-7", "o-7", 700)
+
+
+def test_gcp_deploy_script_and_indexes(gcp_build: PackageResult) -> None:
+    script = artifact(gcp_build, "deploy.sh").read_text()
+    assert "--entry-point=http --trigger-http" in script
+    assert "--entry-point=on_order_event --trigger-topic=order-events --retry" in script
+    assert "gcloud scheduler jobs create pubsub orders-nightly" in script
+    assert "'--schedule=0 2 * * *'" in script
+    assert "--topic=portafn-schedule-nightly" in script
+    assert "type=google.cloud.firestore.document.v1.written" in script
+    indexes = json.loads(artifact(gcp_build, "firestore.indexes.json").read_text())["indexes"]
+    assert {i["collectionGroup"] for i in indexes} == {"orders", "nightly_runs", "order_activity"}
+    bash = subprocess.run(
+        ["bash", "-n", str(artifact(gcp_build, "deploy.sh"))], capture_output=True, check=False
+    )
+    assert bash.returncode == 0, bash.stderr
+
+
+# -- the deploy commands of an app with every kind of function, checked one by one -------------------
+
+
+class Session(BaseModel):
+    user: str
+    started: int
+    expires_at: int
+
+
+class Note(BaseModel):
+    user: str
+
+
+app = App("kinds")
+sessions = app.table(Session, partition_key="user", sort_key="started", ttl="expires_at")
+notes = app.table(Note, partition_key="user", name="notes")
+
+
+def _announce(ctx: Context, user: str) -> None:
+    ctx.publish("user-seen", {"user": user})
+
+
+@app.http("POST", "/sessions/{user}")
+def start(user: str, ctx: Context) -> None:
+    ctx.publish("session-started", {"user": user}, key=user)
+    _announce(ctx, user)
+
+
+@app.queue("work")
+def work(msg: Message[Any]) -> None: ...
+
+
+@app.topic("session-started")
+def on_started(msg: Message[Any]) -> None: ...
+
+
+@app.schedule("*/10 * * * *")
+def tick(ev: Schedule) -> None: ...
+
+
+@app.storage("uploads", on="created")
+def on_upload(ev: StorageEvent) -> None: ...
+
+
+@app.changes(sessions)
+def on_session(change: Change[Session]) -> None: ...
+
+
+def context(tmp_path: Path, store_url: str = "") -> BuildContext:
+    return BuildContext(
+        app=app,
+        module="tests.package.test_gcp",
+        attr="app",
+        target=Target(PYTHON, "x86_64"),
+        out=tmp_path,
+        work=tmp_path,
+        site=tmp_path,
+        source=[],
+        installed=[],
+        wheels=[],
+        progress=lambda line: None,
+        store_url=store_url,
+    )
+
+
+def commands(ctx: BuildContext, *head: str) -> list[list[str]]:
+    return [argv for argv in gcp.deploy_commands(ctx) if argv[1 : 1 + len(head)] == list(head)]
+
+
+def deploy_of(ctx: BuildContext, entry: str) -> list[str]:
+    [argv] = [a for a in commands(ctx, "functions", "deploy") if f"--entry-point={entry}" in a]
+    return argv
+
+
+def test_every_event_function_is_deployed_with_retry(tmp_path: Path) -> None:
+    ctx = context(tmp_path)
+    for entry in ("work", "on_started", "tick", "on_upload", "on_session"):
+        argv = deploy_of(ctx, entry)
+        assert "--retry" in argv, entry
+        assert "--set-env-vars=PORTAFN_STORE=firestore://$PROJECT,GOOGLE_CLOUD_PROJECT=$PROJECT" in argv
+    assert "--retry" not in deploy_of(ctx, "http")
+    assert "--trigger-topic=work" in deploy_of(ctx, "work")
+    assert "--trigger-topic=session-started" in deploy_of(ctx, "on_started")
+    assert "--trigger-topic=portafn-schedule-tick" in deploy_of(ctx, "tick")
+    assert "--trigger-event-filters=bucket=uploads" in deploy_of(ctx, "on_upload")
+    assert "--trigger-event-filters-path-pattern=document=sessions/{doc}" in deploy_of(ctx, "on_session")
+
+
+def test_a_schedule_is_a_scheduler_job_publishing_to_its_topic(tmp_path: Path) -> None:
+    [job] = commands(context(tmp_path), "scheduler", "jobs", "create", "pubsub")
+    assert job[5] == "kinds-tick"
+    assert "--schedule=*/10 * * * *" in job
+    assert "--topic=portafn-schedule-tick" in job
+    assert "--time-zone=Etc/UTC" in job
+
+
+def test_topics_cover_triggers_publishes_schedules_and_dead_letters(tmp_path: Path) -> None:
+    ctx = context(tmp_path)
+    created = {argv[4] for argv in commands(ctx, "pubsub", "topics", "create")}
+    assert {
+        "work",
+        "session-started",
+        "user-seen",
+        "portafn-schedule-tick",
+    } <= created  # user-seen: a helper's
+    dead = {
+        "work-dead-letter",
+        "session-started-dead-letter",
+        "portafn-schedule-tick-dead-letter",
+        "portafn-on_upload-dead-letter",
+        "portafn-on_session-dead-letter",
+    }
+    assert dead <= created
+    kept = {(argv[4], argv[5]) for argv in commands(ctx, "pubsub", "subscriptions", "create")}
+    assert kept == {(f"{t}-sub", f"--topic={t}") for t in dead}
+    assert gcp.published_topics(app) == ["session-started", "user-seen"]
+
+
+def test_pubsub_triggered_functions_get_a_dead_letter_policy(tmp_path: Path) -> None:
+    lines = gcp.dead_letter_policy_script(context(tmp_path))
+    updates = [line for line in lines if line.startswith("gcloud pubsub subscriptions update")]
+    assert len(updates) == 3  # work, on_started, tick: the functions Eventarc feeds from Pub/Sub
+    assert all(f"--max-delivery-attempts={gcp.MAX_DELIVERY_ATTEMPTS}" in line for line in updates)
+    topics = {shlex.split(line)[5] for line in updates}
+    assert topics == {
+        "--dead-letter-topic=work-dead-letter",
+        "--dead-letter-topic=session-started-dead-letter",
+        "--dead-letter-topic=portafn-schedule-tick-dead-letter",
+    }
+    assert any("gcloud functions describe kinds-work" in line for line in lines)
+
+
+def test_ttl_policy_and_indexes_per_table_collection(tmp_path: Path) -> None:
+    ctx = context(tmp_path)
+    [ttl] = commands(ctx, "firestore", "fields", "ttls", "update")
+    assert ttl[5:8] == ["_expires", "--collection-group=sessions", "--enable-ttl"]
+    indexes = gcp.firestore_indexes(ctx)["indexes"]
+    assert indexes == [
+        {
+            "collectionGroup": "sessions",
+            "queryScope": "COLLECTION",
+            "fields": [{"fieldPath": "_pk", "order": "ASCENDING"}, {"fieldPath": "_sk", "order": order}],
+        }
+        for order in ("ASCENDING", "DESCENDING")
+    ]  # `notes` has no sort key: one item per partition, no ordered query
+    created = commands(ctx, "firestore", "indexes", "composite", "create")
+    assert [a[5:9] for a in created] == [
+        [
+            "--collection-group=sessions",
+            "--query-scope=COLLECTION",
+            "--field-config=field-path=_pk,order=ascending",
+            f"--field-config=field-path=_sk,order={order}",
+        ]
+        for order in ("ascending", "descending")
+    ]
+
+
+def test_a_store_prefix_and_database_reach_every_name(tmp_path: Path) -> None:
+    from portafn_gcp.firestore_store import FirestoreStore
+
+    url = "firestore://local?prefix=prod_&database=orders-db"
+    store = FirestoreStore(url)
+    assert store.prefix == "prod_"  # the store keeps table T in collection prefix + T
+    ctx = context(tmp_path, url)
+    assert {i["collectionGroup"] for i in gcp.firestore_indexes(ctx)["indexes"]} == {"prod_sessions"}
+    [ttl] = commands(ctx, "firestore", "fields", "ttls", "update")
+    assert "--collection-group=prod_sessions" in ttl
+    assert "--database=orders-db" in ttl
+    changes = deploy_of(ctx, "on_session")
+    assert "--trigger-event-filters=database=orders-db" in changes
+    assert "--trigger-event-filters-path-pattern=document=prod_sessions/{doc}" in changes
+    assert (
+        "--set-env-vars=PORTAFN_STORE=firestore://$PROJECT?database=orders-db&prefix=prod_,"
+        "GOOGLE_CLOUD_PROJECT=$PROJECT"
+    ) in changes
+
+
+def test_the_script_parses(tmp_path: Path) -> None:
+    script = tmp_path / "deploy.sh"
+    script.write_text(gcp.deploy_script(context(tmp_path)))
+    bash = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True, check=False)
+    assert bash.returncode == 0, bash.stderr
+    text = script.read_text()
+    assert 'gcloud pubsub topics create work-dead-letter "--project=$PROJECT" || true' in text
+    assert text.index("gcloud functions deploy kinds-work") < text.index("subscriptions update")
+
+
+_COMMANDS = (
+    ("functions", "deploy"),
+    ("functions", "describe"),
+    ("pubsub", "topics", "create"),
+    ("pubsub", "topics", "add-iam-policy-binding"),
+    ("pubsub", "subscriptions", "create"),
+    ("pubsub", "subscriptions", "update"),
+    ("pubsub", "subscriptions", "add-iam-policy-binding"),
+    ("scheduler", "jobs", "create", "pubsub"),
+    ("firestore", "fields", "ttls", "update"),
+    ("firestore", "indexes", "composite", "create"),
+    ("eventarc", "triggers", "describe"),
+    ("projects", "describe"),
+)
+
+
+def test_every_flag_is_one_gcloud_documents(tmp_path: Path) -> None:
+    """Each command's flags appear in that command's own `gcloud ... --help` (gcloud is installed)."""
+    ctx = context(tmp_path, "firestore://p?prefix=x_&database=db")
+    script = [shlex.split(line) for line in gcp.dead_letter_policy_script(ctx) if line.startswith("gcloud")]
+    substituted = [
+        shlex.split(line.split("$(", 1)[1].rsplit(")", 1)[0])
+        for line in gcp.dead_letter_policy_script(ctx)
+        if "$(gcloud" in line
+    ]
+    checked = set()
+    for argv in [*gcp.deploy_commands(ctx), *script, *substituted]:
+        command = next(c for c in _COMMANDS if tuple(argv[1 : 1 + len(c)]) == c)
+        flags = {a.split("=", 1)[0] for a in argv if a.startswith("--")}
+        unknown = flags - _help_flags(*command)
+        assert not unknown, f"gcloud {' '.join(command)}: {sorted(unknown)}"
+        checked.add(command)
+    assert checked == set(_COMMANDS)
+
+
+@functools.cache
+def _help_flags(*command: str) -> frozenset[str]:
+    out = subprocess.run(
+        ["gcloud", *command, "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "TERM": "dumb", "PAGER": "cat", "CLOUDSDK_CORE_DISABLE_PROMPTS": "1"},
+        timeout=120,
+    )
+    assert out.returncode == 0, f"gcloud {' '.join(command)} --help failed: {out.stderr[-500:]}"
+    # --project and --format are gcloud-wide flags, listed only by `gcloud topic flags`.
+    return frozenset(re.findall(r"(--[a-z][a-z0-9-]+)", out.stdout)) | {"--project", "--format"}
