@@ -53,8 +53,13 @@ def test_serve_and_curl_as_documented(project: Path) -> None:
     serve, *curls = [ln for ln in blocks("bash")[1].replace("\\\n", " ").splitlines() if ln.strip()]
     argv = shlex.split(serve.split("#")[0].replace("8000", str(port)))
     exe = shutil.which("portafn") or str(Path(sys.executable).with_name("portafn"))
-    with ManagedProcess("getting-started", [exe, *argv[1:]], ready=lambda: port_open(port), cwd=project,
-                        log_dir=project / "logs"):
+    with ManagedProcess(
+        "getting-started",
+        [exe, *argv[1:]],
+        ready=lambda: port_open(port),
+        cwd=project,
+        log_dir=project / "logs",
+    ):
         outputs = []
         for line in [*curls, blocks("bash")[2].strip()]:
             cmd = shlex.split(line.replace("localhost:8000", f"127.0.0.1:{port}"))
@@ -67,6 +72,12 @@ def test_serve_and_curl_as_documented(project: Path) -> None:
 
 def test_documented_test_passes(project: Path) -> None:
     env = {**os.environ, "PORTAFN_STORE": "memory://"}
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_shop.py"],
-                          cwd=project, capture_output=True, text=True, env=env, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_shop.py"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
