@@ -95,14 +95,13 @@ def portafn_workspace() -> Path | None:
 
 
 def build_workspace_wheels(names: Sequence[str], out: Path, progress: Progress) -> list[Path]:
-    """Build ``names`` from the portafn checkout as wheels into ``out`` (``uv build --wheel``)."""
+    """Wheels of ``names`` (portafn and its adapter) into ``out``: built from the portafn checkout
+    (``uv build --wheel``), or, where portafn was installed from an index, the released wheels of
+    the installed versions, downloaded from that index (they are pure Python)."""
     root = portafn_workspace()
-    if root is None:
-        raise PackageError(
-            "portafn is not running from its source checkout, so its wheels cannot be built here; "
-            "packaging needs a checkout of portafn (see docs/packaging.md)"
-        )
     out.mkdir(parents=True, exist_ok=True)
+    if root is None:
+        return download_released_wheels(names, out, progress)
     built: list[Path] = []
     for name in names:
         progress(f"building wheel {name} from {root}")
@@ -116,6 +115,33 @@ def build_workspace_wheels(names: Sequence[str], out: Path, progress: Progress) 
             raise ToolFailed(f"uv build --package {name} produced no wheel in {out}")
         built.append(new[-1])
     return built
+
+
+def download_released_wheels(names: Sequence[str], out: Path, progress: Progress) -> list[Path]:
+    """The installed versions of ``names`` as wheels from the package index pip is configured with."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    pins = []
+    for name in names:
+        try:
+            pins.append(f"{name}=={version(name)}")
+        except PackageNotFoundError:
+            raise PackageError(f"{name} is not installed; pip install {name}") from None
+    progress(f"downloading released wheels: {', '.join(pins)}")
+    # pip, run by uv in a throwaway environment, honours the user's pip index configuration.
+    download = ["pip", "download", "--no-deps", "--only-binary", ":all:", "--dest", str(out), *pins]
+    cmd = [uv_executable(), "tool", "run", "--quiet", "--from", "pip", *download]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["(no output)"]
+        raise ToolFailed(f"cannot download {', '.join(pins)} from the package index: {tail[0]}")
+    wheels = []
+    for name in names:
+        found = sorted(out.glob(f"{name.replace('-', '_')}-*.whl"))
+        if not found:
+            raise ToolFailed(f"pip downloaded no wheel for {name} into {out}")
+        wheels.append(found[-1])
+    return wheels
 
 
 def locked_constraints(packages: Sequence[str], out: Path) -> Path | None:
