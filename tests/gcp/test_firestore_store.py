@@ -165,6 +165,30 @@ def test_ttl_field_is_stored_for_the_policy_and_expired_items_hidden(store: Fire
     assert store.get(TTL, Key("new")) is not None
 
 
+def test_an_expired_item_does_not_hold_its_key(store: FirestoreStore) -> None:
+    past = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    put(store, TTL, Key("s"), expires=past)  # still stored: the emulator never deletes it
+    assert store.collection(TTL).document(fk.doc_id(Key("s"))).get().exists
+    etag = store.write(Put(TTL, Key("s"), {"sid": "s", "v": 2}, if_absent=True))
+    rec = store.get(TTL, Key("s"))
+    assert rec is not None
+    assert (rec.doc, rec.etag) == ({"sid": "s", "v": 2}, etag)
+    raw = store.collection(TTL).document(fk.doc_id(Key("s"))).get().to_dict()
+    assert raw is not None
+    assert "_expires" not in raw  # the new item has no TTL value: the old expiry went with it
+    with pytest.raises(AlreadyExists):  # a live item still holds its key
+        store.write(Put(TTL, Key("s"), {"sid": "s", "v": 3}, if_absent=True))
+
+
+def test_a_conditional_replace_that_drops_the_ttl_drops_the_expiry(store: FirestoreStore) -> None:
+    future = (datetime.now(UTC) + timedelta(hours=1)).timestamp()
+    etag = put(store, TTL, Key("k"), expires=future)
+    store.write(Put(TTL, Key("k"), {"sid": "k"}, etag=etag))
+    raw = store.collection(TTL).document(fk.doc_id(Key("k"))).get().to_dict()
+    assert raw is not None
+    assert "_expires" not in raw
+
+
 def test_changes_from_the_snapshot_listener(store: FirestoreStore) -> None:
     key = Key("c", "o")
     put(store, ORDERS, Key("c", "before"), v=0)
