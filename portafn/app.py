@@ -26,6 +26,7 @@ from portafn.triggers import (
 )
 
 if TYPE_CHECKING:
+    from portafn.metrics import MetricsSink
     from portafn.store.capabilities import Capability
     from portafn.store.table import Table
 
@@ -70,6 +71,7 @@ class App:
         self.tables: dict[str, Table[Any]] = {}
         self.router: Router[Function] = Router()
         self.start_hooks: list[Callable[[], Any]] = []
+        self.metric_sinks: list[MetricsSink] = []
 
     # -- registration -------------------------------------------------------------------------
 
@@ -153,6 +155,10 @@ class App:
             return EventTrigger(type)
 
         return self._event(trigger, name)
+
+    def add_metrics(self, sink: MetricsSink) -> None:
+        """Send a record of every invocation (duration, error, cold start) to ``sink``."""
+        self.metric_sinks.append(sink)
 
     def on_start(self, func: F) -> F:
         """Run ``func`` once per container, before the first invocation (clients, caches)."""

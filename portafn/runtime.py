@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -150,6 +151,14 @@ class Runtime:
             return problem(413, f"The body is over the limit of {self.app.max_body_bytes} bytes.")
         request.path_params = found.params
         ctx = self.context(fn.name, correlation, invocation, traceparent=request.headers.get("traceparent"))
+        if not self.app.metric_sinks:
+            return self._run_http(fn, request, ctx, correlation)
+        started = time.perf_counter()
+        response = self._run_http(fn, request, ctx, correlation)
+        self._record(fn, ctx, started, error=response.status >= 500)
+        return response
+
+    def _run_http(self, fn: Function, request: HttpRequest, ctx: Context, correlation: str) -> HttpResponse:
         binder = fn.binder
         assert isinstance(binder, HttpBinder)
         try:
@@ -197,9 +206,12 @@ class Runtime:
         )
         binder = fn.binder
         assert isinstance(binder, EventBinder)
+        started = time.perf_counter() if self.app.metric_sinks else 0.0
         try:
-            return _call(fn, binder.bind(event, ctx))
+            result = _call(fn, binder.bind(event, ctx))
         except Exception as exc:
+            if started:
+                self._record(fn, ctx, started, error=True)
             extra = {"event_id": event.id, "event_type": event.type}
             if getattr(type(exc), "outcome", None) is not None:
                 # Retry / DeadLetter are decisions, not crashes: one line, no traceback.
@@ -207,6 +219,28 @@ class Runtime:
             else:
                 ctx.logger.exception("handler raised", extra=extra)
             raise
+        if started:
+            self._record(fn, ctx, started, error=False)
+        return result
+
+    def _record(self, fn: Function, ctx: Context, started: float, *, error: bool) -> None:
+        from portafn.metrics import InvocationRecord
+
+        record = InvocationRecord(
+            app=self.app.name,
+            function=fn.name,
+            kind=fn.kind,
+            provider=self.provider,
+            duration_ms=(time.perf_counter() - started) * 1000.0,
+            error=error,
+            cold_start=ctx.cold_start,
+        )
+        for sink in self.app.metric_sinks:
+            try:
+                sink.record(record)
+            except Exception:
+                # Metrics must never fail the invocation they describe.
+                _log.warning("metrics sink %s failed", type(sink).__name__, exc_info=True)
 
 
 def _call(fn: Function, kwargs: dict[str, Any]) -> Any:

@@ -12,13 +12,15 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from portafn_aws.dynamodb_store import DynamoDBStore
     from portafn_aws.entry import LambdaHandler, lambda_handler
+    from portafn_aws.metrics import EmfMetrics
 
-__all__ = ["DynamoDBStore", "LambdaHandler", "lambda_handler"]
+__all__ = ["DynamoDBStore", "EmfMetrics", "LambdaHandler", "lambda_handler"]
 
 _LAZY = {
     "lambda_handler": "portafn_aws.entry",
     "LambdaHandler": "portafn_aws.entry",
     "DynamoDBStore": "portafn_aws.dynamodb_store",
+    "EmfMetrics": "portafn_aws.metrics",
 }
 
 
