@@ -8,11 +8,8 @@ one target per event function and one ``http`` target that routes every HTTP fun
 
 from __future__ import annotations
 
-import dis
-import itertools
 import shlex
 import shutil
-import types
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -154,55 +151,10 @@ def schedule_topic(fn: Function) -> str:
 
 def published_topics(app: App) -> list[str]:
     """The topics the app's functions publish to: each ``ctx.publish("<literal>", ...)`` found in
-    their code (and the helpers of the user's own package they call), plus any listed in a
-    function's ``options["publishes"]`` for topics the walk cannot see."""
-    found: set[str] = set()
-    for fn in app.functions.values():
-        found.update(fn.options.get("publishes", ()))
-        found.update(_literal_publishes(fn.handler))
-    return sorted(found)
+    their code and helpers, plus any in a function's ``options["topics"]`` (``portafn.package.usage``)."""
+    from portafn.package.usage import topics_published
 
-
-def _literal_publishes(handler: Any) -> set[str]:
-    top = str(getattr(handler, "__module__", "") or "").split(".")[0]
-    found: set[str] = set()
-    seen: set[int] = set()
-
-    def visit_code(code: types.CodeType, globs: dict[str, Any]) -> None:
-        if id(code) in seen:
-            return
-        seen.add(id(code))
-        instructions = list(dis.get_instructions(code))
-        for here, after in itertools.pairwise(instructions):
-            # `x.publish("topic", ...)`: the method load, then the first argument as a constant.
-            if (
-                here.opname in ("LOAD_METHOD", "LOAD_ATTR")
-                and here.argval == "publish"
-                and after.opname == "LOAD_CONST"
-                and isinstance(after.argval, str)
-            ):
-                found.add(after.argval)
-        for const in code.co_consts:
-            if isinstance(const, types.CodeType):
-                visit_code(const, globs)
-        for name in code.co_names:
-            value = globs.get(name)
-            if isinstance(value, types.FunctionType) and value.__module__.split(".")[0] == top:
-                visit_code(value.__code__, value.__globals__)
-
-    func = getattr(handler, "__wrapped__", handler)
-    if isinstance(func, types.MethodType):
-        func = func.__func__
-    if isinstance(func, types.FunctionType):
-        visit_code(func.__code__, func.__globals__)
-        for cell in func.__closure__ or ():
-            try:
-                inner = cell.cell_contents
-            except ValueError:  # an empty cell
-                continue
-            if isinstance(inner, types.FunctionType):
-                visit_code(inner.__code__, inner.__globals__)
-    return found
+    return sorted({topic for fn in app.functions.values() for topic in topics_published(app, fn)})
 
 
 def _project_flag() -> str:
