@@ -159,6 +159,8 @@ def _env(contender: Contender, runtime: Path, server_env: dict[str, str], nopyc:
         # The peers' boto3.client("dynamodb") finds DynamoDB Local through botocore's own
         # service-specific endpoint variable, as it would find a VPC endpoint; portafn reads its URL.
         "AWS_ENDPOINT_URL_DYNAMODB": server_env["BENCH_DYNAMODB_ENDPOINT"],
+        # As the SAM template sets it: the table exists, so the first request does not check.
+        "PORTAFN_CREATE_TABLES": "0",
     }
     if nopyc:
         env["PYTHONDONTWRITEBYTECODE"] = "1"

@@ -186,6 +186,8 @@ def sam_template(ctx: BuildContext) -> dict[str, Any]:
         variables: dict[str, Any] = {
             "PORTAFN_STORE": {"Fn::Sub": "dynamodb://?region=${AWS::Region}&prefix=" + prefix},
             "PORTAFN_FUNCTION": fn.name,
+            # The template creates the tables; no create-if-missing round trips on cold starts.
+            "PORTAFN_CREATE_TABLES": "0",
         }
         if topics:
             variables["PORTAFN_AWS_TOPIC_ARN_PREFIX"] = {

@@ -266,6 +266,8 @@ def arm_template(ctx: BuildContext) -> dict[str, Any]:
             "name": "PORTAFN_STORE",
             "value": "[format('cosmos://{0}.documents.azure.com/portafn', variables('cosmosName'))]",
         },
+        # The template creates the containers; no create-if-missing round trips on cold starts.
+        {"name": "PORTAFN_CREATE_TABLES", "value": "0"},
         {
             # The name the Cosmos DB trigger reads (portafn_azure.function_app's default).
             "name": "CosmosDBConnection",

@@ -173,7 +173,8 @@ def deploy_commands(ctx: BuildContext) -> list[list[str]]:
     runtime = "python" + ctx.target.python.replace(".", "")
     store_url, prefix, database = store_settings(ctx)
     common = ["--gen2", f"--runtime={runtime}", "--region=$REGION", "--source=.", _project_flag()]
-    env = f"--set-env-vars=PORTAFN_STORE={store_url},GOOGLE_CLOUD_PROJECT=$PROJECT"
+    # Firestore creates collections on first write, so no table needs making at run time.
+    env = f"--set-env-vars=PORTAFN_STORE={store_url},GOOGLE_CLOUD_PROJECT=$PROJECT,PORTAFN_CREATE_TABLES=0"
     functions: list[list[str]] = []
     jobs: list[list[str]] = []
     topics: set[str] = set(published_topics(app))

@@ -265,6 +265,8 @@ def test_every_function_has_an_event_and_a_role_of_its_own(aws_build: PackageRes
         assert props["Handler"] == "lambda_function.handler"
         assert props["CodeUri"] == "lambda.zip"
         assert props["Environment"]["Variables"]["PORTAFN_FUNCTION"]
+        # The template makes the tables, so the functions skip create-if-missing on cold starts.
+        assert props["Environment"]["Variables"]["PORTAFN_CREATE_TABLES"] == "0"
 
 
 def test_tables_have_the_store_keys_ttl_and_stream(aws_build: PackageResult) -> None:

@@ -187,7 +187,7 @@ def test_every_event_function_is_deployed_with_retry(tmp_path: Path) -> None:
     for entry in ("work", "on_started", "tick", "on_upload", "on_session"):
         argv = deploy_of(ctx, entry)
         assert "--retry" in argv, entry
-        assert "--set-env-vars=PORTAFN_STORE=firestore://$PROJECT,GOOGLE_CLOUD_PROJECT=$PROJECT" in argv
+        assert "--set-env-vars=PORTAFN_STORE=firestore://$PROJECT,GOOGLE_CLOUD_PROJECT=$PROJECT,PORTAFN_CREATE_TABLES=0" in argv
     assert "--retry" not in deploy_of(ctx, "http")
     assert "--trigger-topic=work" in deploy_of(ctx, "work")
     assert "--trigger-topic=session-started" in deploy_of(ctx, "on_started")
@@ -281,7 +281,7 @@ def test_a_store_prefix_and_database_reach_every_name(tmp_path: Path) -> None:
     assert "--trigger-event-filters-path-pattern=document=prod_sessions/{doc}" in changes
     assert (
         "--set-env-vars=PORTAFN_STORE=firestore://$PROJECT?database=orders-db&prefix=prod_,"
-        "GOOGLE_CLOUD_PROJECT=$PROJECT"
+        "GOOGLE_CLOUD_PROJECT=$PROJECT,PORTAFN_CREATE_TABLES=0"
     ) in changes
 
 
