@@ -187,7 +187,10 @@ def test_every_event_function_is_deployed_with_retry(tmp_path: Path) -> None:
     for entry in ("work", "on_started", "tick", "on_upload", "on_session"):
         argv = deploy_of(ctx, entry)
         assert "--retry" in argv, entry
-        assert "--set-env-vars=PORTAFN_STORE=firestore://$PROJECT,GOOGLE_CLOUD_PROJECT=$PROJECT,PORTAFN_CREATE_TABLES=0" in argv
+        assert (
+            "--set-env-vars=PORTAFN_STORE=firestore://$PROJECT,GOOGLE_CLOUD_PROJECT=$PROJECT,PORTAFN_CREATE_TABLES=0"
+            in argv
+        )
     assert "--retry" not in deploy_of(ctx, "http")
     assert "--trigger-topic=work" in deploy_of(ctx, "work")
     assert "--trigger-topic=session-started" in deploy_of(ctx, "on_started")
