@@ -22,6 +22,7 @@ from benchmarks import artifacts, coldstart, stores, warm
 from benchmarks.common import Section, Settings, machine, progress
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "RESULTS.md"
+WHY = Path(__file__).resolve().parent / "WHY.md"  # the hand-written analysis of missed goals
 
 
 def _cell(sections: dict[str, Section], key: str, contender: str, column: str) -> float | None:
@@ -137,6 +138,8 @@ def render(settings: Settings, sections: dict[str, Section], elapsed: float) -> 
         if key in sections:
             lines.append(sections[key].markdown())
             lines.append("")
+    lines.append(WHY.read_text().strip())
+    lines.append("")
     return "\n".join(lines)
 
 
