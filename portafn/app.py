@@ -202,6 +202,31 @@ class App:
                 f"app {self.name!r} has no function {name!r}; it has: {', '.join(sorted(self.functions))}"
             ) from None
 
+    def consumers(self, name: str) -> list[Function]:
+        """The functions on queue or topic ``name``, in registration order."""
+        return [
+            fn
+            for fn in self.functions.values()
+            if (isinstance(fn.trigger, QueueTrigger) and fn.trigger.queue == name)
+            or (isinstance(fn.trigger, TopicTrigger) and fn.trigger.topic == name)
+        ]
+
+    def change_functions(self, table: Table[Any]) -> list[Function]:
+        """The functions on ``table``'s changes, in registration order."""
+        return [
+            fn
+            for fn in self.functions.values()
+            if isinstance(fn.trigger, ChangesTrigger) and fn.trigger.table is table
+        ]
+
+    def watched_tables(self) -> dict[str, Table[Any]]:
+        """Tables with at least one change function, by name."""
+        return {
+            fn.trigger.table.name: fn.trigger.table
+            for fn in self.functions.values()
+            if isinstance(fn.trigger, ChangesTrigger)
+        }
+
     def by_kind(self, kind: str) -> list[Function]:
         """Registered functions of one trigger kind, in registration order."""
         return [f for f in self.functions.values() if f.kind == kind]

@@ -22,6 +22,7 @@ from portafn.errors import HttpError
 from portafn.events import Event
 from portafn.http import HttpRequest, HttpResponse
 from portafn.log import get_logger
+from portafn.metrics import InvocationRecord
 from portafn.problems import problem
 from portafn.store.errors import (
     AlreadyExists,
@@ -224,8 +225,6 @@ class Runtime:
         return result
 
     def _record(self, fn: Function, ctx: Context, started: float, *, error: bool) -> None:
-        from portafn.metrics import InvocationRecord
-
         record = InvocationRecord(
             app=self.app.name,
             function=fn.name,

@@ -34,7 +34,6 @@ from typing import TYPE_CHECKING, Any
 from portafn.errors import PortafnError
 from portafn.events import Event, Message, now_utc
 from portafn.reliability.outcomes import Outcome, outcome_of, reason_of
-from portafn.triggers import QueueTrigger, TopicTrigger
 
 if TYPE_CHECKING:
     from portafn.app import Function
@@ -348,12 +347,7 @@ class LocalBus(Publisher):
 
     def targets(self, topic: str) -> list[Function]:
         """The app's functions on queue or topic ``topic``, in registration order."""
-        return [
-            fn
-            for fn in self.runtime.app.functions.values()
-            if (isinstance(fn.trigger, TopicTrigger) and fn.trigger.topic == topic)
-            or (isinstance(fn.trigger, QueueTrigger) and fn.trigger.queue == topic)
-        ]
+        return self.runtime.app.consumers(topic)
 
     def _pop(self) -> Outgoing | None:
         with self._lock:

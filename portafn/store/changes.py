@@ -1,60 +1,67 @@
 """Local change delivery: feed a table's change source to its ``@app.changes`` functions.
 
 On the clouds, DynamoDB Streams, the Cosmos change feed and Firestore document events call the
-functions. Locally nothing does, so the local client calls ``deliver_changes`` after each
-invocation: it reads the table's changes after a cursor and runs every ``app.changes(table)``
-function on each, in order, through the same ``Runtime`` the adapters use.
+functions. Locally nothing does, so the local client calls ``deliver_changes``: it reads the
+table's changes after a cursor and runs every ``app.changes(table)`` function on each, in order,
+through the same ``Runtime`` the adapters use. ``pending_changes`` is the loop itself, for callers
+that deliver another way (the test client delivers through a provider's driver).
 
-Delivery is at least once, like the clouds': if a handler raises, the error propagates and the
-cursor the caller holds still points before the failed change, so the next call delivers it again.
+Delivery is at least once, like the clouds': a caller advances its cursor past a change only after
+every function ran on it, so if a handler raises, the next call delivers that change again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from portafn.events import Change
 from portafn.store.table import Table, change_event
-from portafn.triggers import ChangesTrigger
 
 if TYPE_CHECKING:
-    from portafn.app import Function
     from portafn.runtime import Runtime
 
 PAGE = 100
 MAX_PER_CALL = 10_000  # a handler that writes to its own table must not make delivery loop forever
 
 
-def change_functions(runtime: Runtime, table: Table[Any]) -> list[Function]:
-    """The app's functions on ``table``'s changes, in registration order."""
-    return [
-        fn
-        for fn in runtime.app.by_kind("changes")
-        if isinstance(fn.trigger, ChangesTrigger) and fn.trigger.table is table
-    ]
+def pending_changes(
+    table: Table[Any], cursor: str | None, *, limit: int = MAX_PER_CALL
+) -> Iterator[tuple[Change[Any] | None, str | None]]:
+    """Each change of ``table`` after ``cursor`` (None: from the oldest kept) as a CloudEvent, with
+    the cursor to resume after it; at most ``limit``, read a page at a time. A store whose cursor
+    moves on without a change (a feed token) ends with ``(None, cursor)``: keep the cursor, deliver
+    nothing."""
+    delivered = 0
+    while delivered < limit:
+        records, next_cursor = table.read_changes(cursor, min(PAGE, limit - delivered))
+        if not records:
+            if next_cursor is not None and next_cursor != cursor:
+                yield None, next_cursor
+            return
+        for record in records:
+            yield change_event(table, record), record.sequence
+            cursor = record.sequence
+            delivered += 1
 
 
 def deliver_changes(
     runtime: Runtime, table: Table[Any], cursor: str | None, *, limit: int = MAX_PER_CALL
 ) -> str | None:
-    """Deliver every change of ``table`` after ``cursor`` (None: from the oldest kept) to its change
-    functions; returns the new cursor to pass next time. At most ``limit`` changes per call."""
+    """Deliver every change of ``table`` after ``cursor`` to its change functions; returns the new
+    cursor to pass next time. At most ``limit`` changes per call."""
     return _deliver(runtime, table, cursor, limit)[0]
 
 
 def _deliver(runtime: Runtime, table: Table[Any], cursor: str | None, limit: int) -> tuple[str | None, int]:
-    functions = change_functions(runtime, table)
+    functions = runtime.app.change_functions(table)
     delivered = 0
-    while delivered < limit:
-        records, next_cursor = table.read_changes(cursor, min(PAGE, limit - delivered))
-        if not records:
-            return (next_cursor if next_cursor is not None else cursor), delivered
-        for record in records:
-            event = change_event(table, record)
+    for event, after in pending_changes(table, cursor, limit=limit):
+        if event is not None:
             for fn in functions:
                 runtime.handle_event(fn, event)
-            # Advance past a change only once all its functions have run: at least once.
-            cursor = record.sequence
             delivered += 1
+        cursor = after  # only once all its functions have run: at least once
     return cursor, delivered
 
 
@@ -68,19 +75,10 @@ def tail_cursor(table: Table[Any]) -> str | None:
         cursor = next_cursor
 
 
-def watched_tables(runtime: Runtime) -> dict[str, Table[Any]]:
-    """Tables that have at least one change function, by name."""
-    return {
-        fn.trigger.table.name: fn.trigger.table
-        for fn in runtime.app.by_kind("changes")
-        if isinstance(fn.trigger, ChangesTrigger)
-    }
-
-
 def start_cursors(runtime: Runtime) -> dict[str, str | None]:
     """Cursors at the current end of every watched table: call before the first local invocation so
     that history already in a persistent store is not delivered again."""
-    return {name: tail_cursor(table) for name, table in watched_tables(runtime).items()}
+    return {name: tail_cursor(table) for name, table in runtime.app.watched_tables().items()}
 
 
 def deliver_all(runtime: Runtime, cursors: dict[str, str | None]) -> int:
@@ -88,7 +86,7 @@ def deliver_all(runtime: Runtime, cursors: dict[str, str | None]) -> int:
     ``start_cursors``) is updated in place, a missing table starting from its oldest change.
     Returns how many changes were delivered."""
     total = 0
-    for name, table in watched_tables(runtime).items():
+    for name, table in runtime.app.watched_tables().items():
         cursors[name], count = _deliver(runtime, table, cursors.get(name), MAX_PER_CALL)
         total += count
     return total

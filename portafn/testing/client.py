@@ -12,10 +12,9 @@ from portafn.events import Event
 from portafn.factories import encode_payload, make_message, make_schedule, make_storage_event
 from portafn.http import HeaderInput, HttpRequest, HttpResponse
 from portafn.reliability.publish import Outgoing, Publisher, to_message, use_publisher
-from portafn.store.changes import tail_cursor
-from portafn.store.table import Table, change_event
+from portafn.store.changes import pending_changes, tail_cursor
 from portafn.testing.drivers import Delivery, Driver, LocalDriver
-from portafn.triggers import ChangesTrigger, QueueTrigger, ScheduleTrigger, StorageTrigger, TopicTrigger
+from portafn.triggers import ScheduleTrigger, StorageTrigger
 
 
 class Deliveries(list[Delivery]):
@@ -43,7 +42,7 @@ class Client:
         self.app = app
         self.driver: Driver = driver or LocalDriver(app)
         # Changes made before the client existed are history, not this test's to deliver.
-        self._change_cursors = {name: tail_cursor(table) for name, table in _watched(app).items()}
+        self._change_cursors = {name: tail_cursor(table) for name, table in app.watched_tables().items()}
         self.published: list[Outgoing] = []  # what capture_published() kept
 
     @property
@@ -91,7 +90,7 @@ class Client:
 
     def send(self, queue: str, data: Any, *, attributes: Mapping[str, str] | None = None) -> Deliveries:
         """Deliver one message to every function on queue or topic ``queue``."""
-        targets = self._consumers(queue)
+        targets = self.app.consumers(queue)
         if not targets:
             raise FunctionNotFound(f"app {self.app.name!r} has no function on queue or topic {queue!r}")
         message = make_message(data, queue=queue, attributes=attributes)
@@ -130,7 +129,7 @@ class Client:
         out = Deliveries()
         while self.published and len(out) < limit:
             outgoing = self.published.pop(0)
-            targets = self._consumers(outgoing.topic)
+            targets = self.app.consumers(outgoing.topic)
             message = to_message(outgoing)
             out.extend(self.driver.deliver(fn, message) for fn in targets)
         return out
@@ -140,33 +139,17 @@ class Client:
         ``deliver_published`` instead of going to a broker."""
         return use_publisher(lambda runtime: _Capture(self.published))
 
-    def _consumers(self, topic: str) -> list[Function]:
-        return [
-            fn
-            for fn in self.app.functions.values()
-            if (isinstance(fn.trigger, QueueTrigger) and fn.trigger.queue == topic)
-            or (isinstance(fn.trigger, TopicTrigger) and fn.trigger.topic == topic)
-        ]
-
     def deliver_changes(self) -> Deliveries:
         """Deliver the tables' pending changes to the ``@app.changes`` functions, in order, through
         the driver, as the store's change source (Streams, change feed, document events) would."""
         out = Deliveries()
-        for name, table in _watched(self.app).items():
-            functions = [
-                fn
-                for fn in self.app.by_kind("changes")
-                if isinstance(fn.trigger, ChangesTrigger) and fn.trigger.table is table
-            ]
+        for name, table in self.app.watched_tables().items():
+            functions = self.app.change_functions(table)
             cursor = self._change_cursors.get(name)
-            while True:
-                records, _ = table.read_changes(cursor, 100)
-                if not records:
-                    break
-                for record in records:
-                    event = change_event(table, record)
+            for event, after in pending_changes(table, cursor):
+                if event is not None:
                     out.extend(self.driver.deliver(fn, event) for fn in functions)
-                    cursor = record.sequence
+                cursor = after
             self._change_cursors[name] = cursor
         return out
 
@@ -185,15 +168,6 @@ class LocalClient(Client):
         """The runtime the local driver calls (for the CLI and low-level tests)."""
         assert isinstance(self.driver, LocalDriver)
         return self.driver.runtime
-
-
-def _watched(app: App) -> dict[str, Table[Any]]:
-    """Tables with at least one change function, by name."""
-    return {
-        fn.trigger.table.name: fn.trigger.table
-        for fn in app.by_kind("changes")
-        if isinstance(fn.trigger, ChangesTrigger)
-    }
 
 
 class _Capture(Publisher):
