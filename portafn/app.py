@@ -136,13 +136,20 @@ class App:
 
         return self._event(trigger, name)
 
-    def changes(self, table: Table[Any], *, name: str | None = None) -> Callable[[F], F]:
-        """React to inserts, updates and deletes on a table of this app."""
+    def changes(
+        self, table: Table[Any], *, name: str | None = None, attached: bool = False
+    ) -> Callable[[F], F]:
+        """React to inserts, updates and deletes on a table of this app.
+
+        ``attached=True`` receives the documents attached to the table's partitions instead of its
+        items: the outbox's records on stores whose transactions stay in one partition
+        (``portafn.reliability.Outbox`` registers such functions; apps rarely need to).
+        """
 
         def trigger(fname: str) -> Trigger:
             if self.tables.get(getattr(table, "name", "")) is not table:
                 raise RegistrationError(fname, "changes() takes a table made by this app's app.table()")
-            return ChangesTrigger(table)
+            return ChangesTrigger(table, attached=attached)
 
         return self._event(trigger, name)
 

@@ -10,6 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 T = TypeVar("T")
 
+#: The ``type`` of a ``Change`` announcing a document attached to a table's partition (an outbox
+#: record on stores whose transactions stay in one partition), not an item of the table.
+ATTACHED_CHANGE_TYPE = "portafn.change.attached"
+
 ChangeKind = Literal["insert", "modify", "remove"]
 StorageAction = Literal["created", "deleted"]
 

@@ -6,9 +6,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from portafn.cron import Cron
+from portafn.events import ATTACHED_CHANGE_TYPE
 from portafn.routing import PathTemplate
 
 if TYPE_CHECKING:
+    from portafn.events import Change
     from portafn.store.table import Table
 
 TriggerKind = Literal["http", "queue", "topic", "schedule", "storage", "changes", "event"]
@@ -58,10 +60,19 @@ class StorageTrigger:
 
 @dataclass(frozen=True, slots=True)
 class ChangesTrigger:
-    """Changes to a portafn table, from the store's change source."""
+    """Changes to a portafn table, from the store's change source.
+
+    With ``attached``, the documents attached to the table's partitions (the outbox's records on
+    stores whose transactions stay in one partition) instead of its items.
+    """
 
     table: Table[Any]
     kind: Literal["changes"] = "changes"
+    attached: bool = False
+
+    def receives(self, change: Change[Any]) -> bool:
+        """Whether a change from the table's source is for this function (items or attached)."""
+        return (change.type == ATTACHED_CHANGE_TYPE) == self.attached
 
 
 @dataclass(frozen=True, slots=True)

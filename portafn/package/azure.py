@@ -13,6 +13,14 @@ to with a literal name (``ctx.publish("orders", ...)``, found by reading the han
 that no ``@app.topic`` function takes (those go to Service Bus), each with its ``<queue>-poison``
 queue, where the host moves a message after ``maxDequeueCount`` failed attempts and the entry puts
 a ``DeadLetter`` at once. ``host.json`` sets those retries (``extensions.queues``).
+
+Event Grid: when the app publishes (by a literal name) to a CloudEvent type that an ``@app.event``
+function consumes, ``ctx.publish`` sends it to an Event Grid custom topic
+(``portafn_azure.publish``), so the template declares that topic (``Microsoft.EventGrid/topics``,
+input schema ``CloudEventSchemaV1_0``) and the app settings ``EventGridTopicEndpoint`` (the topic's
+endpoint) and ``EventGridTopicKey`` (from ``listKeys``, never a literal). The event subscription
+from the topic to the function is made after the code is deployed (a note says how): Event Grid
+checks that an Azure Function destination exists when the subscription is created.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ from portafn.app import App
 from portafn.package.build import Artifact, BuildContext, Limits, measure
 from portafn.package.common import dns_name, dump_json, entry_source, write_file
 from portafn.package.zipper import tree_files, write_zip
-from portafn.triggers import QueueTrigger, StorageTrigger, TopicTrigger
+from portafn.triggers import EventTrigger, QueueTrigger, StorageTrigger, TopicTrigger
 
 NAME = "azure"
 ADAPTER = "portafn-azure"
@@ -59,6 +67,10 @@ HOST_JSON: dict[str, Any] = {
         }
     },
 }
+# Event Grid custom topic (portafn_azure.publish reads these settings, as the output binding does).
+EVENTGRID_API = "2022-06-15"
+EVENTGRID_ENDPOINT_SETTING = "EventGridTopicEndpoint"
+EVENTGRID_KEY_SETTING = "EventGridTopicKey"
 POISON_SUFFIX = "-poison"
 MAX_POISONABLE = 63 - len(POISON_SUFFIX)
 FUNCIGNORE = """.git*
@@ -244,6 +256,31 @@ def arm_template(ctx: BuildContext) -> dict[str, Any]:
             f"the app publishes to Service Bus topics ({', '.join(to_servicebus)}): add azure-servicebus "
             "to a requirements file given to `portafn package` (portafn-azure's servicebus extra)"
         )
+    grid_types = eventgrid_targets(app)
+    grid_id = "resourceId('Microsoft.EventGrid/topics', variables('eventGridTopicName'))"
+    if grid_types:
+        resources.append(
+            {
+                "type": "Microsoft.EventGrid/topics",
+                "apiVersion": EVENTGRID_API,
+                "name": "[variables('eventGridTopicName')]",
+                "location": "[parameters('location')]",
+                # ctx.publish sends CloudEvents 1.0; the Event Grid trigger takes that schema.
+                "properties": {"inputSchema": "CloudEventSchemaV1_0", "publicNetworkAccess": "Enabled"},
+            }
+        )
+        ctx.notes.append(
+            f"the app publishes to Event Grid ({', '.join(grid_types)}): after deploying the code, "
+            "subscribe each event function to the topic: az eventgrid event-subscription create "
+            "--source-resource-id <topic id> --name <function> --endpoint-type azurefunction "
+            "--endpoint <app id>/functions/<function> --event-delivery-schema cloudeventschemav1_0 "
+            "--included-event-types <type>"
+        )
+        if not any(r.split("==")[0].lower() == "azure-eventgrid" for r in ctx.installed):
+            ctx.notes.append(
+                f"the app publishes to Event Grid ({', '.join(grid_types)}): add azure-eventgrid to a "
+                "requirements file given to `portafn package` (portafn-azure's eventgrid extra)"
+            )
     resources.append(
         {
             "type": "Microsoft.Web/serverfarms",
@@ -286,6 +323,14 @@ def arm_template(ctx: BuildContext) -> dict[str, Any]:
             ),
         },
     ]
+    if grid_types:
+        settings += [
+            {
+                "name": EVENTGRID_ENDPOINT_SETTING,
+                "value": f"[reference({grid_id}, '{EVENTGRID_API}').endpoint]",
+            },
+            {"name": EVENTGRID_KEY_SETTING, "value": f"[listKeys({grid_id}, '{EVENTGRID_API}').key1]"},
+        ]
     resources.append(
         {
             "type": "Microsoft.Web/sites",
@@ -297,6 +342,7 @@ def arm_template(ctx: BuildContext) -> dict[str, Any]:
                 "[resourceId('Microsoft.Web/serverfarms', format('{0}-plan', parameters('appName')))]",
                 f"[{st_id}]",
                 "[resourceId('Microsoft.DocumentDB/databaseAccounts', variables('cosmosName'))]",
+                *([f"[{grid_id}]"] if grid_types else []),
             ],
             "properties": {
                 "serverFarmId": "[resourceId('Microsoft.Web/serverfarms', format('{0}-plan', parameters('appName')))]",
@@ -317,7 +363,11 @@ def arm_template(ctx: BuildContext) -> dict[str, Any]:
             "appName": {"type": "string", "defaultValue": dns_name(app.name, 40)},
             "location": {"type": "string", "defaultValue": "[resourceGroup().location]"},
         },
-        "variables": {"storageName": storage, "cosmosName": cosmos},
+        "variables": {
+            "storageName": storage,
+            "cosmosName": cosmos,
+            **({"eventGridTopicName": "[format('{0}-events', parameters('appName'))]"} if grid_types else {}),
+        },
         "resources": resources,
         "outputs": {
             "functionAppHost": {
@@ -333,10 +383,23 @@ def storage_queues(app: App) -> list[str]:
     publishes to that no topic function takes, each followed by its ``<queue>-poison`` queue."""
     topics = {f.trigger.topic for f in app.functions.values() if isinstance(f.trigger, TopicTrigger)}
     names = {dns_name(f.trigger.queue) for f in app.functions.values() if isinstance(f.trigger, QueueTrigger)}
-    names |= {dns_name(t) for t in published_topics(app) if t not in topics}
+    grid = set(eventgrid_targets(app))
+    names |= {dns_name(t) for t in published_topics(app) if t not in topics and t not in grid}
     # The host names the poison queue <queue>-poison; past 56 characters that is no valid queue
     # name, so such a queue gets none (arm_template notes it).
     return sorted(names | {n + POISON_SUFFIX for n in names if len(n) <= MAX_POISONABLE})
+
+
+def eventgrid_targets(app: App) -> list[str]:
+    """The published topics ``ctx.publish`` sends to Event Grid, sorted: those an ``@app.event``
+    function consumes as its CloudEvent type and no topic or queue function takes (those come
+    first, as in ``portafn_azure.publish.AzurePublisher.route``). A ``type=`` given to
+    ``ctx.publish`` is not read from the code; ``options["topics"]`` can name it."""
+    functions = list(app.functions.values())
+    event_types = {f.trigger.type for f in functions if isinstance(f.trigger, EventTrigger)}
+    taken = {f.trigger.topic for f in functions if isinstance(f.trigger, TopicTrigger)}
+    taken |= {f.trigger.queue for f in functions if isinstance(f.trigger, QueueTrigger)}
+    return sorted(t for t in published_topics(app) & event_types if t not in taken)
 
 
 def published_topics(app: App) -> set[str]:

@@ -21,6 +21,14 @@ chosen by hashing the key, so the polling relay can list every pending record wi
 shard and no scan), sort key ``<group>#<sequence>`` where ``group`` is a hash of the key: the
 records of one key are contiguous and in publish order within their shard.
 
+On a store whose transactions stay in one partition of one table (Cosmos DB), a record in a table
+of its own could not join the business write. There, list the tables whose transactions publish,
+``Outbox(app, tables=(orders,))``: each record is attached to the partition the transaction writes
+(``Transaction.attach``; invisible to the table's reads and change functions) and relayed from that
+table's change source by ``portafn_outbox_relay_<table>``. The sweep lists the attached records of
+those tables; order per key and at least once hold the same way. On the other stores ``tables`` is
+not needed and changes nothing.
+
 Relaying, two ways, both registered on the app by ``Outbox(app)``:
 
 - ``portafn_outbox_relay``, an ``@app.changes`` function on the outbox table: the store's change
@@ -42,7 +50,7 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -52,7 +60,8 @@ from portafn.context import Context
 from portafn.events import Change, Schedule
 from portafn.reliability.publish import Outgoing, Publisher, PublishError
 from portafn.store.capabilities import Capability
-from portafn.store.port import ChangeRecord
+from portafn.store.errors import Unsupported
+from portafn.store.port import Attached, ChangeRecord, KeyValue, Store
 from portafn.store.registry import current_store
 
 if TYPE_CHECKING:
@@ -73,7 +82,11 @@ _last_seq = 0
 
 
 class OutboxRecord(BaseModel):
-    """One message waiting to be relayed."""
+    """One message waiting to be relayed.
+
+    ``host`` and ``host_pk`` are set on records read from a table's partition (``tables=``): the
+    table and partition that hold it.
+    """
 
     shard: str
     sk: str
@@ -81,6 +94,8 @@ class OutboxRecord(BaseModel):
     ordered: bool
     message: dict[str, Any]
     created_at: float
+    host: str | None = None
+    host_pk: str | int | None = None
 
     def outgoing(self) -> Outgoing:
         """The message to send."""
@@ -127,21 +142,26 @@ class Outbox:
         functions: bool = True,
         sweep_cron: str = DEFAULT_SWEEP,
         name: str = TABLE_NAME,
+        tables: Sequence[Table[Any]] = (),
     ) -> None:
         if app in _registry:
             raise PublishError(f"app {app.name!r} already has an outbox")
         if not 1 <= shards <= 256:
             raise ValueError("shards must be between 1 and 256")
+        for host in tables:
+            if app.tables.get(host.name) is not host:
+                raise PublishError(f"Outbox(tables=...) takes tables made by app {app.name!r}'s app.table()")
         self.app = app
         self.shards = shards
-        # The record joins business writes to other tables in one transaction: a store whose
-        # transactions stay in one partition (Cosmos DB) is reported by `portafn check`.
+        self.tables: tuple[Table[Any], ...] = tuple(tables)
+        # Without `tables`, a record joins business writes to other tables in one transaction: a
+        # store whose transactions stay in one partition (Cosmos DB) is reported by `portafn check`.
         self.table: Table[OutboxRecord] = app.table(
             OutboxRecord,
             partition_key="shard",
             sort_key="sk",
             name=name,
-            requires=(Capability.TRANSACTIONS_ACROSS_PARTITIONS,),
+            requires=() if self.tables else (Capability.TRANSACTIONS_ACROSS_PARTITIONS,),
         )
         _registry[app] = self
         if functions:
@@ -165,6 +185,15 @@ class Outbox:
             """Relay a new outbox record (called by the store's change source)."""
             if change.kind == "insert":
                 outbox.relay_key(str(change.key["shard"]), str(change.key["sk"]), _publisher(ctx))
+
+        for host in self.tables:
+
+            @self.app.changes(host, name=f"{RELAY_FUNCTION}_{host.name}", attached=True)
+            def portafn_outbox_relay_host(change: Change[Any], ctx: Context) -> None:
+                """Relay an outbox record attached to a partition of this table."""
+                outbox.relay_attached(
+                    change.table, change.key["partition"], str(change.key["name"]), _publisher(ctx)
+                )
 
         @self.app.schedule(sweep_cron, name=SWEEP_FUNCTION)
         def portafn_outbox_sweep(ev: Schedule, ctx: Context) -> None:
@@ -192,17 +221,100 @@ class Outbox:
         )
 
     def stage(self, tx: Transaction, message: Outgoing) -> OutboxRecord:
-        """Add ``message`` to transaction ``tx`` as an outbox record."""
+        """Add ``message`` to transaction ``tx`` as an outbox record: in the outbox table, or
+        attached to the partition ``tx`` writes on a store whose transactions stay in one."""
         record = self.record_for(message)
-        tx.insert(self.table, record)
+        if not self._in_partitions(tx.store):
+            tx.insert(self.table, record)
+            return record
+        written = tx.partition
+        if written is None:
+            raise PublishError(
+                f"on {tx.store.name} an outbox record lives in the partition its transaction writes: "
+                "write to the table first, then publish with tx="
+            )
+        if written[0] not in {t.name for t in self.tables}:
+            raise Unsupported(
+                tx.store.name,
+                Capability.TRANSACTIONS_ACROSS_PARTITIONS.value,
+                written[0],
+                f"list table {written[0]!r} in Outbox(app, tables=...) to keep its records in its partitions",
+            )
+        tx.attach(record.sk, record.model_dump(mode="json", exclude={"host", "host_pk"}))
         return record
+
+    def _in_partitions(self, store: Store) -> bool:
+        """Whether records live in the business tables' partitions on ``store`` (else in the outbox
+        table); ``Unsupported`` when neither works there."""
+        if store.capabilities.has(Capability.TRANSACTIONS_ACROSS_PARTITIONS):
+            return False
+        if store.supports_attached and self.tables:
+            return True
+        raise Unsupported(
+            store.name,
+            Capability.TRANSACTIONS_ACROSS_PARTITIONS.value,
+            self.table.name,
+            "its transactions stay in one partition: list the tables whose transactions publish in "
+            "Outbox(app, tables=...)"
+            if store.supports_attached
+            else "and it cannot keep records beside a partition",
+        )
+
+    def sources(self) -> list[Table[Any]]:
+        """The tables whose change sources announce new records on the current store."""
+        return list(self.tables) if self._in_partitions(current_store()) else [self.table]
+
+    def _host(self, name: str) -> Table[Any]:
+        for host in self.tables:
+            if host.name == name:
+                return host
+        raise PublishError(f"table {name!r} is not one of the outbox's tables")
+
+    def _attached_records(self, prefix: str = "") -> list[OutboxRecord]:
+        store = current_store()
+        found: list[OutboxRecord] = []
+        for host in self.tables:
+            for item in store.list_attached(host.spec, prefix=prefix):
+                found.append(_from_attached(item))
+        return sorted(found, key=lambda r: r.sk)
 
     # -- relaying --------------------------------------------------------------------------------
 
     def send(self, record: OutboxRecord, publisher: Publisher) -> None:
         """Publish one record, then delete it (a crash in between publishes it again: at least once)."""
         publisher.publish(record.outgoing())
-        self.table.delete(record.shard, record.sk)
+        if record.host is None:
+            self.table.delete(record.shard, record.sk)
+            return
+        host = self._host(record.host)
+        assert record.host_pk is not None
+        current_store().delete_attached(Attached(host.spec, record.host_pk, record.sk))
+
+    def relay_record(self, record: OutboxRecord, publisher: Publisher) -> int:
+        """Relay a pending record read from ``pending()`` (wherever it lives) and, first, any older
+        pending record of its key. Returns how many records were sent."""
+        if record.host is None:
+            return self.relay_key(record.shard, record.sk, publisher)
+        assert record.host_pk is not None
+        return self.relay_attached(record.host, record.host_pk, record.sk, publisher)
+
+    def relay_attached(self, table: str, pk: KeyValue, name: str, publisher: Publisher) -> int:
+        """Relay the record ``name`` attached to partition ``pk`` of ``table`` and, first, any older
+        pending record of its key. Returns how many records were sent (0: already relayed)."""
+        host = self._host(table)
+        mine = [r for r in current_store().list_attached(host.spec, pk=pk, prefix=name) if r.name == name]
+        if not mine:
+            return 0
+        record = _from_attached(mine[0])
+        if not record.ordered:
+            self.send(record, publisher)
+            return 1
+        sent = 0
+        for older in self._attached_records(prefix=f"{record.group}#"):
+            if older.sk <= record.sk:
+                self.send(older, publisher)
+                sent += 1
+        return sent
 
     def relay_key(self, shard: str, sk: str, publisher: Publisher) -> int:
         """Relay the record at (``shard``, ``sk``) and, first, any older pending record of its key.
@@ -227,13 +339,21 @@ class Outbox:
                 return sent
 
     def relay_change(self, change: ChangeRecord, publisher: Publisher) -> int:
-        """Relay what one change-source record announces (inserts only)."""
+        """Relay what one change-source record announces (inserts only; a business table's own
+        items are not the outbox's)."""
         if change.kind != "insert":
+            return 0
+        if change.extra.get("attached"):
+            return self.relay_attached(change.table, change.key.pk, str(change.key.sk), publisher)
+        if change.table != self.table.name:
             return 0
         return self.relay_key(str(change.key.pk), str(change.key.sk), publisher)
 
     def pending(self) -> Iterator[OutboxRecord]:
-        """Every pending record, shard by shard, in order within each key."""
+        """Every pending record, in order within each key (shard by shard in the outbox table)."""
+        if self._in_partitions(current_store()):
+            yield from self._attached_records()
+            return
         for shard in self._shard_names():
             cursor: str | None = None
             while True:
@@ -265,6 +385,11 @@ class Outbox:
         return [f"{i:03d}" for i in range(self.shards)]
 
 
+def _from_attached(item: Attached) -> OutboxRecord:
+    record = OutboxRecord.model_validate(item.doc)
+    return record.model_copy(update={"host": item.table.name, "host_pk": item.pk})
+
+
 def _publisher(ctx: Context) -> Publisher:
     if ctx.runtime is None:
         raise PublishError("the outbox relay needs a Context made by a Runtime")
@@ -293,7 +418,7 @@ class Relay:
         self.publisher = publisher
         self.use_changes = use_changes
         self.sweep_every = sweep_every
-        self.cursor: str | None = None
+        self.cursors: dict[str, str | None] = {}
         self._last_sweep = 0.0
         self._started = False
 
@@ -307,7 +432,7 @@ class Relay:
         from portafn.store.changes import tail_cursor
 
         if self._follows_changes():
-            self.cursor = tail_cursor(self.outbox.table)
+            self.cursors = {t.name: tail_cursor(t) for t in self.outbox.sources()}
         self._started = True
         self._last_sweep = time.monotonic()
         return self.outbox.sweep(self.publisher)
@@ -319,20 +444,33 @@ class Relay:
         if not self._follows_changes() or time.monotonic() - self._last_sweep >= self.sweep_every:
             self._last_sweep = time.monotonic()
             return self.outbox.sweep(self.publisher)
+        published = failed = 0
+        for source in self.outbox.sources():
+            sent, ok = self._follow(source)
+            published += sent
+            failed += 0 if ok else 1
+        return RelayResult(published, failed)
+
+    def _follow(self, source: Table[Any]) -> tuple[int, bool]:
+        """Relay the new changes of one source: how many were sent, and whether all went."""
         published = 0
-        while True:
-            records, next_cursor = self.outbox.table.read_changes(self.cursor, PAGE)
-            if not records:
-                return RelayResult(published, 0)
-            for change in records:
-                try:
-                    published += self.outbox.relay_change(change, self.publisher)
-                except Exception:
-                    # Keep the cursor before the failed change: the next pass retries it first,
-                    # so nothing after it overtakes it.
-                    return RelayResult(published, 1)
-                self.cursor = change.sequence
-            self.cursor = next_cursor or self.cursor
+        cursor = self.cursors.get(source.name)
+        try:
+            while True:
+                records, next_cursor = source.read_changes(cursor, PAGE)
+                if not records:
+                    return published, True
+                for change in records:
+                    try:
+                        published += self.outbox.relay_change(change, self.publisher)
+                    except Exception:
+                        # Keep the cursor before the failed change: the next pass retries it
+                        # first, so nothing after it overtakes it.
+                        return published, False
+                    cursor = change.sequence
+                cursor = next_cursor or cursor
+        finally:
+            self.cursors[source.name] = cursor
 
     def run(self, stop: threading.Event, *, interval: float = 0.2) -> None:
         """Relay until ``stop`` is set, pausing ``interval`` seconds between idle passes."""

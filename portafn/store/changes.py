@@ -12,13 +12,15 @@ every function ran on it, so if a handler raises, the next call delivers that ch
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from portafn.events import Change
 from portafn.store.table import Table, change_event
+from portafn.triggers import ChangesTrigger
 
 if TYPE_CHECKING:
+    from portafn.app import Function
     from portafn.runtime import Runtime
 
 PAGE = 100
@@ -45,6 +47,12 @@ def pending_changes(
             delivered += 1
 
 
+def receivers(functions: Iterable[Function], event: Change[Any]) -> list[Function]:
+    """The change functions ``event`` is for: an attached document's change goes only to the
+    functions that asked for attached documents (the outbox's relays), an item's to the others."""
+    return [fn for fn in functions if isinstance(fn.trigger, ChangesTrigger) and fn.trigger.receives(event)]
+
+
 def deliver_changes(
     runtime: Runtime, table: Table[Any], cursor: str | None, *, limit: int = MAX_PER_CALL
 ) -> str | None:
@@ -58,7 +66,7 @@ def _deliver(runtime: Runtime, table: Table[Any], cursor: str | None, limit: int
     delivered = 0
     for event, after in pending_changes(table, cursor, limit=limit):
         if event is not None:
-            for fn in functions:
+            for fn in receivers(functions, event):
                 runtime.handle_event(fn, event)
             delivered += 1
         cursor = after  # only once all its functions have run: at least once

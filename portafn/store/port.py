@@ -126,6 +126,23 @@ class ChangeRecord:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class Attached:
+    """A document kept in one partition of a table beside its items: the transactional outbox's
+    record on stores whose transactions stay in one partition (Cosmos DB), where a record in an
+    outbox table of its own could not join the business write.
+
+    ``name`` is unique within the partition. The table's reads, queries and change functions never
+    see attached documents; they come back through ``list_attached`` and, as change records
+    flagged ``extra["attached"]``, through ``read_changes``.
+    """
+
+    table: TableSpec
+    pk: KeyValue
+    name: str
+    doc: dict[str, Any] = field(default_factory=dict)
+
+
 class Store(ABC):
     """A store implementation. Subclasses set ``scheme`` and ``capabilities`` and are registered
     under the ``portafn.stores`` entry point group by scheme.
@@ -136,6 +153,8 @@ class Store(ABC):
 
     scheme: ClassVar[str]
     capabilities: Capabilities
+    #: Whether the store keeps ``Attached`` documents (it overrides the three ``*_attached`` methods).
+    supports_attached: ClassVar[bool] = False
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -198,6 +217,26 @@ class Store(ABC):
         from portafn.store.errors import Unsupported
 
         raise Unsupported(self.name, "change source", table.name)
+
+    def transact_attached(self, ops: Sequence[TransactOp], attached: Sequence[Attached]) -> None:
+        """Like ``transact``, also creating ``attached`` (all in the partition the ops write)."""
+        raise self._no_attached(attached[0].table.name if attached else None)
+
+    def list_attached(
+        self, table: TableSpec, *, pk: KeyValue | None = None, prefix: str = ""
+    ) -> list[Attached]:
+        """The attached documents of a table (of one partition, with ``pk``) whose names start
+        with ``prefix``, in name order within each partition."""
+        raise self._no_attached(table.name)
+
+    def delete_attached(self, item: Attached) -> None:
+        """Delete an attached document; one already gone is not an error."""
+        raise self._no_attached(item.table.name)
+
+    def _no_attached(self, table: str | None) -> Exception:
+        from portafn.store.errors import Unsupported
+
+        return Unsupported(self.name, "documents attached to a partition", table)
 
     @abstractmethod
     def clear(self, table: TableSpec) -> None:

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from pydantic_core import to_json
 
 from portafn.errors import RegistrationError
-from portafn.events import Change
+from portafn.events import ATTACHED_CHANGE_TYPE, Change
 from portafn.store import keys
 from portafn.store.capabilities import Capability
 from portafn.store.errors import AlreadyExists, ConcurrencyConflict, NotFound, Throttled, TooLarge
@@ -468,7 +468,8 @@ class Table(Generic[M]):
         """Changes after ``cursor`` (None: from the oldest the store keeps) as typed ``Change``
         events, oldest first, and the cursor to pass next time (unchanged if nothing happened)."""
         records, next_cursor = self.read_changes(cursor, limit)
-        events = [change_event(self, r, self._from_doc) for r in records]
+        # Attached documents (outbox records) are not the table's items: their own functions get them.
+        events = [change_event(self, r, self._from_doc) for r in records if not r.extra.get("attached")]
         return cast(list[Change[M]], events), next_cursor
 
     def read_changes(
@@ -504,6 +505,22 @@ def change_event(
     def conv(doc: dict[str, Any] | None) -> Any:
         return decode(doc) if decode is not None and doc is not None else doc
 
+    if record.extra.get("attached"):
+        # A document attached to a partition (an outbox record), not an item: its own type, and
+        # the partition and name as its key, for the functions registered with attached=True.
+        return Change[Any](
+            id=record.sequence,
+            source=f"portafn://{store}/{table.name}",
+            type=ATTACHED_CHANGE_TYPE,
+            subject=keys.key_text(record.key),
+            time=record.time,
+            datacontenttype="application/json",
+            kind="insert",
+            table=table.name,
+            key={"partition": record.key.pk, "name": record.key.sk},
+            new=record.new,
+            raw=record,
+        )
     key = record.key.as_dict(table.spec)
     return Change[Any](
         id=record.sequence,

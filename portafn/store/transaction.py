@@ -13,7 +13,8 @@ exception commits nothing. A failed condition cancels everything with ``Transact
 ``max_transaction_items`` raise ``TooLarge``; a store without transactions raises ``Unsupported``
 when the block is entered, and one whose transactions stay within one partition (Cosmos DB) raises
 ``Unsupported`` naming ``transactions: across partitions and tables`` when a second partition or
-table joins.
+table joins. On such a store, ``attach`` keeps a document beside the partition the transaction
+writes, committed with it (that is how the outbox works there).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 
 from portafn.store.capabilities import Capability
 from portafn.store.errors import TooLarge, Unsupported
-from portafn.store.port import Check, Delete, Key, KeyValue, Put, Store, TransactOp
+from portafn.store.port import Attached, Check, Delete, Key, KeyValue, Put, Store, TableSpec, TransactOp
 from portafn.store.registry import current_store
 from portafn.store.retry import retry_transient
 from portafn.store.table import Table
@@ -38,6 +39,8 @@ class Transaction:
         self.ops: list[TransactOp] = []
         self._seen: dict[tuple[str, Key], int] = {}
         self._scope: tuple[str, KeyValue] | None = None
+        self._scope_spec: TableSpec | None = None
+        self._attached: list[tuple[str, dict[str, Any]]] = []
         self.committed = False
 
     def _add(self, table: Table[Any], op: TransactOp) -> None:
@@ -62,7 +65,7 @@ class Transaction:
         table._ensure(self.store)
         scope = (table.name, op.key.pk)
         if self._scope is None:
-            self._scope = scope
+            self._scope, self._scope_spec = scope, table.spec
         elif scope != self._scope and not self.store.capabilities.has(
             Capability.TRANSACTIONS_ACROSS_PARTITIONS
         ):
@@ -112,6 +115,26 @@ class Transaction:
             raise ValueError("check(exists=False) cannot also require an etag")
         self._add(table, Check(table.spec, table.key(pk, sk), etag, exists))
 
+    @property
+    def partition(self) -> tuple[str, KeyValue] | None:
+        """The table name and partition key value of the transaction's first operation, if any."""
+        return self._scope
+
+    def attach(self, name: str, doc: dict[str, Any]) -> None:
+        """Keep ``doc`` as ``name`` beside the partition this transaction writes, committed with it.
+
+        For stores whose transactions stay in one partition (``store.supports_attached``): the
+        partition is the one the transaction's other operations write, known at commit. Tables
+        never show attached documents; ``Store.list_attached`` reads them back.
+        """
+        if self.committed:
+            raise RuntimeError("this transaction has already been committed")
+        if not self.store.supports_attached:
+            raise self.store._no_attached(None)
+        if any(n == name for n, _ in self._attached):
+            raise ValueError(f"transaction already attaches {name!r}")
+        self._attached.append((name, doc))
+
     def _conditional(self, table: Table[Any]) -> None:
         self.store.capabilities.require(self.store.name, Capability.CONDITIONAL_WRITES, table.name)
 
@@ -120,10 +143,31 @@ class Transaction:
         if self.committed:
             raise RuntimeError("this transaction has already been committed")
         self.committed = True
-        if self.ops:
-            ops = list(self.ops)
-            # TransactionConflict is not transient, so only throttling and outages are retried.
+        ops = list(self.ops)
+        # TransactionConflict is not transient, so only throttling and outages are retried.
+        if self._attached:
+            attached = self._attached_items()
+            retry_transient(lambda: self.store.transact_attached(ops, attached))
+        elif ops:
             retry_transient(lambda: self.store.transact(ops))
+
+    def _attached_items(self) -> list[Attached]:
+        if self._scope is None or self._scope_spec is None:
+            raise ValueError(
+                f"on {self.store.name} a transaction's attached documents (outbox records) live in the "
+                "partition it writes: write or check an item in the transaction too"
+            )
+        limit = self.store.capabilities.max_transaction_items
+        if len(self.ops) + len(self._attached) > limit:
+            raise TooLarge(
+                self.store.name,
+                self._scope[0],
+                None,
+                f"{len(self.ops)} operations and {len(self._attached)} attached documents; "
+                f"a transaction holds at most {limit} on {self.store.name}",
+            )
+        spec, pk = self._scope_spec, self._scope[1]
+        return [Attached(spec, pk, name, doc) for name, doc in self._attached]
 
 
 @contextmanager

@@ -12,7 +12,7 @@ from portafn.events import Event
 from portafn.factories import encode_payload, make_message, make_schedule, make_storage_event
 from portafn.http import HeaderInput, HttpRequest, HttpResponse
 from portafn.reliability.publish import Outgoing, Publisher, to_message, use_publisher
-from portafn.store.changes import pending_changes, tail_cursor
+from portafn.store.changes import pending_changes, receivers, tail_cursor
 from portafn.testing.drivers import Delivery, Driver, LocalDriver
 from portafn.triggers import ScheduleTrigger, StorageTrigger
 
@@ -148,7 +148,7 @@ class Client:
             cursor = self._change_cursors.get(name)
             for event, after in pending_changes(table, cursor):
                 if event is not None:
-                    out.extend(self.driver.deliver(fn, event) for fn in functions)
+                    out.extend(self.driver.deliver(fn, event) for fn in receivers(functions, event))
                 cursor = after
             self._change_cursors[name] = cursor
         return out

@@ -26,25 +26,8 @@ def _reset_effects() -> Iterator[None]:
 
 @pytest.fixture
 def outbox_portafn_app(portafn_store: Any) -> App:
-    """The outbox app, on stores whose transactions can join an outbox record to a write in another
-    table. On the others (Cosmos DB's stay in one partition) it checks the other side instead, that
-    the outbox is refused, statically and on use, with ``Unsupported`` naming the capability, and
-    skips saying so."""
-    from portafn.capcheck import check
-    from portafn.store.capabilities import Capability
-    from portafn.store.errors import Unsupported
-    from portafn.store.registry import use_store
-    from tests.reliability.outbox_app import outbox, outbox_app
+    """The outbox app, on every store: in the outbox table where transactions cross partitions and
+    tables, attached to the orders partition each transaction writes where they do not (Cosmos DB)."""
+    from tests.reliability.outbox_app import outbox_app
 
-    needed = Capability.TRANSACTIONS_ACROSS_PARTITIONS
-    store = portafn_store
-    if not store.capabilities.has(needed):
-        gaps = check(outbox_app, store.capabilities)
-        assert any(g.table == outbox.table.name and g.capability is needed for g in gaps), gaps
-        with use_store(store), pytest.raises(Unsupported, match=needed.value):
-            list(outbox.pending())
-        pytest.skip(
-            f"{store.name} does not declare {needed.value!r}, which the outbox needs (checked: it is "
-            "refused with Unsupported); docs/reliability.md shows the change-source alternative"
-        )
     return outbox_app

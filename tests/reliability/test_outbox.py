@@ -13,7 +13,8 @@ from portafn.store.capabilities import Capability
 from portafn.store.registry import current_store
 from portafn.testing import Client
 from portafn.testing.drivers import LocalDriver
-from tests.reliability.apps import effects
+from portafn.triggers import ChangesTrigger
+from tests.reliability.apps import Order, effects
 from tests.reliability.outbox_app import orders, outbox, outbox_app
 
 
@@ -107,13 +108,18 @@ def test_a_failed_business_write_publishes_nothing(portafn_client: Client) -> No
 def test_relay_sends_at_least_once_and_the_change_redelivered_is_skipped(portafn_client: Client) -> None:
     order(portafn_client, "c-4", "o-1")
     [record] = list(outbox.pending())
+    # The change as the source announced it, kept to hand in again below. (Streams keep history
+    # across tests, so it is picked out by its key; Cosmos's feed drops an item once deleted.)
+    [change] = [
+        c
+        for source in outbox.sources()
+        for c in source.read_changes(None, 1000)[0]
+        if c.kind == "insert" and c.key.sk == record.sk
+    ]
     assert portafn_client.deliver_changes().ok
     bus = bus_of(portafn_client)
     assert len(bus.published) == 1
     # The change source delivers the same change again (at least once): already relayed, skipped.
-    # (Streams keep history across tests, so the change is picked out by its key.)
-    changes, _ = outbox.table.read_changes(None, 1000)
-    [change] = [c for c in changes if c.kind == "insert" and c.key.sk == record.sk]
     assert outbox.relay_change(change, bus) == 0
     assert len(bus.published) == 1
 
@@ -138,7 +144,7 @@ def test_relaying_a_newer_record_sends_the_older_ones_of_its_key_first(portafn_c
         order(portafn_client, "c-7", f"o-{i}")
     newest = max(outbox.pending(), key=lambda r: r.sk)
     broker = Flaky()
-    assert outbox.relay_key(newest.shard, newest.sk, broker) == 3
+    assert outbox.relay_record(newest, broker) == 3
     assert [order_of(m) for m in broker.sent] == ["o-0", "o-1", "o-2"]
 
 
@@ -187,4 +193,57 @@ def test_publish_with_tx_needs_an_outbox() -> None:
 def test_outbox_functions_are_registered() -> None:
     assert outbox_app.function("portafn_outbox_relay").kind == "changes"
     assert outbox_app.function("portafn_outbox_sweep").kind == "schedule"
+    host_relay = outbox_app.function("portafn_outbox_relay_orders")
+    assert isinstance(host_relay.trigger, ChangesTrigger)
+    assert host_relay.trigger.table is orders and host_relay.trigger.attached
     assert outbox.table.name in outbox_app.tables
+
+
+def test_records_live_where_the_store_can_commit_them(portafn_client: Client) -> None:
+    """In the outbox table where transactions cross tables; else attached to the orders partition
+    the transaction wrote, which the table's reads and its own change functions never show."""
+    order(portafn_client, "c-11", "o-1")
+    [record] = list(outbox.pending())
+    store = current_store()
+    if store.capabilities.has(Capability.TRANSACTIONS_ACROSS_PARTITIONS):
+        assert (record.host, record.host_pk) == (None, None)
+        assert outbox.table.get(record.shard, record.sk) is not None
+    else:
+        assert (record.host, record.host_pk) == (orders.name, "c-11")
+        assert outbox.table.query(record.shard).items == []
+        assert [o.order_id for o in orders.query("c-11").items] == ["o-1"]
+        typed, _ = orders.changes()
+        assert [(c.kind, c.key) for c in typed] == [("insert", {"customer_id": "c-11", "order_id": "o-1"})]
+    assert portafn_client.deliver_changes().ok
+    assert [m.data.order_id for m in effects.seen if m.data] == ["o-1"]
+    assert list(outbox.pending()) == []
+
+
+def test_without_tables_a_single_partition_store_refuses_the_outbox(portafn_client: Client) -> None:
+    """An outbox with no tables= needs transactions across tables: refused statically by
+    `portafn check` and on use, naming the capability, where the store lacks them."""
+    from portafn.capcheck import check
+    from portafn.store import transaction
+    from portafn.store.errors import Unsupported
+    from portafn.store.registry import use_store
+
+    bare = App("outbox-without-tables")
+    plain = Outbox(bare, functions=False)
+    items = bare.table(Order, partition_key="customer_id", sort_key="order_id", name="bare_orders")
+    needed = Capability.TRANSACTIONS_ACROSS_PARTITIONS
+    store = current_store()
+    gaps = check(bare, store.capabilities)
+    if store.capabilities.has(needed):
+        assert gaps == []
+        return
+    assert any(g.table == plain.table.name and g.capability is needed for g in gaps), gaps
+    ctx = Runtime(bare).context("f", "c", None)
+    with use_store(store):
+        with pytest.raises(Unsupported, match="Outbox\\(app, tables=") as refused:
+            with transaction() as tx:
+                tx.insert(items, Order(customer_id="c-1", order_id="o-1", total=1))
+                ctx.publish("order-created", {"order_id": "o-1"}, tx=tx)
+        assert needed.value in str(refused.value)
+        assert items.get("c-1", "o-1") is None  # nothing was committed
+        with pytest.raises(Unsupported, match=needed.value):
+            list(plain.pending())

@@ -14,6 +14,11 @@ portafn document untouched (so a field named ``id`` or ``ttl`` cannot clash with
 cannot tell inserts from updates otherwise) and ``ttl`` the seconds left to live when the table has
 a TTL field (containers are created with ``default_ttl=-1``: TTL on, no default expiry).
 
+Attached documents (the outbox's records, see ``portafn.store.port.Attached``) share the
+container and partition of the items they sit beside: ``{"id": "o~<name>", "pk", "on": name,
+"ob": document}``. Having no ``doc``, they are left out of queries (``IS_DEFINED(c.doc)``) and out
+of the table's changes; ``read_changes`` reports them flagged ``extra["attached"]``.
+
 Etags are Cosmos's ``_etag``, used with If-Match. Queries are parameterised, within one partition,
 ordered by ``sk``. The cursor is the last sort key returned (keyset paging), not Cosmos's
 continuation token: a continuation token of an ORDER BY query is tied to the query text and can
@@ -41,7 +46,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from portafn.store.capabilities import Capabilities, Capability
 from portafn.store.errors import (
@@ -56,6 +61,7 @@ from portafn.store.errors import (
     Unsupported,
 )
 from portafn.store.port import (
+    Attached,
     ChangeRecord,
     Delete,
     Key,
@@ -136,6 +142,7 @@ class CosmosStore(Store):
     """
 
     scheme: ClassVar[str] = "cosmos"
+    supports_attached: ClassVar[bool] = True
     capabilities = Capabilities(
         supported=_SUPPORTED,
         max_transaction_items=MAX_TRANSACTION_ITEMS,
@@ -355,7 +362,7 @@ class CosmosStore(Store):
     ) -> Page:
         container = self._container(table)
         # TOP n+1 tells whether more items follow without a second round trip.
-        sql = "SELECT TOP @n * FROM c WHERE c.pk = @pk"
+        sql = "SELECT TOP @n * FROM c WHERE c.pk = @pk AND IS_DEFINED(c.doc)"
         params: list[dict[str, Any]] = [{"name": "@pk", "value": pk}, {"name": "@n", "value": limit + 1}]
         if condition is not None:
             if condition.op == "begins_with":
@@ -388,6 +395,9 @@ class CosmosStore(Store):
             raise TooLarge(
                 self.name, ops[0].table.name, None, f"{len(ops)} operations; Cosmos DB takes at most 100"
             )
+        self._execute_batch(ops, self._transaction_batch(ops))
+
+    def _transaction_batch(self, ops: Sequence[TransactOp]) -> list[Any]:
         first = ops[0]
         if any(op.table.name != first.table.name or op.key.pk != first.key.pk for op in ops):
             # Tables stop this when the second partition joins; this covers direct callers.
@@ -403,7 +413,58 @@ class CosmosStore(Store):
         batch: list[Any] = []
         for op in ops:
             batch.extend(self._batch_ops(op))
+        return batch
+
+    # -- attached documents (the outbox's records) ---------------------------------------------
+
+    def transact_attached(self, ops: Sequence[TransactOp], attached: Sequence[Attached]) -> None:
+        """The transaction's batch plus a ``create`` per attached document, in the same partition."""
+        if not ops:
+            raise ValueError("attached documents need an operation that names their partition")
+        if len(ops) + len(attached) > MAX_TRANSACTION_ITEMS:
+            raise TooLarge(
+                self.name,
+                ops[0].table.name,
+                None,
+                f"{len(ops)} operations and {len(attached)} attached documents; Cosmos DB takes at most 100",
+            )
+        first = ops[0]
+        batch = self._transaction_batch(ops)
+        for item in attached:
+            if item.table.name != first.table.name or item.pk != first.key.pk:
+                raise Unsupported(
+                    self.name,
+                    Capability.TRANSACTIONS_ACROSS_PARTITIONS.value,
+                    item.table.name,
+                    "attached documents live in the partition the transaction writes",
+                )
+            body = {"id": _attached_id(item.name), "pk": item.pk, "on": item.name, "ob": item.doc}
+            batch.append(("create", (body,)))
         self._execute_batch(ops, batch)
+
+    def list_attached(
+        self, table: TableSpec, *, pk: KeyValue | None = None, prefix: str = ""
+    ) -> list[Attached]:
+        container = self._container(table)
+        sql = "SELECT * FROM c WHERE IS_DEFINED(c.ob)"
+        params: list[dict[str, Any]] = []
+        if prefix:
+            sql += " AND STARTSWITH(c.on, @prefix)"
+            params.append({"name": "@prefix", "value": prefix})
+        scope: dict[str, Any] = (
+            {"enable_cross_partition_query": True} if pk is None else {"partition_key": pk}
+        )
+
+        def run() -> list[dict[str, Any]]:
+            return list(container.query_items(sql, parameters=params, **scope))
+
+        items = self._call(table.name, None, run)
+        found = [Attached(table, item["pk"], str(item["on"]), dict(item["ob"])) for item in items]
+        return sorted(found, key=lambda a: a.name)
+
+    def delete_attached(self, item: Attached) -> None:
+        container = self._container(item.table)
+        self._delete_id(container, item.table.name, _attached_id(item.name), item.pk)
 
     def _batch_ops(self, op: TransactOp) -> list[Any]:
         doc_id = item_id(op.key)
@@ -531,6 +592,8 @@ class CosmosStore(Store):
                 position = _feed_position(item)
                 if item.get("doc") is not None:  # not a transaction's existence-check placeholder
                     out.append(self._change(table, item, _record_cursor(token, position)))
+                elif isinstance(item.get("ob"), dict):
+                    out.append(self._attached_change(table, item, _record_cursor(token, position)))
                 after = position
             if len(taken) < len(fresh) or not items or not _is_feed_token(next_token) or next_token == token:
                 break  # the limit is reached inside this page, or the feed is caught up
@@ -549,6 +612,19 @@ class CosmosStore(Store):
             sequence=sequence,
             time=datetime.fromtimestamp(ts, UTC) if isinstance(ts, int | float) else None,
             extra={"etag": record.etag},
+        )
+
+    def _attached_change(self, table: TableSpec, item: dict[str, Any], sequence: str) -> ChangeRecord:
+        ts = item.get("_ts")
+        return ChangeRecord(
+            table=table.name,
+            kind="insert",  # attached documents are created once and then deleted
+            key=Key(item["pk"], str(item["on"])),
+            old=None,
+            new=dict(item["ob"]),
+            sequence=sequence,
+            time=datetime.fromtimestamp(ts, UTC) if isinstance(ts, int | float) else None,
+            extra={"attached": True},
         )
 
     def clear(self, table: TableSpec) -> None:
@@ -587,6 +663,12 @@ class CosmosStore(Store):
             self._containers.clear()
         if client is not None:
             client.close()
+
+
+def _attached_id(name: str) -> str:
+    """An attached document's id: ``o~`` and the percent-encoded name (item ids start with ``s``,
+    ``i`` or ``h~``, so the two never meet)."""
+    return "o~" + quote(name, safe="-_.")
 
 
 def _by_partition(keys: Sequence[Key]) -> dict[KeyValue, list[Key]]:

@@ -192,6 +192,9 @@ def function_app(
                 database_name=database,
                 container_name=os.environ.get("PORTAFN_COSMOS_PREFIX", store_prefix) + spec.name,
                 lease_container_name=lease_container,
+                # Functions on one container (a table's own and the outbox relay) each need
+                # their own leases, or they would share out the feed instead of each reading it.
+                lease_container_prefix=f"{fn.name}-",
                 create_lease_container_if_not_exists=True,
             )
             retry = fa.retry(
@@ -318,7 +321,10 @@ def _changes_handler(
 ) -> Callable[..., Any]:
     def handle(context: Any = None, **kwargs: Any) -> None:
         for change in events.cosmos_changes(kwargs["documents"], table, pk, sk):
-            runtime.handle_event(fn, change, _invocation(context))
+            # One container holds the table's items and the outbox records attached to its
+            # partitions; each function gets the one kind it asked for.
+            if isinstance(fn.trigger, ChangesTrigger) and fn.trigger.receives(change):
+                runtime.handle_event(fn, change, _invocation(context))
 
     return _with_signature(handle, "documents")
 

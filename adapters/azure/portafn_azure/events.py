@@ -18,7 +18,16 @@ from urllib.parse import unquote, urlsplit
 
 from portafn.cloudevents import parse_time
 from portafn.errors import EventFormatError
-from portafn.events import Change, Event, Message, Schedule, StorageEvent, StorageObject, now_utc
+from portafn.events import (
+    ATTACHED_CHANGE_TYPE,
+    Change,
+    Event,
+    Message,
+    Schedule,
+    StorageEvent,
+    StorageObject,
+    now_utc,
+)
 
 PROVIDER = "azure"
 BLOB_TYPES = {"Microsoft.Storage.BlobCreated": "created", "Microsoft.Storage.BlobDeleted": "deleted"}
@@ -399,7 +408,9 @@ def cosmos_changes(documents: Any, table: str, partition_key: str, sort_key: str
     """A Cosmos DB trigger's ``DocumentList`` as changes (latest version: ``insert`` or ``modify``).
 
     Documents written by the portafn Cosmos store (``{"id","pk","sk","doc","m"}``) give the table's
-    key and document; any other document is taken as it is, keyed by ``id``.
+    key and document; an outbox record attached to a partition (``{"id","pk","on","ob"}``) gives a
+    change of type ``ATTACHED_CHANGE_TYPE`` keyed by partition and name; any other document is
+    taken as it is, keyed by ``id``.
     """
     if (
         isinstance(documents, Mapping)
@@ -412,9 +423,15 @@ def cosmos_changes(documents: Any, table: str, partition_key: str, sort_key: str
         doc = raw_doc.to_dict() if hasattr(raw_doc, "to_dict") else raw_doc
         if not isinstance(doc, Mapping) or not isinstance(doc.get("id"), str):
             raise _fail(f"DocumentList[{index}].id", "a document needs a string id")
-        if "doc" in doc and "pk" in doc and isinstance(doc.get("doc"), Mapping):
+        key: dict[str, Any]
+        attached = "pk" in doc and isinstance(doc.get("ob"), Mapping) and isinstance(doc.get("on"), str)
+        if attached:
+            new = dict(doc["ob"])
+            key = {"partition": doc["pk"], "name": doc["on"]}
+            kind = "insert"
+        elif "doc" in doc and "pk" in doc and isinstance(doc.get("doc"), Mapping):
             new = dict(doc["doc"])
-            key: dict[str, Any] = {partition_key: doc["pk"]}
+            key = {partition_key: doc["pk"]}
             if sort_key is not None and "sk" in doc:
                 key[sort_key] = doc["sk"]
             kind = "modify" if doc.get("m") else "insert"
@@ -427,7 +444,7 @@ def cosmos_changes(documents: Any, table: str, partition_key: str, sort_key: str
             Change[Any](
                 id=f"{doc.get('_lsn', '')}:{doc['id']}:{doc.get('_etag', '')}",
                 source=f"/azure/cosmosdb/{table}",
-                type=f"portafn.change.{kind}",
+                type=ATTACHED_CHANGE_TYPE if attached else f"portafn.change.{kind}",
                 subject=doc["id"],
                 time=datetime.fromtimestamp(ts, UTC) if isinstance(ts, int | float) else None,
                 kind=kind,
