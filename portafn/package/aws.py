@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from portafn.package.build import Artifact, BuildContext, Limits, measure
-from portafn.package.common import dump_json, entry_source, logical_id, write_file
+from portafn.package.common import dump_json, entry_source, item_functions, logical_id, write_file
 from portafn.package.usage import tables_used, topics_published
 from portafn.package.zipper import tree_files, write_zip
 from portafn.triggers import (
@@ -156,7 +156,7 @@ def sam_template(ctx: BuildContext) -> dict[str, Any]:
     for topic in every_topic:
         _topic(resources, topic)
 
-    for fn in app.functions.values():
+    for fn in item_functions(app):
         fid = logical_id(fn.name, "Function")
         role = logical_id(fn.name, "Role")
         logs = logical_id(fn.name, "Logs")

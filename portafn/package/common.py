@@ -5,7 +5,23 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from portafn.triggers import ChangesTrigger
+
+if TYPE_CHECKING:
+    from portafn.app import App, Function
+
+
+def item_functions(app: App) -> list[Function]:
+    """The app's functions less those on documents attached to partitions (the outbox's relays for
+    Cosmos DB): DynamoDB's and Firestore's transactions cross partitions, so the outbox never
+    attaches records there and such a function would only be woken by every write to its table."""
+    return [
+        fn
+        for fn in app.functions.values()
+        if not (isinstance(fn.trigger, ChangesTrigger) and fn.trigger.attached)
+    ]
 
 
 def logical_id(*parts: str) -> str:

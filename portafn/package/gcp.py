@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from portafn.app import App, Function
 from portafn.package.build import Artifact, BuildContext, Limits, measure
-from portafn.package.common import dns_name, dump_json, entry_source, write_file
+from portafn.package.common import dns_name, dump_json, entry_source, item_functions, write_file
 from portafn.package.zipper import tree_files, write_zip
 from portafn.triggers import (
     ChangesTrigger,
@@ -193,7 +193,7 @@ def deploy_commands(ctx: BuildContext) -> list[list[str]]:
                 env,
             ]
         )
-    for fn in app.functions.values():
+    for fn in item_functions(app):
         trigger = fn.trigger
         if isinstance(trigger, HttpTrigger):
             continue

@@ -39,6 +39,17 @@ class Delivery:
     dead_letter: bool = False
 
 
+def no_native_attached(provider: str) -> Delivery:
+    """The delivery of an outbox record attached to a partition on a provider whose change sources
+    (DynamoDB Streams, Firestore document events) carry only items: it cannot arrive that way, and
+    the outbox's sweep relays it there. Failed, not retried, saying so."""
+    return Delivery(
+        ok=False,
+        error=f"Unsupported: {provider}'s change source carries table items, not outbox records attached "
+        "to a partition (a single-partition-transaction store's outbox); the outbox sweep relays them",
+    )
+
+
 class Driver(Protocol):
     """One provider's way in."""
 

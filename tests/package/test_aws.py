@@ -440,3 +440,14 @@ def test_templates_pass_cfn_lint(aws_build: PackageResult, tmp_path: Path) -> No
     assert linter.is_file(), "cfn-lint is not installed (it comes with the dev group's moto[server])"
     out = subprocess.run([str(linter), *map(str, templates)], capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_the_outbox_relays_for_cosmos_partitions_are_left_out(tmp_path: Path) -> None:
+    """DynamoDB transactions cross tables, so records never sit in a business table's partitions:
+    the relay kept for Cosmos DB (``portafn_outbox_relay_orders``) gets no function, no stream."""
+    from tests.reliability.outbox_app import outbox_app
+
+    resources = _template_for(outbox_app, tmp_path)["Resources"]
+    assert "PortafnOutboxRelayFunction" in resources
+    assert "PortafnOutboxSweepFunction" in resources
+    assert not any(name.startswith("PortafnOutboxRelayOrders") for name in resources)

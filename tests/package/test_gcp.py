@@ -6,6 +6,7 @@ The deploy script is checked command by command (every flag used here was checke
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -346,3 +347,15 @@ def _help_flags(*command: str) -> frozenset[str]:
     assert out.returncode == 0, f"gcloud {' '.join(command)} --help failed: {out.stderr[-500:]}"
     # --project and --format are gcloud-wide flags, listed only by `gcloud topic flags`.
     return frozenset(re.findall(r"(--[a-z][a-z0-9-]+)", out.stdout)) | {"--project", "--format"}
+
+
+def test_the_outbox_relays_for_cosmos_partitions_are_left_out(tmp_path: Path) -> None:
+    """Firestore transactions cross collections, so the relay kept for Cosmos DB partitions is not
+    deployed; the outbox table's relay and the sweep are."""
+    from tests.reliability.outbox_app import outbox_app
+
+    ctx = dataclasses.replace(context(tmp_path), app=outbox_app, module="tests.reliability.outbox_app")
+    deployed = " ".join(" ".join(argv) for argv in gcp.deploy_commands(ctx))
+    assert "portafn_outbox_relay" in deployed or "portafn-outbox-relay" in deployed
+    assert "outbox_relay_orders" not in deployed
+    assert "outbox-relay-orders" not in deployed

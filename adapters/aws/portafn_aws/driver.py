@@ -20,10 +20,10 @@ from urllib.parse import quote_plus, urlencode
 from pydantic import BaseModel
 
 from portafn.app import App, Function
-from portafn.events import Change, Event, Message, StorageEvent
+from portafn.events import ATTACHED_CHANGE_TYPE, Change, Event, Message, StorageEvent
 from portafn.http import HttpRequest, HttpResponse, is_text_type
 from portafn.reliability.publish import Outgoing
-from portafn.testing.drivers import Delivery
+from portafn.testing.drivers import Delivery, no_native_attached
 from portafn_aws.batch import BatchFailed
 from portafn_aws.dynamodb_codec import encode_key, item_to_dynamo
 from portafn_aws.dynamodb_store import ETAG, PK, SK, physical_name, prefix_from_url
@@ -131,6 +131,8 @@ class AwsDriver:
 
     def deliver(self, function: Function, event: Event[Any]) -> Delivery:
         """The event in its native AWS shape, through the handler; failures as Lambda sees them."""
+        if event.type == ATTACHED_CHANGE_TYPE:
+            return no_native_attached(self.provider)
         native = self.native(function, event)
         handler = self._handlers.get(function.name)
         if handler is None:

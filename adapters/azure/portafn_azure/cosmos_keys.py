@@ -12,6 +12,7 @@ import base64
 import hashlib
 import json
 from typing import Any
+from urllib.parse import quote
 
 from portafn.store.keys import document_id
 from portafn.store.port import Key, KeyValue
@@ -26,6 +27,12 @@ def item_id(key: Key) -> str:
     if len(text) <= MAX_ID_CHARS:
         return text
     return _HASH_PREFIX + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def attached_id(name: str) -> str:
+    """The Cosmos id of a document attached to a partition (an outbox record): ``o~`` and the
+    percent-encoded name. Item ids start with ``s``, ``i`` or ``h~``, so the two never meet."""
+    return "o~" + quote(name, safe="-_.")
 
 
 def encode_cursor(pk: KeyValue, last: KeyValue) -> str:

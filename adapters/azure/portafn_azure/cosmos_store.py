@@ -46,7 +46,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
-from urllib.parse import parse_qs, quote, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from portafn.store.capabilities import Capabilities, Capability
 from portafn.store.errors import (
@@ -75,7 +75,7 @@ from portafn.store.port import (
     TransactOp,
     Write,
 )
-from portafn_azure.cosmos_keys import decode_cursor, encode_cursor, item_id
+from portafn_azure.cosmos_keys import attached_id, decode_cursor, encode_cursor, item_id
 
 if TYPE_CHECKING:
     from azure.cosmos import ContainerProxy, CosmosClient, DatabaseProxy
@@ -438,7 +438,7 @@ class CosmosStore(Store):
                     item.table.name,
                     "attached documents live in the partition the transaction writes",
                 )
-            body = {"id": _attached_id(item.name), "pk": item.pk, "on": item.name, "ob": item.doc}
+            body = {"id": attached_id(item.name), "pk": item.pk, "on": item.name, "ob": item.doc}
             batch.append(("create", (body,)))
         self._execute_batch(ops, batch)
 
@@ -464,7 +464,7 @@ class CosmosStore(Store):
 
     def delete_attached(self, item: Attached) -> None:
         container = self._container(item.table)
-        self._delete_id(container, item.table.name, _attached_id(item.name), item.pk)
+        self._delete_id(container, item.table.name, attached_id(item.name), item.pk)
 
     def _batch_ops(self, op: TransactOp) -> list[Any]:
         doc_id = item_id(op.key)
@@ -663,12 +663,6 @@ class CosmosStore(Store):
             self._containers.clear()
         if client is not None:
             client.close()
-
-
-def _attached_id(name: str) -> str:
-    """An attached document's id: ``o~`` and the percent-encoded name (item ids start with ``s``,
-    ``i`` or ``h~``, so the two never meet)."""
-    return "o~" + quote(name, safe="-_.")
 
 
 def _by_partition(keys: Sequence[Key]) -> dict[KeyValue, list[Key]]:

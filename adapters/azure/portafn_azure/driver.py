@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from portafn.app import App, Function
-from portafn.events import Change, Event, Message, Schedule, StorageEvent
+from portafn.events import ATTACHED_CHANGE_TYPE, Change, Event, Message, Schedule, StorageEvent
 from portafn.http import Headers, HttpRequest, HttpResponse
 from portafn.testing.drivers import Delivery
 from portafn_azure import batch
@@ -196,13 +196,18 @@ class AzureDriver:
         return EventGridEventInConverter.decode(Datum(json.dumps(body), "json"), trigger_metadata={})
 
     def _documents(self, function: Function, change: Change[Any]) -> Any:
-        """A ``DocumentList`` holding the item as the Cosmos store writes it (latest version)."""
+        """A ``DocumentList`` holding the item (or the attached outbox record) as the Cosmos store
+        writes it (latest version)."""
         from azure.functions.cosmosdb import CosmosDBConverter
         from azure.functions.meta import Datum
 
         from portafn.store.port import Key
-        from portafn_azure.cosmos_keys import item_id
+        from portafn_azure.cosmos_keys import attached_id, item_id
 
+        if change.type == ATTACHED_CHANGE_TYPE:
+            name = str(change.key["name"])
+            doc = {"id": attached_id(name), "pk": change.key["partition"], "on": name, "ob": change.new}
+            return CosmosDBConverter.decode(Datum(json.dumps([doc]), "json"), trigger_metadata={})
         new: Any = change.new
         if hasattr(new, "model_dump"):
             new = new.model_dump(mode="json")

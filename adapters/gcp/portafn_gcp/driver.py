@@ -16,10 +16,10 @@ from typing import Any
 
 from portafn.app import App, Function
 from portafn.cloudevents import from_dict, to_binary
-from portafn.events import Change, Event, Message, Schedule, StorageEvent
+from portafn.events import ATTACHED_CHANGE_TYPE, Change, Event, Message, Schedule, StorageEvent
 from portafn.http import HttpRequest, HttpResponse
 from portafn.reliability.publish import Outgoing
-from portafn.testing.drivers import Delivery
+from portafn.testing.drivers import Delivery, no_native_attached
 from portafn_gcp import batch, events
 from portafn_gcp.entry import HTTP_TARGET
 from portafn_gcp.publish import pubsub_attributes
@@ -82,6 +82,8 @@ class GcpDriver:
 
     def deliver(self, function: Function, event: Event[Any]) -> Delivery:
         """Deliver one event to one function as a binary-mode CloudEvent."""
+        if event.type == ATTACHED_CHANGE_TYPE:
+            return no_native_attached(self.provider)
         native = self.native(function, event)
         headers, body = to_binary(from_dict(native))
         self._errors.pop(threading.get_ident(), None)
