@@ -117,3 +117,56 @@ def test_store_refuses_a_batch_over_two_partitions(store: CosmosStore) -> None:
         store.transact([_put("p-a", "k"), _put("p-b", "k")])
     assert "cosmos" in str(info.value)
     assert "transactions: across partitions and tables" in str(info.value)
+
+
+# -- attached documents (the outbox's records on Cosmos DB) -------------------------------------
+
+
+def test_attached_documents_commit_with_the_batch_and_stay_out_of_the_table(store: CosmosStore) -> None:
+    from portafn.store.port import Attached
+
+    pk = f"p-{uuid.uuid4().hex[:8]}"
+    store.transact_attached(
+        [_put(pk, "a", 1)], [Attached(TABLE, pk, "g#2", {"m": 2}), Attached(TABLE, pk, "g#1", {"m": 1})]
+    )
+    # The table sees its one item: not in a query of the partition, nor in its item changes.
+    page = store.query(TABLE, pk, None, descending=False, limit=10, cursor=None)
+    assert [r.key.sk for r in page.records] == ["a"]
+    assert store.get(TABLE, Key(pk, "g#1")) is None
+    listed = store.list_attached(TABLE, pk=pk)
+    assert [(a.name, a.doc) for a in listed] == [("g#1", {"m": 1}), ("g#2", {"m": 2})]
+    assert [a.name for a in store.list_attached(TABLE, prefix="g#") if a.pk == pk] == ["g#1", "g#2"]
+    records, cursor = store.read_changes(TABLE, None, 100)
+    while True:  # the module's earlier tests wrote to the same feed: read it to the end
+        more, cursor = store.read_changes(TABLE, cursor, 100)
+        if not more:
+            break
+        records += more
+    mine = [(r.key.sk, bool(r.extra.get("attached"))) for r in records if r.key.pk == pk]
+    assert sorted(mine) == [("a", False), ("g#1", True), ("g#2", True)]
+
+    store.delete_attached(listed[0])
+    store.delete_attached(listed[0])  # already gone: not an error
+    assert [a.name for a in store.list_attached(TABLE, pk=pk)] == ["g#2"]
+
+
+def test_a_failed_batch_attaches_nothing(store: CosmosStore) -> None:
+    from portafn.store.errors import TransactionConflict
+    from portafn.store.port import Attached
+
+    pk = f"p-{uuid.uuid4().hex[:8]}"
+    store.write(_put(pk, "a", 1))
+    taken = Put(TABLE, Key(pk, "a"), {"pk": pk, "sk": "a", "n": 2}, if_absent=True)
+    with pytest.raises(TransactionConflict):
+        store.transact_attached([taken], [Attached(TABLE, pk, "g#1", {"m": 1})])
+    assert store.list_attached(TABLE, pk=pk) == []
+
+
+def test_attached_documents_stay_in_the_partition_written(store: CosmosStore) -> None:
+    from portafn.store.errors import Unsupported
+    from portafn.store.port import Attached
+
+    pk = f"p-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(Unsupported, match="across partitions"):
+        store.transact_attached([_put(pk, "a", 1)], [Attached(TABLE, pk + "-other", "g#1", {})])
+    assert store.get(TABLE, Key(pk, "a")) is None

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from portafn import App, Context, Message
+from portafn import App, Context, Event, Message
 from portafn.package import PackageResult
 from portafn.package.azure import HOST_JSON, published_topics, storage_queues
 from portafn.reliability import idempotency_table, idempotent
@@ -231,3 +231,67 @@ def test_template_queues_include_published_ones(tmp_path: Path) -> None:
     ]
     assert queues == storage_queues(_publishing_app())
     assert "payment-taken-poison" in queues
+
+
+def _grid_app() -> App:
+    app = App("grid-pub")
+
+    @app.http("POST", "/orders")
+    def place(ctx: Context) -> None:
+        ctx.publish("order.placed", {"id": 1})
+        ctx.publish("order-audit", {"id": 1})
+        ctx.publish("elsewhere", {"id": 1})
+
+    @app.event("order.placed")
+    def on_placed(ev: Event[Any]) -> None: ...
+
+    @app.event("never.published")
+    def on_other(ev: Event[Any]) -> None: ...
+
+    @app.queue("order-audit")
+    def audit(msg: Message[Any]) -> None: ...
+
+    return app
+
+
+def test_template_declares_the_event_grid_topic_and_its_settings_when_the_app_publishes_events(
+    tmp_path: Path,
+) -> None:
+    from portafn_azure.publish import EVENTGRID_ENDPOINT_SETTING, EVENTGRID_KEY_SETTING
+
+    from portafn.package.azure import eventgrid_targets
+
+    app = _grid_app()
+    # Only published types an event function consumes go to Event Grid; queue names stay queues.
+    assert eventgrid_targets(app) == ["order.placed"]
+    assert storage_queues(app) == ["elsewhere", "elsewhere-poison", "order-audit", "order-audit-poison"]
+
+    template, notes = _template(app, tmp_path, ["azure-functions==1.26.0"])
+    [topic] = [r for r in template["resources"] if r["type"] == "Microsoft.EventGrid/topics"]
+    assert topic["name"] == "[variables('eventGridTopicName')]"
+    assert topic["properties"]["inputSchema"] == "CloudEventSchemaV1_0"
+    assert "eventGridTopicName" in template["variables"]
+    [site] = [r for r in template["resources"] if r["type"] == "Microsoft.Web/sites"]
+    topic_id = "resourceId('Microsoft.EventGrid/topics', variables('eventGridTopicName'))"
+    assert f"[{topic_id}]" in site["dependsOn"]
+    settings = {s["name"]: s["value"] for s in site["properties"]["siteConfig"]["appSettings"]}
+    # The names the publisher reads at run time.
+    assert (EVENTGRID_ENDPOINT_SETTING, EVENTGRID_KEY_SETTING) == (
+        "EventGridTopicEndpoint",
+        "EventGridTopicKey",
+    )
+    assert settings[EVENTGRID_ENDPOINT_SETTING] == f"[reference({topic_id}, '2022-06-15').endpoint]"
+    # The key comes from listKeys at deployment, never a literal in the template.
+    assert settings[EVENTGRID_KEY_SETTING] == f"[listKeys({topic_id}, '2022-06-15').key1]"
+    assert any("event-subscription create" in n and "order.placed" in n for n in notes), notes
+    assert any("azure-eventgrid" in n for n in notes), notes
+    _, notes = _template(app, tmp_path, ["azure-eventgrid==4.22.1"])
+    assert not any("add azure-eventgrid" in n for n in notes), notes
+
+    # An app that publishes nothing an event function takes gets no topic and no settings.
+    template, _ = _template(_publishing_app(), tmp_path, [])
+    assert not [r for r in template["resources"] if r["type"].startswith("Microsoft.EventGrid")]
+    [site] = [r for r in template["resources"] if r["type"] == "Microsoft.Web/sites"]
+    names = {s["name"] for s in site["properties"]["siteConfig"]["appSettings"]}
+    assert EVENTGRID_ENDPOINT_SETTING not in names
+    assert EVENTGRID_KEY_SETTING not in names

@@ -451,6 +451,10 @@ class CosmosStore(Store):
         if prefix:
             sql += " AND STARTSWITH(c.on, @prefix)"
             params.append({"name": "@prefix", "value": prefix})
+        if pk is not None:
+            # In the SQL too: the partition header alone narrows nothing on the local server.
+            sql += " AND c.pk = @pk"
+            params.append({"name": "@pk", "value": pk})
         scope: dict[str, Any] = (
             {"enable_cross_partition_query": True} if pk is None else {"partition_key": pk}
         )

@@ -1,13 +1,20 @@
-"""``ctx.publish`` on Azure: CloudEvents to Storage queues or Service Bus, where the app's triggers listen.
+"""``ctx.publish`` on Azure: CloudEvents to Storage queues, Service Bus or Event Grid, where the app's
+triggers listen.
 
 Registered under the ``portafn.publishers`` entry point group as ``azure``; the runtime calls
 ``make_publisher(runtime)`` on the first publish. Where a message goes follows ``function_app``'s
-wiring, so a function of the same app that consumes the name receives it:
+wiring, so a function of the same app that consumes it receives it. The first rule that matches wins:
 
-- a name some ``@app.topic`` function consumes: the Service Bus **topic** of that name;
-- otherwise (``@app.queue`` consumers, or none in this app): the **queue** of that name, a Storage
-  queue by default (``PORTAFN_AZURE_MESSAGING`` unset or ``storage``) or a Service Bus queue
-  (``PORTAFN_AZURE_MESSAGING=servicebus``).
+1. a topic some ``@app.topic`` function consumes: the Service Bus **topic** of that name;
+2. a topic some ``@app.queue`` function consumes: that **queue** (a Storage queue, or a Service
+   Bus queue with ``PORTAFN_AZURE_MESSAGING=servicebus``), as ``function_app`` wires queue triggers;
+3. a CloudEvent type some ``@app.event`` function consumes (the type is the topic unless
+   ``ctx.publish(..., type=...)`` says otherwise): the app's **Event Grid custom topic**, where the
+   app's Event Grid triggers subscribe (filtered on the type, as ``function_app`` filters);
+4. anything else (no consumer in this app): by ``PORTAFN_AZURE_MESSAGING`` (or the ``messaging``
+   option of ``function_app``/``AzurePublisher``): a Storage queue (unset or ``storage``), a Service
+   Bus queue (``servicebus``) or the Event Grid custom topic (``eventgrid``; the app's own queue
+   functions still listen on Storage queues then).
 
 Storage queue messages are the CloudEvent in the JSON event format (structured mode), base64
 encoded: the Functions host's queue trigger decodes base64 by default (host.json
@@ -22,13 +29,28 @@ Service Bus messages carry the same JSON body (``content_type`` ``application/cl
 entity), ``correlation_id`` = the correlation id, and ``application_properties`` = the attributes
 plus ``correlationid``, ``causationid`` and ``traceparent`` (so subscription rules can filter on them).
 
+Event Grid events are sent with ``azure-eventgrid``'s ``EventGridPublisherClient`` to a custom
+topic whose input schema is CloudEvents 1.0 (``CloudEventSchemaV1_0``): one ``CloudEvent`` with
+the message's ``id``, ``source``, ``type``, ``subject``, ``time``, ``datacontenttype`` and data
+(``data`` for JSON and text, ``data_base64`` for other bytes), and the extensions
+``correlationid``, ``causationid``, ``traceparent`` and ``partitionkey``. Each attribute whose name
+is a valid CloudEvents extension name (1-20 lower-case ASCII letters and digits, at least one
+letter, not an attribute the event already has) becomes an extension of that name, so event
+subscriptions can filter on it; the others (``Tenant-Id``, ``source``, ...) travel together as the
+``portafnattributes`` extension (a JSON object in a string), as on Storage queues. Event Grid
+keeps no order and has no sessions, so ``key`` is only carried as ``partitionkey``.
+
 Connections are app settings, the ones the host reads: ``AzureWebJobsStorage`` (a connection
 string; ``UseDevelopmentStorage=true`` is Azurite's well-known development account on
 127.0.0.1:10001; or identity-based ``AzureWebJobsStorage__queueServiceUri`` /
-``__accountName`` with the ``identity`` extra) and ``ServiceBusConnection`` (a connection string
-or ``ServiceBusConnection__fullyQualifiedNamespace``; needs the ``servicebus`` extra).
-SDK clients are made once, on first use, and shared by threads. Event Grid is not a target: use
-Service Bus topics for fan-out.
+``__accountName`` with the ``identity`` extra), ``ServiceBusConnection`` (a connection string
+or ``ServiceBusConnection__fullyQualifiedNamespace``; needs the ``servicebus`` extra), and for
+Event Grid, as the Functions Event Grid output binding reads them, ``EventGridTopicEndpoint`` (the
+topic endpoint, ``https://<topic>.<region>-1.eventgrid.azure.net/api/events``) with
+``EventGridTopicKey`` (an access key, sent as the ``aeg-sas-key`` header), or identity-based
+``EventGridConnection__topicEndpointUri`` with the ``identity`` extra; needs the ``eventgrid``
+extra. No key is ever logged or put in an error message. SDK clients are made once, on first use,
+and shared by threads; a broker's error propagates from ``publish`` (the outbox relay retries).
 """
 
 from __future__ import annotations
@@ -51,7 +73,7 @@ from portafn.reliability.publish import (
     Publisher,
     PublishError,
 )
-from portafn.triggers import TopicTrigger
+from portafn.triggers import EventTrigger, QueueTrigger, TopicTrigger
 
 if TYPE_CHECKING:
     from portafn.app import App
@@ -61,6 +83,12 @@ if TYPE_CHECKING:
 MESSAGING_SETTING = "PORTAFN_AZURE_MESSAGING"
 STORAGE_SETTING = "AzureWebJobsStorage"
 SERVICEBUS_SETTING = "ServiceBusConnection"
+# The Event Grid output binding's conventional settings: the topic endpoint and its access key, or
+# (identity-based) the connection prefix whose __topicEndpointUri holds the endpoint.
+EVENTGRID_ENDPOINT_SETTING = "EventGridTopicEndpoint"
+EVENTGRID_KEY_SETTING = "EventGridTopicKey"
+EVENTGRID_CONNECTION = "EventGridConnection"
+MESSAGING_KINDS = ("storage", "servicebus", "eventgrid")
 ATTRIBUTES_EXT = "portafnattributes"
 REASON_EXT = "deadletterreason"
 CLOUDEVENTS_JSON = "application/cloudevents+json; charset=utf-8"
@@ -83,10 +111,12 @@ def poison_queue_name(queue: str) -> str:
 
 
 def messaging_kind(value: str | None = None) -> str:
-    """``storage`` or ``servicebus``: ``value``, else ``PORTAFN_AZURE_MESSAGING``, else storage."""
+    """``storage``, ``servicebus`` or ``eventgrid``: ``value``, else ``PORTAFN_AZURE_MESSAGING``,
+    else storage. ``eventgrid`` only changes where messages no function of the app consumes go;
+    queue functions listen on Storage queues with it, as with ``storage``."""
     kind = (value or os.environ.get(MESSAGING_SETTING) or "storage").lower()
-    if kind not in ("storage", "servicebus"):
-        raise ValueError(f"messaging={kind!r}: use 'storage' (Storage queues) or 'servicebus'")
+    if kind not in MESSAGING_KINDS:
+        raise ValueError(f"messaging={kind!r}: use 'storage' (Storage queues), 'servicebus' or 'eventgrid'")
     return kind
 
 
@@ -176,6 +206,75 @@ def servicebus_message(message: Outgoing) -> Any:
             "publishing to Service Bus needs azure-servicebus: install portafn-azure[servicebus]"
         ) from exc
     return ServiceBusMessage(**servicebus_fields(message))
+
+
+# Context attributes of the CloudEvents JSON format, and the names portafn itself sets as extensions:
+# an attribute with one of these names cannot be an extension of the same name.
+_CE_RESERVED = frozenset(
+    {
+        "specversion",
+        "id",
+        "source",
+        "type",
+        "subject",
+        "time",
+        "datacontenttype",
+        "dataschema",
+        "data",
+        "tracestate",
+        ATTRIBUTES_EXT,
+        *TRACE_PROPERTIES,
+        "partitionkey",
+    }
+)
+MAX_EXTENSION_NAME = 20  # CloudEvents 1.0: names SHOULD NOT exceed 20 characters
+
+
+def extension_name_ok(name: str) -> bool:
+    """Whether ``name`` can be a CloudEvents extension attribute on Event Grid: 1-20 lower-case
+    ASCII letters and digits with at least one letter (azure-core's ``CloudEvent`` rejects
+    names that are not lower case and alphanumeric; a name of digits only is not lower case)."""
+    return (
+        0 < len(name) <= MAX_EXTENSION_NAME
+        and name.isascii()
+        and name.isalnum()
+        and name.islower()
+        and name not in _CE_RESERVED
+    )
+
+
+def eventgrid_event(message: Outgoing) -> dict[str, Any]:
+    """The CloudEvent (JSON format) Event Grid receives for ``message``: ``envelope`` of the
+    message, with each attribute that is a valid extension name as that extension and the others
+    together in ``portafnattributes`` (module docstring)."""
+    from portafn.cloudevents import CloudEventFormatError
+
+    try:
+        out = envelope(message.event, message.body)
+    except CloudEventFormatError as exc:  # only a hand-made Outgoing (an outbox record) gets here
+        raise PublishError(f"message {message.id} is not a valid CloudEvent: {exc}") from exc
+    carried: dict[str, str] = {}
+    for name, value in sorted(message.attributes.items()):
+        if extension_name_ok(name) and name not in out:
+            out[name] = value
+        else:
+            carried[name] = value
+    if carried:
+        out[ATTRIBUTES_EXT] = json.dumps(carried, separators=(",", ":"), sort_keys=True)
+    bad = sorted(k for k in out if k not in _CE_RESERVED and k != "data_base64" and not extension_name_ok(k))
+    if bad:
+        raise PublishError(
+            f"message {message.id}: extension attributes {bad} are not valid on Event Grid "
+            "(1-20 lower-case letters and digits)"
+        )
+    return out
+
+
+def eventgrid_cloudevent(message: Outgoing) -> Any:
+    """The ``azure.core.messaging.CloudEvent`` the Event Grid client sends for ``message``."""
+    from azure.core.messaging import CloudEvent
+
+    return CloudEvent.from_dict(eventgrid_event(message))
 
 
 # -- clients ---------------------------------------------------------------------------------------
@@ -315,13 +414,82 @@ class ServiceBusSenders:
             self._client, self._senders = None, {}
 
 
+class EventGridTopic:
+    """Sends to one Event Grid custom topic (CloudEvents 1.0 input schema), named by app settings
+    as the Functions Event Grid output binding names it; the client is made on the first send."""
+
+    def __init__(
+        self,
+        endpoint_setting: str = EVENTGRID_ENDPOINT_SETTING,
+        key_setting: str = EVENTGRID_KEY_SETTING,
+        connection: str = EVENTGRID_CONNECTION,
+    ) -> None:
+        self.endpoint_setting = endpoint_setting
+        self.key_setting = key_setting
+        self.connection = connection
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def _make_client(self) -> Any:
+        try:
+            from azure.core.credentials import AzureKeyCredential
+            from azure.eventgrid import EventGridPublisherClient
+        except ImportError as exc:
+            raise PublishError(
+                "publishing to Event Grid needs azure-eventgrid: install portafn-azure[eventgrid]"
+            ) from exc
+        identity = f"{self.connection}__topicEndpointUri"
+        endpoint = _setting(self.endpoint_setting)
+        if endpoint is not None:
+            key = _setting(self.key_setting)
+            if key is None:
+                raise PublishError(
+                    f"no Event Grid access key: set the app setting {self.key_setting} next to "
+                    f"{self.endpoint_setting}, or use an identity-based connection ({identity})"
+                )
+            return EventGridPublisherClient(endpoint, AzureKeyCredential(key))
+        uri = _setting(identity)
+        if uri is None:
+            raise PublishError(
+                f"no Event Grid topic: set the app settings {self.endpoint_setting} (the custom "
+                f"topic's endpoint) and {self.key_setting} (its access key), or {identity} for an "
+                "identity-based connection"
+            )
+        return EventGridPublisherClient(uri, _credential())
+
+    def client(self) -> Any:
+        """The ``EventGridPublisherClient`` (made once)."""
+        with self._lock:
+            if self._client is None:
+                self._client = self._make_client()
+            return self._client
+
+    def send(self, message: Outgoing) -> None:
+        """Send ``message`` as one CloudEvent."""
+        try:
+            event = eventgrid_cloudevent(message)
+        except ValueError as exc:  # azure-core's own check of the attributes
+            raise PublishError(
+                f"message {message.id} is not a valid CloudEvent for Event Grid: {exc}"
+            ) from exc
+        self.client().send([event])
+
+    def close(self) -> None:
+        """Close the client."""
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+            self._client = None
+
+
 # -- the publisher ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """Where one topic's messages go: ``broker`` ``storage`` or ``servicebus``, ``kind`` ``queue``
-    or ``topic``, and the entity name."""
+    """Where one topic's messages go: ``broker`` ``storage``, ``servicebus`` or ``eventgrid``;
+    ``kind`` ``queue``, ``topic`` or (Event Grid) ``event``; and the entity name (for Event Grid
+    the CloudEvent type, which the app's event subscriptions filter on)."""
 
     broker: str
     kind: str
@@ -329,9 +497,12 @@ class Route:
 
 
 class AzurePublisher(Publisher):
-    """Publishes to Storage queues or Service Bus, where ``function_app`` listens (module docstring).
+    """Publishes to Storage queues, Service Bus or Event Grid, where ``function_app`` listens
+    (module docstring).
 
-    ``messaging`` and the connection setting names default to what ``function_app`` uses.
+    ``messaging`` and the connection setting names default to what ``function_app`` uses;
+    ``eventgrid_endpoint``/``eventgrid_key`` name the topic endpoint and key settings and
+    ``eventgrid_connection`` the identity-based connection prefix.
     """
 
     def __init__(
@@ -341,29 +512,45 @@ class AzurePublisher(Publisher):
         messaging: str | None = None,
         storage_connection: str = STORAGE_SETTING,
         servicebus_connection: str = SERVICEBUS_SETTING,
+        eventgrid_endpoint: str = EVENTGRID_ENDPOINT_SETTING,
+        eventgrid_key: str = EVENTGRID_KEY_SETTING,
+        eventgrid_connection: str = EVENTGRID_CONNECTION,
     ) -> None:
         self.messaging = messaging_kind(messaging)
+        functions = list(app.functions.values()) if app is not None else []
         self.topics: frozenset[str] = frozenset(
-            fn.trigger.topic
-            for fn in (app.functions.values() if app is not None else ())
-            if isinstance(fn.trigger, TopicTrigger)
+            fn.trigger.topic for fn in functions if isinstance(fn.trigger, TopicTrigger)
+        )
+        self.queues: frozenset[str] = frozenset(
+            fn.trigger.queue for fn in functions if isinstance(fn.trigger, QueueTrigger)
+        )
+        self.event_types: frozenset[str] = frozenset(
+            fn.trigger.type for fn in functions if isinstance(fn.trigger, EventTrigger)
         )
         self.storage = StorageQueues(storage_connection)
         self.servicebus = ServiceBusSenders(servicebus_connection)
+        self.eventgrid = EventGridTopic(eventgrid_endpoint, eventgrid_key, eventgrid_connection)
 
-    def route(self, topic: str) -> Route:
-        """Where messages for ``topic`` go."""
+    def route(self, topic: str, type: str | None = None) -> Route:
+        """Where messages for ``topic`` go; ``type`` is their CloudEvent type (default: ``topic``)."""
+        event_type = type or topic
         if topic in self.topics:
             return Route("servicebus", "topic", topic)
+        # Queue functions are wired by topic name and come first (as on the local bus); Event Grid
+        # triggers filter on the type.
+        if topic not in self.queues and (event_type in self.event_types or self.messaging == "eventgrid"):
+            return Route("eventgrid", "event", event_type)
         if self.messaging == "servicebus":
             return Route("servicebus", "queue", topic)
         return Route("storage", "queue", queue_name(topic))
 
     def publish(self, message: Outgoing) -> None:
         """Send one message; the SDK's error propagates (the outbox relay retries)."""
-        route = self.route(message.topic)
+        route = self.route(message.topic, message.event.type)
         if route.broker == "storage":
             self.storage.send(route.entity, storage_content(message))
+        elif route.broker == "eventgrid":
+            self.eventgrid.send(message)
         else:
             self.servicebus.send(route.kind, route.entity, message)
 
@@ -371,6 +558,7 @@ class AzurePublisher(Publisher):
         """Close the clients that were made."""
         self.storage.close()
         self.servicebus.close()
+        self.eventgrid.close()
 
 
 # function_app's options for the publisher its runtime makes on first publish (weak: a runtime
