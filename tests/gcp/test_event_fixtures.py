@@ -14,7 +14,7 @@ from portafn_gcp import events as gcp
 from portafn.cloudevents import from_dict, parse_time
 from portafn.errors import EventFormatError
 from portafn.events import Event
-from tests.support.fixtures import corpus_dir, fixture_params, load
+from tests.support.fixtures import absent, corpus_dir, fixture_params, load
 
 
 def roles() -> dict[str, str]:
@@ -100,7 +100,7 @@ def test_pubsub_fixture_becomes_a_message(path: Path) -> None:
 def test_pubsub_known_values() -> None:
     path = corpus_dir() / "gcp/pubsub/google-cloudevents-structured__MessagePublishedData.json"
     if not path.exists():
-        pytest.skip(f"shared fixture corpus not found at {path}")
+        pytest.skip(absent(path))
     msg = gcp.to_message(gcp.cloudevent(load(path)))
     assert (msg.id, msg.text(), msg.ordering_key, msg.queue) == (
         "3103425958877813",
@@ -283,7 +283,7 @@ def conformance_cases() -> list[Any]:
             pytest.param(
                 None,
                 id="absent",
-                marks=pytest.mark.skip(reason=f"shared fixture corpus not found at {folder}"),
+                marks=pytest.mark.skip(reason=absent(folder)),
             )
         ]
     cases: dict[str, dict[str, Path]] = {}
@@ -322,7 +322,7 @@ def test_conformance_case_agrees(files: dict[str, Path]) -> None:
 def test_functions_framework_python_pairs(kind: str) -> None:
     folder = corpus_dir() / "gcp" / kind
     if not folder.is_dir():
-        pytest.skip(f"shared fixture corpus not found at {folder}")
+        pytest.skip(absent(folder))
     inputs = sorted(folder.glob("ff-python__*-legacy-input.json"))
     assert inputs
     for legacy in inputs:

@@ -34,6 +34,7 @@ from portafn.app import App, Function
 from portafn.log import get_logger
 from portafn.reliability.outcomes import Outcome, outcome_of, reason_of
 from portafn.runtime import Invocation, Runtime
+from portafn.store.changes import receivers
 from portafn.triggers import (
     ChangesTrigger,
     EventTrigger,
@@ -323,7 +324,7 @@ def _changes_handler(
         for change in events.cosmos_changes(kwargs["documents"], table, pk, sk):
             # One container holds the table's items and the outbox records attached to its
             # partitions; each function gets the one kind it asked for.
-            if isinstance(fn.trigger, ChangesTrigger) and fn.trigger.receives(change):
+            if receivers([fn], change):
                 runtime.handle_event(fn, change, _invocation(context))
 
     return _with_signature(handle, "documents")
