@@ -57,7 +57,7 @@ class Runtime:
     """Runs an app's functions for one provider (``"aws"``, ``"azure"``, ``"gcp"`` or ``"local"``).
 
     ``publisher`` is where ``ctx.publish`` sends messages; by default it is resolved on first
-    publish (the local bus for ``"local"``, else the ``portafn.publishers`` entry point).
+    publish (the local bus for ``"local"``, else the provider plugin's publisher).
     """
 
     def __init__(self, app: App, provider: str = "local", *, publisher: Publisher | None = None) -> None:

@@ -9,7 +9,7 @@ import threading
 from typing import Any
 
 from portafn.dev.process import ServerError
-from portafn.dev.servers import SERVERS, RunningServer, start
+from portafn.dev.servers import RunningServer, known, start
 
 
 def register(sub: Any) -> None:
@@ -18,16 +18,19 @@ def register(sub: Any) -> None:
     dev = p.add_subparsers(dest="dev_command", required=True, metavar="ACTION")
     up = dev.add_parser("up", help="start servers and print the environment that points clients at them")
     up.add_argument(
-        "servers", nargs="*", help=f"which to start (default: all of {', '.join(sorted(SERVERS))})"
+        "servers", nargs="*", help="which to start (default: every server the installed adapters declare)"
     )
     up.set_defaults(run=run_up)
+    inst = dev.add_parser("install", help="fetch what the local servers need (jars, npm packages, emulators)")
+    inst.add_argument("servers", nargs="*", help="which (default: all)")
+    inst.set_defaults(run=run_install)
 
 
 def run_up(args: argparse.Namespace) -> int:
     """Start the servers, print their environment, wait for Ctrl-C or SIGTERM, stop them."""
     from portafn.cli.main import CliError
 
-    names = args.servers or sorted(SERVERS)
+    names = args.servers or known()
     running: list[RunningServer] = []
     try:
         for name in names:
@@ -49,4 +52,14 @@ def run_up(args: argparse.Namespace) -> int:
     finally:
         for server in reversed(running):
             server.stop()
+    return 0
+
+
+def run_install(args: argparse.Namespace) -> int:
+    """Install what each named server needs."""
+    from portafn.cli.main import CliError
+    from portafn.dev.install import main
+
+    if main(args.servers or None):
+        raise CliError("portafn dev install failed; see the line above")
     return 0

@@ -1,6 +1,6 @@
 """The capability matrix, generated from the stores' own declarations so the docs cannot drift.
 
-``render_markdown()`` reads every store registered under the ``portafn.stores`` entry point group
+``render_markdown()`` reads every store a provider plugin declares (``portafn.plugins``)
 (the class attribute ``capabilities``; no store is opened) and returns a Markdown table.
 Run ``python -m portafn.conformance.matrix`` to print it.
 """
@@ -8,31 +8,30 @@ Run ``python -m portafn.conformance.matrix`` to print it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from importlib.metadata import entry_points
 
+from portafn.plugins import load, store_schemes
 from portafn.store.capabilities import Capabilities, Capability
-from portafn.store.registry import ENTRY_POINT_GROUP
 
 
 def declared() -> dict[str, Capabilities | str]:
     """Each registered scheme's declared capabilities, or why they could not be read."""
     out: dict[str, Capabilities | str] = {}
-    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+    for scheme, ref in sorted(store_schemes().items()):
         try:
-            cls = ep.load()
+            cls = load(ref)
         except Exception as exc:  # an adapter that cannot import here is reported, not fatal
-            out[ep.name] = f"not importable: {type(exc).__name__}"
+            out[scheme] = f"not importable: {type(exc).__name__}"
             continue
         caps = getattr(cls, "capabilities", None)
         if not isinstance(caps, Capabilities):
             # Declared in __init__ (local gaps depend on the endpoint): build one for the bare
             # scheme, which names the cloud service; stores make their SDK clients lazily.
             try:
-                caps = cls(f"{ep.name}://").capabilities
+                caps = cls(f"{scheme}://").capabilities
             except Exception as exc:
-                out[ep.name] = f"declared per instance ({type(exc).__name__} for {ep.name}://)"
+                out[scheme] = f"declared per instance ({type(exc).__name__} for {scheme}://)"
                 continue
-        out[ep.name] = caps
+        out[scheme] = caps
     return out
 
 

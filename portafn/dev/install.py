@@ -1,26 +1,17 @@
-"""``python -m portafn.dev.install``: fetch the emulators that come from package registries."""
+"""``python -m portafn.dev.install``: fetch what every declared local server needs (``portafn dev install``)."""
 
 from __future__ import annotations
 
-import importlib
 import sys
 
-# Each module here exposes ``install() -> None`` and prints one line of progress.
-INSTALLERS: tuple[str, ...] = (
-    "portafn.dev.dynamodb",
-    "portafn.dev.firestore",
-    "portafn.dev.pubsub",
-    "portafn.dev.cosmos",
-    "portafn.dev.azurite",
-)
+from portafn.dev.servers import install, known
 
 
-def main() -> int:
-    """Run every installer; exit non-zero with a clear line if one fails."""
-    for name in INSTALLERS:
-        module = importlib.import_module(name)
+def main(names: list[str] | None = None) -> int:
+    """Run each server's installer; exit non-zero with a clear line if one fails."""
+    for name in names or known():
         try:
-            module.install()
+            install([name])
         except Exception as exc:
             print(f"portafn dev install: {name}: {exc}", file=sys.stderr)
             return 1
@@ -28,4 +19,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -1,22 +1,15 @@
-"""The local servers ``portafn dev up`` and the test harness start, by name."""
+"""The local servers ``portafn dev up`` and the test harness start, by name.
+
+Each provider plugin declares its servers (``portafn.plugins.Provider.servers``): a module with
+``start(log_dir: Path | None = None) -> RunningServer`` and ``install() -> None``.
+"""
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from portafn.dev.process import ManagedProcess
-
-# name -> module exposing ``start(log_dir: Path | None = None) -> RunningServer``.
-SERVERS: dict[str, str] = {
-    "dynamodb": "portafn.dev.dynamodb",
-    "firestore": "portafn.dev.firestore",
-    "pubsub": "portafn.dev.pubsub",
-    "cosmos": "portafn.dev.cosmos",
-    "azurite": "portafn.dev.azurite",
-    "moto": "portafn.dev.moto",
-}
 
 
 @dataclass
@@ -34,12 +27,28 @@ class RunningServer:
         self.process.stop()
 
 
+def known() -> list[str]:
+    """The names of every server an installed provider declares."""
+    from portafn.plugins import all_servers
+
+    return sorted(all_servers())
+
+
 def start(name: str, log_dir: Path | None = None) -> RunningServer:
     """Start the server called ``name`` and wait until it answers."""
+    from portafn.plugins import PluginError, load, server_module
+
     try:
-        module_name = SERVERS[name]
-    except KeyError:
-        raise ValueError(f"unknown server {name!r}; known: {', '.join(sorted(SERVERS))}") from None
-    module = importlib.import_module(module_name)
+        module = load(server_module(name))
+    except PluginError as exc:
+        raise ValueError(str(exc)) from None
     server: RunningServer = module.start(log_dir)
     return server
+
+
+def install(names: list[str] | None = None) -> None:
+    """Fetch what the named servers (default: all) need; each prints one line of progress."""
+    from portafn.plugins import load, server_module
+
+    for name in names or known():
+        load(server_module(name)).install()

@@ -1,6 +1,6 @@
 """The provider-neutral steps of ``portafn package``: load, check, fetch, collect, hand over, measure.
 
-A provider module (``aws``, ``azure``, ``gcp``; all the same shape) says which adapter distribution
+A provider's packager module (named by its plugin, ``portafn.plugins.Provider.packager``) says which adapter distribution
 to ship, what the runtime already has, its size limits and glibc, and writes its own layout and
 templates from a ``BuildContext``. Everything here is shared.
 """
@@ -76,7 +76,7 @@ class BuildContext:
 
 
 class ProviderModule(Protocol):
-    """The shape of ``portafn.package.aws``/``azure``/``gcp``."""
+    """The shape of a provider's packager module (``portafn_<provider>.package``)."""
 
     NAME: str
     ADAPTER: str
@@ -119,10 +119,16 @@ class PackageResult:
 
 
 def provider_module(name: str) -> ProviderModule:
-    """The provider module for ``aws``, ``azure`` or ``gcp``."""
-    if name not in ("aws", "azure", "gcp"):
-        raise PackageError(f"--provider {name}: choose aws, azure or gcp")
-    module: ModuleType = importlib.import_module(f"portafn.package.{name}")
+    """The packager module of the provider ``name``, found through the plugin registry."""
+    from portafn.plugins import PluginError, load, packagers, provider
+
+    try:
+        ref = provider(name).packager
+    except PluginError as exc:
+        raise PackageError(f"--provider {name}: {exc}") from None
+    if ref is None:
+        raise PackageError(f"--provider {name}: it has no packager; choose {', '.join(packagers())}")
+    module: ModuleType = load(ref)
     return module
 
 

@@ -7,7 +7,7 @@ configured with:
 - ``Runtime(app, provider, publisher=...)`` when one is given;
 - else, for provider ``"local"``, a ``LocalBus`` that delivers to the app's own ``@app.topic`` and
   ``@app.queue`` functions through the same ``Runtime``;
-- else the factory registered under the ``portafn.publishers`` entry point group with the
+- else the publisher factory the provider's plugin names (``portafn.plugins``), for the
   provider's name (``aws``: SNS or EventBridge, ``azure``: Service Bus, Event Grid or a Storage
   queue, ``gcp``: Pub/Sub). A factory is called with the runtime and returns a ``Publisher``.
 
@@ -28,7 +28,6 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
 from portafn.errors import PortafnError
@@ -41,7 +40,6 @@ if TYPE_CHECKING:
     from portafn.runtime import Runtime
     from portafn.store.transaction import Transaction
 
-ENTRY_POINT_GROUP = "portafn.publishers"
 CORRELATION_EXT = "correlationid"
 CAUSATION_EXT = "causationid"
 TRACEPARENT_EXT = "traceparent"
@@ -150,21 +148,20 @@ def resolve_publisher(runtime: Runtime) -> Publisher:
     override = _override.get()
     if override is not None:
         return override(runtime)
-    if runtime.provider == "local":
-        return LocalBus(runtime)
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name == runtime.provider:
-            factory: PublisherFactory = ep.load()
-            publisher = factory(runtime)
-            if not isinstance(publisher, Publisher):
-                raise PublishError(f"entry point {ep.value} for {runtime.provider} did not make a Publisher")
-            return publisher
-    hint = {"aws": "portafn-aws", "azure": "portafn-azure", "gcp": "portafn-gcp"}.get(runtime.provider)
-    raise PublishError(
-        f"no publisher for provider {runtime.provider!r} in entry point group {ENTRY_POINT_GROUP!r}"
-        + (f"; install {hint}" if hint else "")
-        + "; or pass Runtime(..., publisher=...)"
-    )
+    from portafn.plugins import PluginError, load, provider
+
+    try:
+        ref = provider(runtime.provider).publisher
+    except PluginError as exc:
+        raise PublishError(f"{exc}; or pass Runtime(..., publisher=...)") from None
+    if ref is None:
+        raise PublishError(
+            f"provider {runtime.provider!r} has no publisher; pass Runtime(..., publisher=...)"
+        )
+    publisher = load(ref)(runtime)
+    if not isinstance(publisher, Publisher):
+        raise PublishError(f"{ref} for {runtime.provider} did not make a Publisher")
+    return publisher
 
 
 # -- building messages ---------------------------------------------------------------------------

@@ -145,7 +145,7 @@ class Attached:
 
 class Store(ABC):
     """A store implementation. Subclasses set ``scheme`` and ``capabilities`` and are registered
-    under the ``portafn.stores`` entry point group by scheme.
+    by a provider plugin's ``stores`` (``portafn.plugins``) by scheme.
 
     Every method raises only ``portafn.store.errors`` types: SDK exceptions are mapped inside.
     Methods must be safe to call from several threads at once.

@@ -1,4 +1,4 @@
-"""Choosing a store by URL: ``PORTAFN_STORE``, entry points by scheme, and the embedded default."""
+"""Choosing a store by URL: ``PORTAFN_STORE``, the provider registry by scheme, and the embedded default."""
 
 from __future__ import annotations
 
@@ -7,12 +7,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from importlib.metadata import entry_points
 from urllib.parse import urlsplit
 
 from portafn.store.port import Store
 
-ENTRY_POINT_GROUP = "portafn.stores"
 DEFAULT_URL = "sqlite:///.portafn/portafn.db"
 
 _registered: dict[str, type[Store]] = {}
@@ -28,8 +26,8 @@ class StoreConfigError(ValueError):
 def register_store(cls: type[Store]) -> type[Store]:
     """Register a store class for its ``scheme`` in this process (usable as a class decorator).
 
-    Installed stores use the ``portafn.stores`` entry point group instead; this is for stores
-    defined in an application or a test.
+    Installed stores are declared by a provider plugin (``portafn.plugins``) instead; this is for
+    stores defined in an application or a test.
     """
     _registered[cls.scheme] = cls
     return cls
@@ -44,16 +42,16 @@ def store_class(url: str) -> type[Store]:
         )
     if scheme in _registered:
         return _registered[scheme]
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name == scheme:
-            cls = ep.load()
-            if not (isinstance(cls, type) and issubclass(cls, Store)):
-                raise StoreConfigError(f"entry point {ep.value} for {scheme}:// is not a Store")
-            return cls
-    known = sorted({ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
-    hint = {"dynamodb": "portafn-aws", "cosmos": "portafn-azure", "firestore": "portafn-gcp"}.get(scheme)
-    extra = f"; install {hint}" if hint else ""
-    raise StoreConfigError(f"no store for {scheme}:// (installed: {', '.join(known)}){extra}")
+    from portafn.plugins import PluginError, load, store_owner
+
+    try:
+        owner = store_owner(scheme)
+    except PluginError as exc:
+        raise StoreConfigError(str(exc)) from None
+    cls = load(owner.stores[scheme])
+    if not (isinstance(cls, type) and issubclass(cls, Store)):
+        raise StoreConfigError(f"{owner.stores[scheme]} for {scheme}:// is not a Store")
+    return cls
 
 
 def open_store(url: str) -> Store:

@@ -4,22 +4,19 @@ A driver turns a neutral request or event into the provider's native shape, pass
 that adapter's entry point exactly as the platform would, and translates the native answer back,
 so a contract test exercises the adapter's translation rather than bypassing it.
 
-Adapters provide theirs under the ``portafn.drivers`` entry point group (``aws``, ``azure``,
-``gcp``); ``local`` is built in and calls the runtime directly.
+Each provider plugin names its driver (``portafn.plugins.Provider.driver``); ``local`` is built in
+and calls the runtime directly.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from typing import Any, Protocol
 
 from portafn.app import App, Function
 from portafn.events import Event
 from portafn.http import HttpRequest, HttpResponse
 from portafn.runtime import Runtime
-
-ENTRY_POINT_GROUP = "portafn.drivers"
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,16 +97,21 @@ def delivery_for(error: Exception) -> Delivery:
 
 def available_providers() -> list[str]:
     """Providers with a driver installed, ``local`` first."""
-    return ["local", *sorted(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))]
+    from portafn.plugins import runtimes
+
+    return runtimes()
 
 
 def make_driver(provider: str, app: App) -> Driver:
     """The driver for ``provider`` around ``app``."""
-    if provider == "local":
-        return LocalDriver(app)
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name == provider:
-            driver: Driver = ep.load()(app)
-            return driver
-    hint = {"aws": "portafn-aws", "azure": "portafn-azure", "gcp": "portafn-gcp"}.get(provider, "an adapter")
-    raise LookupError(f"no portafn driver for provider {provider!r}; install {hint}")
+    from portafn.plugins import PluginError, load
+    from portafn.plugins import provider as find
+
+    try:
+        found = find(provider)
+    except PluginError as exc:
+        raise PluginError(f"no portafn driver for provider {provider!r}: {exc}") from None
+    if found.driver is None:
+        raise PluginError(f"no portafn driver for provider {provider!r}: it provides stores only")
+    driver: Driver = load(found.driver)(app)
+    return driver

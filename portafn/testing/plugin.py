@@ -27,8 +27,6 @@ from portafn.testing.client import Client, LocalClient
 from portafn.testing.drivers import make_driver
 from portafn.testing.report import MatrixReport
 
-# Stores that need a server, and the server that serves them.
-STORE_SERVERS = {"dynamodb": "dynamodb", "cosmos": "cosmos", "firestore": "firestore"}
 _REPORT = pytest.StashKey[MatrixReport]()
 _UNSUPPORTED = pytest.StashKey[list[BaseException]]()
 _SERVERS = pytest.StashKey[dict[str, Any]]()
@@ -106,18 +104,20 @@ def _portafn_stores(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
 def _store_for(name: str, request: pytest.FixtureRequest, opened: dict[str, Any]) -> Any:
     from portafn.dev.process import ServerError
     from portafn.dev.servers import start
+    from portafn.plugins import store_server
     from portafn.store.registry import open_store
 
     if name in opened:
         return opened[name]
+    server_name = store_server(name)
     if name == "memory":
         url = "memory://"
     elif name == "sqlite":
         url = f"sqlite:///{tempfile.mkdtemp(prefix='portafn-sqlite-')}/contract.db"
-    elif name in STORE_SERVERS:
+    elif server_name is not None:
         servers = request.config.stash[_SERVERS]
         try:
-            server = servers.get(name) or start(STORE_SERVERS[name])
+            server = servers.get(name) or start(server_name)
         except (ServerError, ValueError) as exc:
             pytest.fail(
                 f"portafn: cannot start the {name} server for the contract suite: {exc}", pytrace=False

@@ -322,10 +322,11 @@ def test_user_attributes_leave_room_for_the_context() -> None:
 
 
 def test_the_publisher_is_registered_and_chosen_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from importlib.metadata import entry_points
+    from portafn.plugins import load, provider
 
-    [ep] = [e for e in entry_points(group="portafn.publishers") if e.name == "aws"]
-    assert ep.load() is make_publisher
+    ref = provider("aws").publisher
+    assert ref is not None
+    assert load(ref) is make_publisher
     monkeypatch.delenv("PORTAFN_AWS_PUBLISH", raising=False)
     assert isinstance(make_publisher(), SnsPublisher)
     monkeypatch.setenv("PORTAFN_AWS_PUBLISH", "eventbridge")

@@ -13,7 +13,7 @@ from portafn.dev.servers import RunningServer
 
 @pytest.fixture(scope="session")
 def cosmos_server() -> Iterator[RunningServer]:
-    from portafn.dev import cosmos
+    from portafn_azure.dev import cosmos
 
     try:
         server = cosmos.start()

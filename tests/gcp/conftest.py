@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from portafn_gcp.dev import firestore as firestore_dev
 
-from portafn.dev import firestore as firestore_dev
 from portafn.dev import servers
 from portafn.dev.servers import RunningServer
 

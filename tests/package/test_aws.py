@@ -12,10 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from portafn import App, Context, Message
-from portafn.package import PackageResult
-from portafn.package.aws import (
+from portafn_aws.package import (
     DLQ_LOOKUP_ACTIONS,
     DLQ_SEND_ACTIONS,
     LOG_ACTIONS,
@@ -25,6 +22,9 @@ from portafn.package.aws import (
     TABLE_ACTIONS,
     sam_template,
 )
+
+from portafn import App, Context, Message
+from portafn.package import PackageResult
 from tests.aws.runtime_api import RuntimeApi
 from tests.package.conftest import PYTHON, Builder, artifact
 

@@ -10,9 +10,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from portafn_azure.package import HOST_JSON, published_topics, storage_queues
+
 from portafn import App, Context, Event, Message
 from portafn.package import PackageResult
-from portafn.package.azure import HOST_JSON, published_topics, storage_queues
 from portafn.reliability import idempotency_table, idempotent
 from samples.ingest.app import app as ingest_app
 from samples.orders.app import app as orders_app
@@ -195,7 +196,8 @@ def test_a_queue_too_long_for_a_poison_queue_gets_none() -> None:
 
 
 def _template(app: App, tmp_path: Path, installed: list[str]) -> tuple[dict[str, Any], list[str]]:
-    from portafn.package.azure import arm_template, glibc
+    from portafn_azure.package import arm_template, glibc
+
     from portafn.package.build import BuildContext
     from portafn.package.wheels import make_target
 
@@ -257,9 +259,8 @@ def _grid_app() -> App:
 def test_template_declares_the_event_grid_topic_and_its_settings_when_the_app_publishes_events(
     tmp_path: Path,
 ) -> None:
+    from portafn_azure.package import eventgrid_targets
     from portafn_azure.publish import EVENTGRID_ENDPOINT_SETTING, EVENTGRID_KEY_SETTING
-
-    from portafn.package.azure import eventgrid_targets
 
     app = _grid_app()
     # Only published types an event function consumes go to Event Grid; queue names stay queues.

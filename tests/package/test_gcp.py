@@ -18,11 +18,12 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from portafn_gcp import package as gcp
 from pydantic import BaseModel
 
 from portafn import App, Change, Context, Message, Schedule, StorageEvent
 from portafn.dev.process import ManagedProcess, free_port, port_open
-from portafn.package import PackageResult, gcp
+from portafn.package import PackageResult
 from portafn.package.build import BuildContext
 from portafn.package.wheels import Target, uv_executable
 from tests.package.conftest import PYTHON, artifact

@@ -1,6 +1,6 @@
 """The AWS test driver: neutral requests and events in Lambda's native shapes, through the handler.
 
-Registered under ``portafn.drivers`` as ``aws``, so ``pytest --portafn-providers aws`` runs an
+Named by the ``aws`` plugin (``portafn_aws.plugin``), so ``pytest --portafn-providers aws`` runs an
 app's contract tests through the same ``LambdaHandler`` (and the same translations) Lambda runs:
 HTTP as API Gateway HTTP API (payload 2.0) events, queue messages as SQS batches, topics as SNS,
 schedules as EventBridge scheduled events, storage as S3 notifications, changes as DynamoDB

@@ -1,6 +1,6 @@
 """``ctx.publish`` on AWS: each message to SNS (the default) or to EventBridge.
 
-Registered under the ``portafn.publishers`` entry point group as ``aws``; the runtime calls
+Named by the ``aws`` plugin (``portafn_aws.plugin``); the runtime calls
 ``make_publisher(runtime)`` on the first publish. ``PORTAFN_AWS_PUBLISH`` picks the broker:
 
 SNS (``sns``, the default)

@@ -1,7 +1,7 @@
 """``ctx.publish`` on Azure: CloudEvents to Storage queues, Service Bus or Event Grid, where the app's
 triggers listen.
 
-Registered under the ``portafn.publishers`` entry point group as ``azure``; the runtime calls
+Named by the ``azure`` plugin (``portafn_azure.plugin``); the runtime calls
 ``make_publisher(runtime)`` on the first publish. Where a message goes follows ``function_app``'s
 wiring, so a function of the same app that consumes it receives it. The first rule that matches wins:
 
@@ -572,5 +572,5 @@ def remember_options(runtime: Runtime, **options: Any) -> None:
 
 
 def make_publisher(runtime: Runtime) -> Publisher:
-    """The ``portafn.publishers`` entry point: an ``AzurePublisher`` for the runtime's app."""
+    """The publisher factory the ``azure`` plugin names: an ``AzurePublisher`` for the runtime's app."""
     return AzurePublisher(runtime.app, **_options.get(runtime, {}))

@@ -52,7 +52,7 @@ _PROJECT_VARS = ("GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT", "GCP_PROJECT")
 
 
 def make_publisher(runtime: Runtime) -> Publisher:
-    """The ``portafn.publishers`` entry point for provider ``gcp``."""
+    """The publisher factory the ``gcp`` plugin names."""
     return PubSubPublisher()
 
 

@@ -88,7 +88,7 @@ def start(log_dir: Path | None = None) -> RunningServer:
     if jar is None:
         raise ServerError(
             f"firestore-emulator: the Debian package {DEB_PACKAGE} is not installed "
-            "(run `uv run python -m portafn.dev.install`)"
+            "(run `uv run portafn dev install`)"
         )
     if shutil.which("java") is None:
         raise ServerError("firestore-emulator: java is not on PATH (Java 17 runs the emulator)")

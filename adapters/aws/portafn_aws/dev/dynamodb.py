@@ -19,7 +19,7 @@ from portafn.dev.process import ManagedProcess, ServerError, free_port
 from portafn.dev.servers import RunningServer
 
 NPM_PACKAGE = "amplify-dynamodb-simulator@2.9.30"
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]  # the workspace checkout, where npm installs
 CACHE = ROOT / ".cache" / "dynamodb-local"
 REGION = "us-east-1"
 
@@ -91,7 +91,7 @@ def start(log_dir: Path | None = None) -> RunningServer:
     if not installed():
         raise ServerError(
             f"dynamodb-local: not installed at {emulator_dir()}; run `scripts/bootstrap --full` "
-            "or `uv run python -m portafn.dev.install`"
+            "or `uv run portafn dev install`"
         )
     if shutil.which("java") is None:
         raise ServerError("dynamodb-local: java is not on PATH (Java 17 runs DynamoDB Local)")

@@ -33,6 +33,7 @@ from portafn.package.build import Artifact, BuildContext, Limits, measure
 from portafn.package.common import dns_name, dump_json, entry_source, write_file
 from portafn.package.zipper import tree_files, write_zip
 from portafn.triggers import EventTrigger, QueueTrigger, StorageTrigger, TopicTrigger
+from portafn_azure.cosmos_store import PARTITION_PATH
 
 NAME = "azure"
 ADAPTER = "portafn-azure"
@@ -148,15 +149,6 @@ def local_settings() -> dict[str, Any]:
     }
 
 
-def partition_path() -> str:
-    """The Cosmos store's partition key path (its items keep the key as ``pk``/``sk``)."""
-    try:
-        from portafn_azure.cosmos_store import PARTITION_PATH
-    except ImportError:
-        return "/pk"
-    return str(PARTITION_PATH)
-
-
 def arm_template(ctx: BuildContext) -> dict[str, Any]:
     """The ARM template: storage (queues, containers), Cosmos (database, containers), plan and app."""
     app = ctx.app
@@ -203,7 +195,7 @@ def arm_template(ctx: BuildContext) -> dict[str, Any]:
         },
     ]
     containers = [
-        (name, partition_path(), table.spec.ttl_field is not None) for name, table in app.tables.items()
+        (name, PARTITION_PATH, table.spec.ttl_field is not None) for name, table in app.tables.items()
     ]
     if app.by_kind("changes"):
         containers.append((LEASES, "/id", False))

@@ -9,9 +9,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from portafn.dev.firestore import _dpkg_file, answers, apt_install
 from portafn.dev.process import ManagedProcess, ServerError, free_port
 from portafn.dev.servers import RunningServer
+from portafn_gcp.dev.firestore import _dpkg_file, answers, apt_install
 
 DEB_PACKAGE = "google-cloud-cli-pubsub-emulator"
 PROJECT = "portafn-local"
@@ -47,7 +47,7 @@ def start(log_dir: Path | None = None) -> RunningServer:
     if launcher is None:
         raise ServerError(
             f"pubsub-emulator: the Debian package {DEB_PACKAGE} is not installed "
-            "(run `uv run python -m portafn.dev.install`)"
+            "(run `uv run portafn dev install`)"
         )
     if shutil.which("java") is None:
         raise ServerError("pubsub-emulator: java is not on PATH (Java 17 runs the emulator)")

@@ -38,6 +38,7 @@ from portafn.triggers import (
     StorageTrigger,
     TopicTrigger,
 )
+from portafn_aws.dynamodb_store import EXPIRES, PK, SK
 
 NAME = "aws"
 ADAPTER = "portafn-aws"
@@ -109,22 +110,13 @@ def write(ctx: BuildContext) -> list[Artifact]:
     return [measure(zip_path, "Lambda deployment package", LIMITS), Artifact(template, "AWS SAM template")]
 
 
-def store_layout() -> tuple[str, str, str]:
-    """The DynamoDB store's key and TTL attribute names (``_pk``, ``_sk``, ``_expires``)."""
-    try:
-        from portafn_aws.dynamodb_store import EXPIRES, PK, SK
-    except ImportError:  # portafn-aws not installed where packaging runs: its documented layout
-        return "_pk", "_sk", "_expires"
-    return PK, SK, EXPIRES
-
-
 def sam_template(ctx: BuildContext) -> dict[str, Any]:
     """The SAM template for the app: functions, roles, log groups, tables, queues, topics, buckets."""
     app = ctx.app
     target = ctx.target
     resources: dict[str, Any] = {}
     prefix = "${AWS::StackName}-"
-    pk, sk, expires = store_layout()
+    pk, sk, expires = PK, SK, EXPIRES
 
     for name, table in app.tables.items():
         spec = table.spec

@@ -18,7 +18,6 @@ from portafn.dev.process import ManagedProcess, ServerError, free_port
 from portafn.dev.servers import RunningServer
 
 REGION = "us-east-1"
-ACCOUNT = "123456789012"  # moto's default account id
 
 # moto accepts any credentials; boto3 only needs some to sign with.
 CLIENT_ENV = {
@@ -66,4 +65,13 @@ def start(log_dir: Path | None = None) -> RunningServer:
         process=process,
         env={**CLIENT_ENV, "AWS_ENDPOINT_URL": endpoint},
         endpoint=endpoint,
+    )
+
+
+def install() -> None:
+    """moto's server comes with the ``moto[server]`` package; say whether it is there."""
+    found = executable()
+    print(
+        f"portafn dev: moto_server {'at ' + found if found else 'missing: pip install moto[server]'}",
+        file=sys.stderr,
     )

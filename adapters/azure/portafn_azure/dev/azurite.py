@@ -17,7 +17,7 @@ from pathlib import Path
 from portafn.dev.process import ManagedProcess, ServerError, free_port
 from portafn.dev.servers import RunningServer
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]  # the workspace checkout, where npm installs
 PACKAGE_DIR = ROOT / "node_modules" / "azurite"
 ACCOUNT = "devstoreaccount1"
 ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="

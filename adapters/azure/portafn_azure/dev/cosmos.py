@@ -12,7 +12,7 @@ Known gaps of this server (DESIGN.md and found here): reading a missing item ans
 of 404, transactional batches are not atomic and fail on most operation types, the change feed
 does not resume, TTL never expires and size limits are not enforced. ``start()`` therefore puts a
 small fidelity proxy in front of it (this module's ``FidelityProxy``, run as
-``python -m portafn.dev.cosmos proxy UPSTREAM PORT``), so the store, ``portafn dev up`` and the
+``python -m portafn_azure.dev.cosmos proxy UPSTREAM PORT``), so the store, ``portafn dev up`` and the
 contract suite all see the documented Cosmos behaviour for all but TTL, each fix citing the Cosmos
 documentation it restores:
 
@@ -62,7 +62,7 @@ from portafn.dev.process import ManagedProcess, ServerError, free_port
 from portafn.dev.servers import RunningServer
 
 NPM_PACKAGE = "@vercel/cosmosdb-server"
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]  # the workspace checkout, where npm installs
 NODE_MODULES = ROOT / "node_modules"
 # Any base64 string signs requests for this server; it is public on purpose (like the Cosmos
 # emulator's well-known key) and grants nothing anywhere else.
@@ -158,7 +158,7 @@ def start(log_dir: Path | None = None) -> RunningServer:
     try:
         proxy = ManagedProcess(
             "cosmosdb-fidelity-proxy",
-            [sys.executable, "-m", "portafn.dev.cosmos", "proxy", upstream_url, str(proxy_port)],
+            [sys.executable, "-m", "portafn_azure.dev.cosmos", "proxy", upstream_url, str(proxy_port)],
             ready=lambda: _answers(endpoint),
             cwd=ROOT,
             log_dir=log_dir,
