@@ -27,6 +27,7 @@ from portafn.problems import problem
 from portafn.store.errors import (
     AlreadyExists,
     ConcurrencyConflict,
+    InvalidCursor,
     NotFound,
     StoreError,
     StoreUnavailable,
@@ -258,6 +259,7 @@ def _store_status(exc: StoreError) -> int | None:
 
 
 _STORE_STATUS: tuple[tuple[type[StoreError], int], ...] = (
+    (InvalidCursor, 400),
     (NotFound, 404),
     (AlreadyExists, 409),
     (ConcurrencyConflict, 412),

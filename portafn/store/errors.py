@@ -68,6 +68,14 @@ class TransactionConflict(StoreError):
         super().__init__(store, table, key, detail)
 
 
+class InvalidCursor(StoreError, ValueError):
+    """A query or scan cursor this store did not make for this very query (garbage, forged, or from
+    another table, partition or query). Raised before the store is asked; HTTP answers 400. It is
+    also a ``ValueError``, as a malformed cursor always was."""
+
+    summary = "invalid cursor"
+
+
 class TooLarge(StoreError):
     """An item, batch or transaction is over the store's declared limit."""
 

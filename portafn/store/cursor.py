@@ -1,0 +1,46 @@
+"""The one query-cursor codec every store uses.
+
+A cursor is opaque to clients: url-safe base64 of a small JSON object holding the store's resume
+position and a digest of the query it belongs to (table, partition, sort condition, order). A
+cursor presented with any other query, or one that is garbage, over-long or forged in shape,
+raises ``InvalidCursor`` before the store is asked, so a client-controlled cursor can only ever
+resume the query it came from.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from typing import Any
+
+from portafn.store.errors import InvalidCursor
+
+MAX_CURSOR_CHARS = 4096  # far above any cursor a store writes; longer ones are refused unread
+
+
+def _scope_digest(scope: tuple[Any, ...]) -> str:
+    text = json.dumps(scope, separators=(",", ":"), sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def encode_cursor(position: Any, *, scope: tuple[Any, ...]) -> str:
+    """An opaque cursor resuming at ``position`` (any JSON value) for the query named by ``scope``."""
+    raw = json.dumps({"p": position, "q": _scope_digest(scope)}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, *, scope: tuple[Any, ...], store: str, table: str) -> Any:
+    """The position of ``cursor``; ``InvalidCursor`` unless this codec made it for ``scope``."""
+    if not isinstance(cursor, str) or not cursor or len(cursor) > MAX_CURSOR_CHARS:
+        raise InvalidCursor(store, table, detail="not a cursor this store made")
+    try:
+        obj = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidCursor(store, table, detail="not a cursor this store made") from None
+    if not isinstance(obj, dict) or set(obj) != {"p", "q"}:
+        raise InvalidCursor(store, table, detail="not a cursor this store made")
+    if obj["q"] != _scope_digest(scope):
+        raise InvalidCursor(store, table, detail="the cursor belongs to another table, partition or query")
+    return obj["p"]
