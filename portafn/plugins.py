@@ -119,8 +119,9 @@ def provider(name: str) -> Provider:
     if name in found:
         return found[name]
     raise PluginError(
-        f"no portafn provider {name!r} is installed (installed: {', '.join(sorted(found))}); "
-        f"adapters are distributed as portafn-<provider>, e.g. pip install portafn-{name}"
+        f"no portafn provider {name!r} is installed (installed: {', '.join(sorted(found))}; "
+        f"entry-point group {ENTRY_POINT_GROUP!r}); adapters are distributed as portafn-<provider>, "
+        f"e.g. pip install portafn-{name}"
     )
 
 

@@ -16,7 +16,7 @@ def register(sub: Any) -> None:
         "check", help="check an app's tables against a store's capabilities"
     )
     p.add_argument("app", metavar="MODULE:APP")
-    p.add_argument("--store", required=True, metavar="URL", help="store URL, e.g. cosmos://host/db")
+    p.add_argument("--store", required=True, metavar="URL", help="store URL: memory://, sqlite:///PATH, or a scheme an installed adapter declares")
     p.set_defaults(run=run)
 
 

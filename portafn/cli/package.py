@@ -1,4 +1,4 @@
-"""``portafn package MODULE:APP --provider aws|azure|gcp --out DIR``: build what the provider deploys."""
+"""``portafn package MODULE:APP --provider NAME --out DIR``: build what the provider deploys."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ def register(sub: Any) -> None:
         "package", help="build the deployable artifacts and templates for one provider"
     )
     p.add_argument("app", metavar="MODULE:APP")
-    p.add_argument("--provider", required=True, choices=("aws", "azure", "gcp"))
+    p.add_argument("--provider", required=True, help="an installed provider with a packager")
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder")
     p.add_argument("--python", choices=("3.11", "3.12", "3.13"), help="target CPython (default: this one)")
     p.add_argument("--arch", choices=("x86_64", "arm64"), help="target CPU (default x86_64)")

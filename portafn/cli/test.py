@@ -13,10 +13,8 @@ def register(sub: Any) -> None:
         help="run pytest on every selected provider and store",
         description="Runs pytest with --portafn-providers and --portafn-stores; other arguments go to pytest.",
     )
-    p.add_argument("--providers", default="aws,azure,gcp", help="comma-separated (default: aws,azure,gcp)")
-    p.add_argument(
-        "--stores", default="sqlite", help="comma-separated: memory, sqlite, dynamodb, cosmos, firestore"
-    )
+    p.add_argument("--providers", help="comma-separated (default: every installed provider)")
+    p.add_argument("--stores", default="sqlite", help="comma-separated store names or URLs (default: sqlite)")
     p.add_argument("--report", help="directory for report.json and report.md")
     p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed to pytest (paths, -k, -x, ...)")
     p.set_defaults(run=run)
@@ -24,7 +22,10 @@ def register(sub: Any) -> None:
 
 def pytest_argv(args: argparse.Namespace) -> list[str]:
     """The pytest command line this invocation stands for."""
-    argv = ["--portafn-providers", args.providers, "--portafn-stores", args.stores]
+    from portafn.plugins import LOCAL, runtimes
+
+    providers = args.providers or ",".join(p for p in runtimes() if p != LOCAL) or LOCAL
+    argv = ["--portafn-providers", providers, "--portafn-stores", args.stores]
     if args.report:
         argv += ["--portafn-report", args.report]
     extra = list(args.pytest_args)

@@ -163,7 +163,7 @@ def package(
         shutil.rmtree(work)
     work.mkdir(parents=True)
     cache = _cache_dir()
-    wheels = build_workspace_wheels(["portafn", spec.ADAPTER], work / "wheels", progress)
+    wheels = build_workspace_wheels(list(dict.fromkeys(["portafn", spec.ADAPTER])), work / "wheels", progress)
     constraints = locked_constraints([spec.ADAPTER], work / "constraints.txt")
     site = work / "site"
     installed = install_for_target(

@@ -38,7 +38,7 @@ def store_class(url: str) -> type[Store]:
     scheme = urlsplit(url).scheme
     if not scheme:
         raise StoreConfigError(
-            f"store URL {url!r} has no scheme (try memory://, sqlite:///PATH, dynamodb://...)"
+            f"store URL {url!r} has no scheme (try memory://, sqlite:///PATH, or a scheme an installed adapter declares)"
         )
     if scheme in _registered:
         return _registered[scheme]

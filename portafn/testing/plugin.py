@@ -48,9 +48,9 @@ class Target:
 def pytest_addoption(parser: pytest.Parser) -> None:
     """The matrix selection options."""
     group = parser.getgroup("portafn", "portafn provider x store matrix")
-    group.addoption("--portafn-providers", help="comma-separated providers (local, aws, azure, gcp)")
+    group.addoption("--portafn-providers", help="comma-separated providers (local and any installed adapter)")
     group.addoption(
-        "--portafn-stores", help="comma-separated stores (memory, sqlite, dynamodb, cosmos, firestore)"
+        "--portafn-stores", help="comma-separated stores (memory, sqlite, a scheme an installed adapter declares, or a URL)"
     )
     group.addoption(
         "--portafn-report", help="directory for report.json and report.md (default .portafn/report)"

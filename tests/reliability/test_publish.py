@@ -159,7 +159,7 @@ def test_a_context_without_runtime_cannot_publish() -> None:
 def test_provider_without_a_publisher_names_the_entry_point_group() -> None:
     runtime = Runtime(App("nowhere"), "nowhere")
     ctx = runtime.context("f", "c", None)
-    with pytest.raises(PublishError, match=r"portafn\.publishers"):
+    with pytest.raises(PublishError, match=r"portafn\.providers.*pip install portafn-nowhere"):
         ctx.publish("t", {})
 
 
