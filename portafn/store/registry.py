@@ -17,6 +17,7 @@ _registered: dict[str, type[Store]] = {}
 _default: Store | None = None
 _default_lock = threading.Lock()
 _override: ContextVar[Store | None] = ContextVar("portafn_store", default=None)
+_threads_override: Store | None = None  # use_store(..., follow_threads=True): every thread's fallback
 
 
 class StoreConfigError(ValueError):
@@ -65,6 +66,8 @@ def current_store() -> Store:
     override = _override.get()
     if override is not None:
         return override
+    if _threads_override is not None:
+        return _threads_override
     global _default
     if _default is None:
         with _default_lock:
@@ -81,10 +84,20 @@ def set_default_store(store: Store | None) -> None:
 
 
 @contextmanager
-def use_store(store: Store) -> Iterator[Store]:
-    """Within the block (this thread or task), tables use ``store``."""
+def use_store(store: Store, *, follow_threads: bool = False) -> Iterator[Store]:
+    """Within the block (this thread or task), tables use ``store``.
+
+    With ``follow_threads=True`` threads started during the block (which do not inherit this
+    thread's context) use it too, unless they set their own; the test fixtures use this so a
+    thread a test starts reads and writes the test's store.
+    """
+    global _threads_override
     token = _override.set(store)
+    previous = _threads_override
+    if follow_threads:
+        _threads_override = store
     try:
         yield store
     finally:
         _override.reset(token)
+        _threads_override = previous

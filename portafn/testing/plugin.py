@@ -71,8 +71,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Parametrize every test that uses ``portafn_client`` over the selected matrix."""
-    if "portafn_client" not in metafunc.fixturenames:
+    """Parametrize every test that uses ``portafn_client``, ``portafn_store`` or ``portafn_target``
+    over the selected matrix (each fixture works on its own)."""
+    if not {"portafn_client", "portafn_store", "portafn_target"} & set(metafunc.fixturenames):
         return
     targets = [
         Target(p, s)
@@ -162,7 +163,9 @@ def portafn_client(
         driver = make_driver(portafn_target.provider, app)
     except LookupError as exc:
         pytest.fail(f"portafn: {exc}", pytrace=False)
-    with use_store(store):
+    # follow_threads: a thread the test starts has no copy of the test's context, and must still
+    # reach this cell's store rather than the process default.
+    with use_store(store, follow_threads=True):
         for table in app.tables.values():
             store.ensure_table(table.spec)
             store.clear(table.spec)

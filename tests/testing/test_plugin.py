@@ -242,3 +242,34 @@ def test_portafn_test_is_the_short_form(pytester: pytest.Pytester) -> None:
     assert result.ret == 0, result.stdout.str()
     result.stdout.fnmatch_lines(["*2 passed*"])
     assert json.loads((report_dir / "report.json").read_text())["columns"] == ["local/memory"]
+
+
+def test_store_and_target_fixtures_work_without_the_client(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(APP)
+    pytester.makepyfile(
+        test_x=(
+            "def test_store(portafn_store):\n"
+            "    assert portafn_store.scheme in ('memory', 'sqlite')\n\n"
+            "def test_target(portafn_target):\n"
+            "    assert portafn_target.provider == 'local'\n"
+        )
+    )
+    result = pytester.runpytest("--portafn-providers", "local", "--portafn-stores", "memory,sqlite")
+    result.assert_outcomes(passed=4)
+
+
+def test_a_thread_the_test_starts_uses_the_test_store(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(APP)
+    pytester.makepyfile(
+        test_x=(
+            "import threading\n"
+            "from portafn.store.registry import current_store\n\n"
+            "def test_thread(portafn_client, portafn_store):\n"
+            "    seen = []\n"
+            "    t = threading.Thread(target=lambda: seen.append(current_store()))\n"
+            "    t.start(); t.join()\n"
+            "    assert seen == [portafn_store]\n"
+        )
+    )
+    result = pytester.runpytest("--portafn-providers", "local", "--portafn-stores", "memory")
+    result.assert_outcomes(passed=1)
