@@ -7,6 +7,9 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from portafn.errors import PortafnError
+from portafn.plugins import PluginError
+
 # Subcommand modules, in the order ``portafn --help`` lists them. A module that cannot be imported
 # (an optional adapter missing) is left out of the help rather than breaking the whole command.
 COMMANDS = (
@@ -48,6 +51,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(args) or 0)
     except CliError as exc:
         print(f"portafn: {exc}", file=sys.stderr)
+        return 2
+    except (PortafnError, PluginError) as exc:
+        # A user's mistake (a bad registration, a missing adapter) is one line, never a traceback.
+        print(f"portafn: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

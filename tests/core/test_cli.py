@@ -36,6 +36,28 @@ def test_routes_unknown_app_is_one_line_error(capsys: pytest.CaptureFixture[str]
     assert "Traceback" not in err
 
 
+def test_a_registration_error_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "badreg.py").write_text(
+        "from portafn import App\napp = App('bad')\n\n"
+        "@app.http('GET', '/x/{id}')\ndef f(other: str) -> None: ...\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert main(["routes", "badreg:app"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("portafn: ")
+    assert "RegistrationError" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_an_unknown_provider_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["package", "samples.orders.app:app", "--provider", "nowhere", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "no portafn provider 'nowhere'" in err
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_invoke_http_and_queue(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
