@@ -45,3 +45,29 @@ def check(app: App, capabilities: Capabilities) -> list[Gap]:
         for capability, why in needs.items()
         if not capabilities.has(capability)
     ]
+
+
+def provider_gaps(app: App, scheme: str, providers: list[str]) -> dict[str, list[str]]:
+    """Per deployable provider, why the app's change functions would never run with ``scheme://``.
+
+    A change function (``@app.changes``, and the outbox's relays) is triggered by the provider from
+    the store's change stream; a provider triggers only on the streams its plugin declares in
+    ``change_sources``. Local stores (declared by the built-in provider) are for development, so
+    they get no per-provider verdict.
+    """
+    from portafn.plugins import LOCAL, provider, store_owner
+
+    if store_owner(scheme).name == LOCAL:
+        return {}
+    watchers = [fn for fn in app.functions.values() if isinstance(fn.trigger, ChangesTrigger)]
+    out: dict[str, list[str]] = {}
+    for name in providers:
+        sources = provider(name).change_sources
+        out[name] = [
+            f"@app.changes function {fn.name!r} would never run: {name} triggers on changes of "
+            + (", ".join(f"{s}://" for s in sorted(sources)) or "no store")
+            + " only"
+            for fn in watchers
+            if scheme not in sources
+        ]
+    return out

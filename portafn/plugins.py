@@ -41,6 +41,9 @@ class Provider:
     - ``packager``: a module with the shape of ``portafn.package.build.ProviderModule``.
     - ``entry``: the callable a generated entry module calls on the app (the provider's entry point).
     - ``servers``: server name -> module with ``start(log_dir) -> RunningServer`` and ``install()``.
+    - ``change_sources``: store schemes whose change stream this provider's functions can be
+      triggered by when deployed (``@app.changes``, the outbox relay); ``portafn check`` reports the
+      provider x store pairs where a change function would never run.
     """
 
     name: str
@@ -52,6 +55,7 @@ class Provider:
     packager: str | None = None
     entry: str | None = None
     servers: Mapping[str, str] = field(default_factory=dict)
+    change_sources: frozenset[str] = frozenset()
 
     @property
     def install_hint(self) -> str:

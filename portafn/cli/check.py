@@ -1,11 +1,11 @@
-"""``portafn check MODULE:APP --store URL``: capabilities the app needs that a store lacks, with no run."""
+"""``portafn check MODULE:APP --store URL``: what the app needs that a store, or a provider with it, lacks."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from portafn.capcheck import check, required
+from portafn.capcheck import check, provider_gaps, required
 from portafn.cli.loading import AppLoadError, load_app
 from portafn.store.capabilities import Capabilities
 
@@ -16,13 +16,25 @@ def register(sub: Any) -> None:
         "check", help="check an app's tables against a store's capabilities"
     )
     p.add_argument("app", metavar="MODULE:APP")
-    p.add_argument("--store", required=True, metavar="URL", help="store URL: memory://, sqlite:///PATH, or a scheme an installed adapter declares")
+    p.add_argument(
+        "--store",
+        required=True,
+        metavar="URL",
+        help="store URL: memory://, sqlite:///PATH, or a scheme an installed adapter declares",
+    )
+    p.add_argument(
+        "--provider",
+        action="append",
+        metavar="NAME",
+        help="judge the store with this provider (repeatable; default: every installed provider)",
+    )
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Print each table's needs and any gap; exit 1 if the store lacks something."""
     from portafn.cli.main import CliError
+    from portafn.plugins import LOCAL, runtimes
     from portafn.store.registry import StoreConfigError, store_class
 
     try:
@@ -44,4 +56,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"MISSING: {cls.scheme} lacks {gap.capability.value} for table {gap.table} ({gap.reason})")
     if not gaps:
         print(f"ok: {cls.scheme} offers everything {app.name} needs")
-    return 1 if gaps else 0
+    chosen = args.provider or [p for p in runtimes() if p != LOCAL]
+    missing = 0
+    for name, reasons in provider_gaps(app, cls.scheme, chosen).items():
+        for reason in reasons:
+            print(f"MISSING on {name} x {cls.scheme}: {reason}")
+        if not reasons:
+            print(f"ok on {name} x {cls.scheme}")
+        missing += len(reasons)
+    return 1 if gaps or missing else 0

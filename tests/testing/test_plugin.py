@@ -112,6 +112,20 @@ def test_check_command_names_table_and_capability(tmp_path: Path, capsys: pytest
     assert "ok: sqlite offers everything orders needs" in out
 
 
+def test_check_reports_provider_and_store_pairs_where_changes_never_run(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from portafn.cli.main import main
+
+    assert main(["check", "tests.reliability.outbox_app:outbox_app", "--store", "cosmos://a/db"]) == 1
+    out = capsys.readouterr().out
+    assert "ok on azure x cosmos" in out
+    assert "MISSING on aws x cosmos: @app.changes function 'portafn_outbox_relay" in out
+    assert "MISSING on gcp x cosmos" in out
+    assert main(["check", "samples.orders.app:app", "--store", "dynamodb://", "--provider", "aws"]) == 0
+    assert "ok on aws x dynamodb" in capsys.readouterr().out
+
+
 def test_check_reports_what_a_store_lacks() -> None:
     from portafn.capcheck import check
     from portafn.store.capabilities import Capabilities, Capability

@@ -15,5 +15,6 @@ PROVIDER = Provider(
     publisher="portafn_aws.publish:make_publisher",
     packager="portafn_aws.package",
     entry="portafn_aws:lambda_handler",
+    change_sources=frozenset({"dynamodb"}),
     servers={"dynamodb": "portafn_aws.dev.dynamodb", "moto": "portafn_aws.dev.moto"},
 )

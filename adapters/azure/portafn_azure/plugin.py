@@ -15,5 +15,6 @@ PROVIDER = Provider(
     publisher="portafn_azure.publish:make_publisher",
     packager="portafn_azure.package",
     entry="portafn_azure:function_app",
+    change_sources=frozenset({"cosmos"}),
     servers={"cosmos": "portafn_azure.dev.cosmos", "azurite": "portafn_azure.dev.azurite"},
 )

@@ -15,5 +15,6 @@ PROVIDER = Provider(
     publisher="portafn_gcp.publish:make_publisher",
     packager="portafn_gcp.package",
     entry="portafn_gcp:targets",
+    change_sources=frozenset({"firestore"}),
     servers={"firestore": "portafn_gcp.dev.firestore", "pubsub": "portafn_gcp.dev.pubsub"},
 )
