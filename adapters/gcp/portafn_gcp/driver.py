@@ -20,7 +20,7 @@ from portafn.events import ATTACHED_CHANGE_TYPE, Change, Event, Message, Schedul
 from portafn.http import HttpRequest, HttpResponse
 from portafn.reliability.publish import Outgoing
 from portafn.testing.drivers import Delivery, no_native_attached
-from portafn_gcp import batch, events
+from portafn_gcp import events, outcomes
 from portafn_gcp.entry import HTTP_TARGET
 from portafn_gcp.publish import pubsub_attributes
 
@@ -87,10 +87,10 @@ class GcpDriver:
         native = self.native(function, event)
         headers, body = to_binary(from_dict(native))
         self._errors.pop(threading.get_ident(), None)
-        batch.last_outcome()  # forget any earlier delivery's
+        outcomes.last_outcome()  # forget any earlier delivery's
         resp = self._client(function.name).post("/", headers=headers, data=body)
-        outcome = batch.last_outcome()
-        if batch.is_ack(resp.status_code):
+        outcome = outcomes.last_outcome()
+        if outcomes.is_ack(resp.status_code):
             if outcome is not None and outcome[0] == "dead_letter":
                 # Acknowledged after the entry published it to the dead-letter topic.
                 return Delivery(ok=False, error=outcome[1], dead_letter=True)
