@@ -313,6 +313,9 @@ _COMMANDS = (
     ("firestore", "indexes", "composite", "create"),
     ("eventarc", "triggers", "describe"),
     ("projects", "describe"),
+    ("iam", "service-accounts", "create"),
+    ("projects", "add-iam-policy-binding"),
+    ("functions", "add-invoker-policy-binding"),
 )
 
 
