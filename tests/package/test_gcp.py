@@ -363,3 +363,185 @@ def test_the_outbox_relays_for_cosmos_partitions_are_left_out(tmp_path: Path) ->
     assert "portafn_outbox_relay" in deployed or "portafn-outbox-relay" in deployed
     assert "outbox_relay_orders" not in deployed
     assert "outbox-relay-orders" not in deployed
+
+
+# -- identities: one service account per function, with only the roles it needs -------------------
+
+
+def _deploys(ctx: BuildContext) -> dict[str, list[str]]:
+    return {argv[3]: argv for argv in commands(ctx, "functions", "deploy")}
+
+
+def _flag(argv: list[str], name: str) -> str:
+    [value] = [a.split("=", 1)[1] for a in argv if a.startswith(f"--{name}=")]
+    return value
+
+
+def _grants(ctx: BuildContext, account: str) -> set[tuple[str, str]]:
+    """(resource, role) pairs granted to ``account``: ``project`` or ``topic:<name>``."""
+    member = f"--member=serviceAccount:{account}@$PROJECT.iam.gserviceaccount.com"
+    found = set()
+    for argv in commands(ctx, "projects", "add-iam-policy-binding"):
+        if member in argv:
+            found.add(("project", _flag(argv, "role")))
+    for argv in commands(ctx, "pubsub", "topics", "add-iam-policy-binding"):
+        if member in argv:
+            found.add((f"topic:{argv[4]}", _flag(argv, "role")))
+    return found
+
+
+def test_each_function_runs_as_its_own_service_account(tmp_path: Path) -> None:
+    ctx = context(tmp_path)
+    deploys = _deploys(ctx)
+    accounts = {name: _flag(argv, "service-account") for name, argv in deploys.items()}
+    assert set(deploys) == {
+        "kinds-http",
+        "kinds-work",
+        "kinds-on-started",
+        "kinds-tick",
+        "kinds-on-upload",
+        "kinds-on-session",
+    }
+    # No function falls back to the default compute service account, and no two share one.
+    assert len(set(accounts.values())) == len(deploys)
+    created = {argv[4] for argv in commands(ctx, "iam", "service-accounts", "create")}
+    assert {a.split("@", 1)[0] for a in accounts.values()} == created
+    for name, argv in deploys.items():
+        assert accounts[name].endswith("@$PROJECT.iam.gserviceaccount.com")
+        if name != "kinds-http":  # an event trigger delivers as the function's own account
+            assert _flag(argv, "trigger-service-account") == accounts[name]
+    assert not any(a.startswith("--trigger-service-account") for a in deploys["kinds-http"])
+
+
+def test_each_account_is_granted_only_what_its_function_uses(tmp_path: Path) -> None:
+    ctx = context(tmp_path)
+    publisher, receiver = "roles/pubsub.publisher", "roles/eventarc.eventReceiver"
+    # The HTTP function publishes (itself and through a helper) and touches no table.
+    assert _grants(ctx, "kinds-http") == {
+        ("topic:session-started", publisher),
+        ("topic:user-seen", publisher),
+    }
+    # Pub/Sub-triggered functions: only their dead-letter topic, for `DeadLetter`.
+    assert _grants(ctx, "kinds-work") == {("topic:work-dead-letter", publisher)}
+    assert _grants(ctx, "kinds-on-started") == {("topic:session-started-dead-letter", publisher)}
+    assert _grants(ctx, "kinds-tick") == {("topic:portafn-schedule-tick-dead-letter", publisher)}
+    # Events Eventarc routes from their source need the receiver role, on top.
+    assert _grants(ctx, "kinds-on-upload") == {
+        ("project", receiver),
+        ("topic:portafn-on_upload-dead-letter", publisher),
+    }
+    assert _grants(ctx, "kinds-on-session") == {
+        ("project", receiver),
+        ("topic:portafn-on_session-dead-letter", publisher),
+    }
+    invokers = {argv[3]: argv for argv in commands(ctx, "functions", "add-invoker-policy-binding")}
+    assert set(invokers) == set(_deploys(ctx)) - {"kinds-http"}  # HTTP is public: --allow-unauthenticated
+    for name, argv in invokers.items():
+        assert f"--member=serviceAccount:{name}@$PROJECT.iam.gserviceaccount.com" in argv
+
+
+store_app = App("stored")
+store_notes = store_app.table(Note, partition_key="user", name="notes")
+
+
+@store_app.http("GET", "/notes/{user}")
+def read_note(user: str) -> Note | None:
+    return store_notes.get(user)
+
+
+@store_app.queue("quiet")
+def quiet(msg: Message[Any]) -> None: ...
+
+
+def test_only_functions_that_reach_the_store_get_firestore(tmp_path: Path) -> None:
+    from portafn_gcp.package import DATASTORE_ROLE, identities
+
+    ctx = dataclasses.replace(context(tmp_path), app=store_app)
+    assert ("project", DATASTORE_ROLE) in _grants(ctx, "stored-http")
+    assert ("project", DATASTORE_ROLE) not in _grants(ctx, "stored-quiet")
+    by_function = {i.function: i for i in identities(store_app)}
+    assert by_function["stored-http"].project_roles == (DATASTORE_ROLE,)
+    assert by_function["stored-quiet"].project_roles == ()
+
+
+def test_the_outbox_relay_and_sweep_reach_the_store_and_every_published_topic(tmp_path: Path) -> None:
+    from portafn_gcp.package import DATASTORE_ROLE, function_name, identities, published_topics
+
+    from tests.reliability.outbox_app import outbox_app
+
+    by_function = {i.function: i for i in identities(outbox_app)}
+    for fn in ("portafn_outbox_relay", "portafn_outbox_sweep"):
+        identity = by_function[function_name(outbox_app, outbox_app.functions[fn])]
+        assert DATASTORE_ROLE in identity.project_roles
+        assert set(published_topics(outbox_app)) <= set(identity.publishes_to)
+
+
+def test_the_script_creates_accounts_grants_then_deploys(tmp_path: Path) -> None:
+    text = gcp.deploy_script(context(tmp_path))
+    lines = text.splitlines()
+    create = lines.index(
+        "gcloud iam service-accounts create kinds-work '--display-name=portafn kinds-work' "
+        '"--project=$PROJECT" || true'
+    )
+    grant = next(
+        i
+        for i, line in enumerate(lines)
+        if line.startswith("grant ") and "serviceAccount:kinds-work@" in line
+    )
+    deploy = next(i for i, line in enumerate(lines) if line.startswith("gcloud functions deploy kinds-work"))
+    invoker = next(i for i, line in enumerate(lines) if "add-invoker-policy-binding kinds-work" in line)
+    assert create < grant < deploy < invoker
+    # Every grant goes through the retrying `grant` shell function; none is silenced with `|| true`.
+    bindings = [
+        line
+        for line in lines
+        if "add-i" in line and "PUBSUB_AGENT" not in line and "$SUBSCRIPTION" not in line
+    ]
+    assert len(bindings) == 14  # 9 topic or project roles, 5 invokers
+    assert all(line.startswith("grant ") and "|| true" not in line for line in bindings)
+    assert "grant() {" in lines
+
+
+def test_service_account_ids_fit_iam_rules() -> None:
+    long_a = gcp.account_id("an-app-with-a-long-name-on-order-events-created")
+    long_b = gcp.account_id("an-app-with-a-long-name-on-order-events-deleted")
+    for account in (long_a, long_b, gcp.account_id("a-b"), gcp.account_id("9lives-http")):
+        assert re.fullmatch(r"[a-z][a-z0-9-]{4,28}[a-z0-9]", account), account
+    assert long_a != long_b  # cut names stay distinct
+    assert gcp.account_id("kinds-work") == "kinds-work"
+
+
+# -- what ships: no test stand-ins in the source folder ----------------------------------------------
+
+
+def test_the_source_folder_ships_no_local_server_launchers(gcp_build: PackageResult) -> None:
+    import zipfile
+
+    source = artifact(gcp_build, "source")
+    entries = [p.relative_to(source).as_posix() for p in source.rglob("*") if p.is_file()]
+    wheels = [source / e for e in entries if e.endswith(".whl")]
+    assert {w.name.split("-", 1)[0] for w in wheels} == {"portafn", "portafn_gcp"}
+    for wheel in wheels:
+        with zipfile.ZipFile(wheel) as zf:
+            names = zf.namelist()
+            [record] = [n for n in names if n.endswith(".dist-info/RECORD")]
+            recorded = [line.split(",", 1)[0] for line in zf.read(record).decode().splitlines()]
+        entries += [f"{wheel.name}!{n}" for n in [*names, *recorded]]
+    shipped_dev = [e for e in entries if re.search(r"(^|[!/])portafn(_gcp)?/dev/", e)]
+    assert shipped_dev == []
+    # What runs is still there: the entry module and the adapter's own modules.
+    assert "main.py" in entries
+    assert any(e.endswith("!portafn_gcp/entry.py") for e in entries)
+    assert any(e.endswith("!portafn/runtime.py") for e in entries)
+
+
+def test_strip_wheel_leaves_a_wheel_without_dev_files_unchanged(tmp_path: Path) -> None:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("portafn_gcp/entry.py", "x = 1\n")
+        zf.writestr("portafn_gcp-0.1.0.dist-info/RECORD", "portafn_gcp/entry.py,sha256=abc,6\n")
+    data = buffer.getvalue()
+    assert gcp.strip_wheel(data) is data
