@@ -14,10 +14,12 @@ import re
 import shlex
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
 from portafn_gcp import package as gcp
 from pydantic import BaseModel
 
@@ -34,10 +36,11 @@ def _clean_env(*paths: Path) -> dict[str, str]:
     return {**keep, "PYTHONPATH": os.pathsep.join(map(str, paths)), "PYTHONNOUSERSITE": "1"}
 
 
-def test_gcp_source_runs_under_functions_framework(gcp_build: PackageResult, tmp_path: Path) -> None:
-    source = artifact(gcp_build, "source")
-    site = tmp_path / "site"
-    # What Cloud Build does with the source: install requirements.txt (this machine is the target).
+@pytest.fixture(scope="module")
+def gcp_site(gcp_build: PackageResult, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The built source's dependencies, installed from its own ``requirements.txt`` (what Cloud
+    Build does with the source; this machine is the target)."""
+    site = tmp_path_factory.mktemp("gcp-site")
     subprocess.run(
         [
             uv_executable(),
@@ -55,43 +58,95 @@ def test_gcp_source_runs_under_functions_framework(gcp_build: PackageResult, tmp
             "requirements.txt",
             "--quiet",
         ],
-        cwd=source,
+        cwd=artifact(gcp_build, "source"),
         check=True,
         env={**os.environ, "UV_CACHE_DIR": str(Path.cwd() / ".cache" / "wheels")},
     )
+    return site
+
+
+def _serve(source: Path, site: Path, target: str, store: str) -> tuple[ManagedProcess, int]:
+    """The functions-framework CLI serving one target of the built source, on a free port."""
     port = free_port()
     server = ManagedProcess(
-        "functions-framework",
+        f"functions-framework {target}",
         [
-            sys.executable,
-            "-S",
-            "-m",
-            "functions_framework",
-            "--source",
-            "main.py",
-            "--target",
-            "http",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
+            *(sys.executable, "-S", "-m", "functions_framework"),
+            *("--source", "main.py", "--target", target),
+            *("--host", "127.0.0.1", "--port", str(port)),
         ],
         ready=lambda: port_open(port),
         cwd=source,
-        env={**_clean_env(source, site), "PORTAFN_STORE": "memory://"},
+        env={**_clean_env(source, site), "PORTAFN_STORE": store},
     )
+    return server, port
+
+
+def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=body, method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def test_gcp_source_runs_under_functions_framework(gcp_build: PackageResult, gcp_site: Path) -> None:
+    server, port = _serve(artifact(gcp_build, "source"), gcp_site, "http", "memory://")
     with server:
         body = json.dumps({"order_id": "o-7", "total_cents": 700}).encode()
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/customers/c-7/orders",
-            data=body,
-            method="POST",
-            headers={"content-type": "application/json"},
+        status, answer = _post(
+            f"http://127.0.0.1:{port}/customers/c-7/orders", body, {"content-type": "application/json"}
         )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            assert response.status == 201
-            order = json.loads(response.read())
+    assert status == 201
+    order = json.loads(answer)
     assert (order["customer_id"], order["order_id"], order["total_cents"]) == ("c-7", "o-7", 700)
+
+
+def _order_event(status: str, order_id: str) -> Message[Any]:
+    payload = {"customer_id": "c-8", "order_id": order_id, "status": status}
+    return Message[Any](
+        id=f"m-{order_id}-{status}",
+        source="//pubsub.googleapis.com/projects/p/topics/order-events",
+        type="google.cloud.pubsub.topic.v1.messagePublished",
+        body=json.dumps(payload).encode(),
+        queue="order-events",
+    )
+
+
+def test_gcp_source_answers_cloudevents_under_functions_framework(
+    gcp_build: PackageResult, gcp_site: Path, tmp_path: Path
+) -> None:
+    """The queue target of the built source takes binary and structured CloudEvents as Eventarc
+    sends them: a status change for a known order is applied (200), one for an unknown order
+    fails so Pub/Sub redelivers it (500)."""
+    from portafn_gcp.events import message_to_cloudevent
+
+    from portafn.cloudevents import from_dict, to_binary, to_structured
+
+    source = artifact(gcp_build, "source")
+    store = f"sqlite:///{tmp_path / 'orders.db'}"  # one store both targets' processes share
+    http, http_port = _serve(source, gcp_site, "http", store)
+    queue, queue_port = _serve(source, gcp_site, "on_order_event", store)
+    with http, queue:
+        for order_id in ("o-8", "o-9"):
+            status, _ = _post(
+                f"http://127.0.0.1:{http_port}/customers/c-8/orders",
+                json.dumps({"order_id": order_id, "total_cents": 800}).encode(),
+                {"content-type": "application/json"},
+            )
+            assert status == 201
+        delivered = {}
+        for order_id, mode in (("o-8", to_binary), ("o-9", to_structured), ("o-404", to_binary)):
+            headers, body = mode(from_dict(message_to_cloudevent(_order_event("paid", order_id))))
+            delivered[order_id] = _post(f"http://127.0.0.1:{queue_port}/", body, headers)[0]
+        statuses = {}
+        for order_id in ("o-8", "o-9"):
+            url = f"http://127.0.0.1:{http_port}/customers/c-8/orders/{order_id}"
+            with urllib.request.urlopen(url, timeout=30) as response:
+                statuses[order_id] = json.loads(response.read())["status"]
+    assert delivered == {"o-8": 200, "o-9": 200, "o-404": 500}
+    assert statuses == {"o-8": "paid", "o-9": "paid"}
 
 
 def test_gcp_deploy_script_and_indexes(gcp_build: PackageResult) -> None:
