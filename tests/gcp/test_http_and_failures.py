@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 import pytest
-from portafn_gcp import batch
+from portafn_gcp import outcomes
 from portafn_gcp.driver import GcpDriver
 
 from portafn import App, HttpRequest, HttpResponse, Message
@@ -105,7 +105,7 @@ def test_success_is_acknowledged_and_a_raise_is_redelivered(driver: GcpDriver) -
     ("status", "ack"), [(200, True), (204, True), (102, True), (400, False), (500, False), (503, False)]
 )
 def test_pubsub_push_acknowledgement_by_status(status: int, ack: bool) -> None:
-    assert batch.is_ack(status) is ack
+    assert outcomes.is_ack(status) is ack
 
 
 def test_importing_the_adapter_loads_no_other_cloud_sdk() -> None:

@@ -14,10 +14,12 @@ import re
 import shlex
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
 from portafn_gcp import package as gcp
 from pydantic import BaseModel
 
@@ -34,10 +36,11 @@ def _clean_env(*paths: Path) -> dict[str, str]:
     return {**keep, "PYTHONPATH": os.pathsep.join(map(str, paths)), "PYTHONNOUSERSITE": "1"}
 
 
-def test_gcp_source_runs_under_functions_framework(gcp_build: PackageResult, tmp_path: Path) -> None:
-    source = artifact(gcp_build, "source")
-    site = tmp_path / "site"
-    # What Cloud Build does with the source: install requirements.txt (this machine is the target).
+@pytest.fixture(scope="module")
+def gcp_site(gcp_build: PackageResult, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The built source's dependencies, installed from its own ``requirements.txt`` (what Cloud
+    Build does with the source; this machine is the target)."""
+    site = tmp_path_factory.mktemp("gcp-site")
     subprocess.run(
         [
             uv_executable(),
@@ -55,43 +58,95 @@ def test_gcp_source_runs_under_functions_framework(gcp_build: PackageResult, tmp
             "requirements.txt",
             "--quiet",
         ],
-        cwd=source,
+        cwd=artifact(gcp_build, "source"),
         check=True,
         env={**os.environ, "UV_CACHE_DIR": str(Path.cwd() / ".cache" / "wheels")},
     )
+    return site
+
+
+def _serve(source: Path, site: Path, target: str, store: str) -> tuple[ManagedProcess, int]:
+    """The functions-framework CLI serving one target of the built source, on a free port."""
     port = free_port()
     server = ManagedProcess(
-        "functions-framework",
+        f"functions-framework {target}",
         [
-            sys.executable,
-            "-S",
-            "-m",
-            "functions_framework",
-            "--source",
-            "main.py",
-            "--target",
-            "http",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
+            *(sys.executable, "-S", "-m", "functions_framework"),
+            *("--source", "main.py", "--target", target),
+            *("--host", "127.0.0.1", "--port", str(port)),
         ],
         ready=lambda: port_open(port),
         cwd=source,
-        env={**_clean_env(source, site), "PORTAFN_STORE": "memory://"},
+        env={**_clean_env(source, site), "PORTAFN_STORE": store},
     )
+    return server, port
+
+
+def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=body, method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def test_gcp_source_runs_under_functions_framework(gcp_build: PackageResult, gcp_site: Path) -> None:
+    server, port = _serve(artifact(gcp_build, "source"), gcp_site, "http", "memory://")
     with server:
         body = json.dumps({"order_id": "o-7", "total_cents": 700}).encode()
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/customers/c-7/orders",
-            data=body,
-            method="POST",
-            headers={"content-type": "application/json"},
+        status, answer = _post(
+            f"http://127.0.0.1:{port}/customers/c-7/orders", body, {"content-type": "application/json"}
         )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            assert response.status == 201
-            order = json.loads(response.read())
+    assert status == 201
+    order = json.loads(answer)
     assert (order["customer_id"], order["order_id"], order["total_cents"]) == ("c-7", "o-7", 700)
+
+
+def _order_event(status: str, order_id: str) -> Message[Any]:
+    payload = {"customer_id": "c-8", "order_id": order_id, "status": status}
+    return Message[Any](
+        id=f"m-{order_id}-{status}",
+        source="//pubsub.googleapis.com/projects/p/topics/order-events",
+        type="google.cloud.pubsub.topic.v1.messagePublished",
+        body=json.dumps(payload).encode(),
+        queue="order-events",
+    )
+
+
+def test_gcp_source_answers_cloudevents_under_functions_framework(
+    gcp_build: PackageResult, gcp_site: Path, tmp_path: Path
+) -> None:
+    """The queue target of the built source takes binary and structured CloudEvents as Eventarc
+    sends them: a status change for a known order is applied (200), one for an unknown order
+    fails so Pub/Sub redelivers it (500)."""
+    from portafn_gcp.events import message_to_cloudevent
+
+    from portafn.cloudevents import from_dict, to_binary, to_structured
+
+    source = artifact(gcp_build, "source")
+    store = f"sqlite:///{tmp_path / 'orders.db'}"  # one store both targets' processes share
+    http, http_port = _serve(source, gcp_site, "http", store)
+    queue, queue_port = _serve(source, gcp_site, "on_order_event", store)
+    with http, queue:
+        for order_id in ("o-8", "o-9"):
+            status, _ = _post(
+                f"http://127.0.0.1:{http_port}/customers/c-8/orders",
+                json.dumps({"order_id": order_id, "total_cents": 800}).encode(),
+                {"content-type": "application/json"},
+            )
+            assert status == 201
+        delivered = {}
+        for order_id, mode in (("o-8", to_binary), ("o-9", to_structured), ("o-404", to_binary)):
+            headers, body = mode(from_dict(message_to_cloudevent(_order_event("paid", order_id))))
+            delivered[order_id] = _post(f"http://127.0.0.1:{queue_port}/", body, headers)[0]
+        statuses = {}
+        for order_id in ("o-8", "o-9"):
+            url = f"http://127.0.0.1:{http_port}/customers/c-8/orders/{order_id}"
+            with urllib.request.urlopen(url, timeout=30) as response:
+                statuses[order_id] = json.loads(response.read())["status"]
+    assert delivered == {"o-8": 200, "o-9": 200, "o-404": 500}
+    assert statuses == {"o-8": "paid", "o-9": "paid"}
 
 
 def test_gcp_deploy_script_and_indexes(gcp_build: PackageResult) -> None:
@@ -313,6 +368,9 @@ _COMMANDS = (
     ("firestore", "indexes", "composite", "create"),
     ("eventarc", "triggers", "describe"),
     ("projects", "describe"),
+    ("iam", "service-accounts", "create"),
+    ("projects", "add-iam-policy-binding"),
+    ("functions", "add-invoker-policy-binding"),
 )
 
 
@@ -360,3 +418,185 @@ def test_the_outbox_relays_for_cosmos_partitions_are_left_out(tmp_path: Path) ->
     assert "portafn_outbox_relay" in deployed or "portafn-outbox-relay" in deployed
     assert "outbox_relay_orders" not in deployed
     assert "outbox-relay-orders" not in deployed
+
+
+# -- identities: one service account per function, with only the roles it needs -------------------
+
+
+def _deploys(ctx: BuildContext) -> dict[str, list[str]]:
+    return {argv[3]: argv for argv in commands(ctx, "functions", "deploy")}
+
+
+def _flag(argv: list[str], name: str) -> str:
+    [value] = [a.split("=", 1)[1] for a in argv if a.startswith(f"--{name}=")]
+    return value
+
+
+def _grants(ctx: BuildContext, account: str) -> set[tuple[str, str]]:
+    """(resource, role) pairs granted to ``account``: ``project`` or ``topic:<name>``."""
+    member = f"--member=serviceAccount:{account}@$PROJECT.iam.gserviceaccount.com"
+    found = set()
+    for argv in commands(ctx, "projects", "add-iam-policy-binding"):
+        if member in argv:
+            found.add(("project", _flag(argv, "role")))
+    for argv in commands(ctx, "pubsub", "topics", "add-iam-policy-binding"):
+        if member in argv:
+            found.add((f"topic:{argv[4]}", _flag(argv, "role")))
+    return found
+
+
+def test_each_function_runs_as_its_own_service_account(tmp_path: Path) -> None:
+    ctx = context(tmp_path)
+    deploys = _deploys(ctx)
+    accounts = {name: _flag(argv, "service-account") for name, argv in deploys.items()}
+    assert set(deploys) == {
+        "kinds-http",
+        "kinds-work",
+        "kinds-on-started",
+        "kinds-tick",
+        "kinds-on-upload",
+        "kinds-on-session",
+    }
+    # No function falls back to the default compute service account, and no two share one.
+    assert len(set(accounts.values())) == len(deploys)
+    created = {argv[4] for argv in commands(ctx, "iam", "service-accounts", "create")}
+    assert {a.split("@", 1)[0] for a in accounts.values()} == created
+    for name, argv in deploys.items():
+        assert accounts[name].endswith("@$PROJECT.iam.gserviceaccount.com")
+        if name != "kinds-http":  # an event trigger delivers as the function's own account
+            assert _flag(argv, "trigger-service-account") == accounts[name]
+    assert not any(a.startswith("--trigger-service-account") for a in deploys["kinds-http"])
+
+
+def test_each_account_is_granted_only_what_its_function_uses(tmp_path: Path) -> None:
+    ctx = context(tmp_path)
+    publisher, receiver = "roles/pubsub.publisher", "roles/eventarc.eventReceiver"
+    # The HTTP function publishes (itself and through a helper) and touches no table.
+    assert _grants(ctx, "kinds-http") == {
+        ("topic:session-started", publisher),
+        ("topic:user-seen", publisher),
+    }
+    # Pub/Sub-triggered functions: only their dead-letter topic, for `DeadLetter`.
+    assert _grants(ctx, "kinds-work") == {("topic:work-dead-letter", publisher)}
+    assert _grants(ctx, "kinds-on-started") == {("topic:session-started-dead-letter", publisher)}
+    assert _grants(ctx, "kinds-tick") == {("topic:portafn-schedule-tick-dead-letter", publisher)}
+    # Events Eventarc routes from their source need the receiver role, on top.
+    assert _grants(ctx, "kinds-on-upload") == {
+        ("project", receiver),
+        ("topic:portafn-on_upload-dead-letter", publisher),
+    }
+    assert _grants(ctx, "kinds-on-session") == {
+        ("project", receiver),
+        ("topic:portafn-on_session-dead-letter", publisher),
+    }
+    invokers = {argv[3]: argv for argv in commands(ctx, "functions", "add-invoker-policy-binding")}
+    assert set(invokers) == set(_deploys(ctx)) - {"kinds-http"}  # HTTP is public: --allow-unauthenticated
+    for name, argv in invokers.items():
+        assert f"--member=serviceAccount:{name}@$PROJECT.iam.gserviceaccount.com" in argv
+
+
+store_app = App("stored")
+store_notes = store_app.table(Note, partition_key="user", name="notes")
+
+
+@store_app.http("GET", "/notes/{user}")
+def read_note(user: str) -> Note | None:
+    return store_notes.get(user)
+
+
+@store_app.queue("quiet")
+def quiet(msg: Message[Any]) -> None: ...
+
+
+def test_only_functions_that_reach_the_store_get_firestore(tmp_path: Path) -> None:
+    from portafn_gcp.package import DATASTORE_ROLE, identities
+
+    ctx = dataclasses.replace(context(tmp_path), app=store_app)
+    assert ("project", DATASTORE_ROLE) in _grants(ctx, "stored-http")
+    assert ("project", DATASTORE_ROLE) not in _grants(ctx, "stored-quiet")
+    by_function = {i.function: i for i in identities(store_app)}
+    assert by_function["stored-http"].project_roles == (DATASTORE_ROLE,)
+    assert by_function["stored-quiet"].project_roles == ()
+
+
+def test_the_outbox_relay_and_sweep_reach_the_store_and_every_published_topic(tmp_path: Path) -> None:
+    from portafn_gcp.package import DATASTORE_ROLE, function_name, identities, published_topics
+
+    from tests.reliability.outbox_app import outbox_app
+
+    by_function = {i.function: i for i in identities(outbox_app)}
+    for fn in ("portafn_outbox_relay", "portafn_outbox_sweep"):
+        identity = by_function[function_name(outbox_app, outbox_app.functions[fn])]
+        assert DATASTORE_ROLE in identity.project_roles
+        assert set(published_topics(outbox_app)) <= set(identity.publishes_to)
+
+
+def test_the_script_creates_accounts_grants_then_deploys(tmp_path: Path) -> None:
+    text = gcp.deploy_script(context(tmp_path))
+    lines = text.splitlines()
+    create = lines.index(
+        "gcloud iam service-accounts create kinds-work '--display-name=portafn kinds-work' "
+        '"--project=$PROJECT" || true'
+    )
+    grant = next(
+        i
+        for i, line in enumerate(lines)
+        if line.startswith("grant ") and "serviceAccount:kinds-work@" in line
+    )
+    deploy = next(i for i, line in enumerate(lines) if line.startswith("gcloud functions deploy kinds-work"))
+    invoker = next(i for i, line in enumerate(lines) if "add-invoker-policy-binding kinds-work" in line)
+    assert create < grant < deploy < invoker
+    # Every grant goes through the retrying `grant` shell function; none is silenced with `|| true`.
+    bindings = [
+        line
+        for line in lines
+        if "add-i" in line and "PUBSUB_AGENT" not in line and "$SUBSCRIPTION" not in line
+    ]
+    assert len(bindings) == 14  # 9 topic or project roles, 5 invokers
+    assert all(line.startswith("grant ") and "|| true" not in line for line in bindings)
+    assert "grant() {" in lines
+
+
+def test_service_account_ids_fit_iam_rules() -> None:
+    long_a = gcp.account_id("an-app-with-a-long-name-on-order-events-created")
+    long_b = gcp.account_id("an-app-with-a-long-name-on-order-events-deleted")
+    for account in (long_a, long_b, gcp.account_id("a-b"), gcp.account_id("9lives-http")):
+        assert re.fullmatch(r"[a-z][a-z0-9-]{4,28}[a-z0-9]", account), account
+    assert long_a != long_b  # cut names stay distinct
+    assert gcp.account_id("kinds-work") == "kinds-work"
+
+
+# -- what ships: no test stand-ins in the source folder ----------------------------------------------
+
+
+def test_the_source_folder_ships_no_local_server_launchers(gcp_build: PackageResult) -> None:
+    import zipfile
+
+    source = artifact(gcp_build, "source")
+    entries = [p.relative_to(source).as_posix() for p in source.rglob("*") if p.is_file()]
+    wheels = [source / e for e in entries if e.endswith(".whl")]
+    assert {w.name.split("-", 1)[0] for w in wheels} == {"portafn", "portafn_gcp"}
+    for wheel in wheels:
+        with zipfile.ZipFile(wheel) as zf:
+            names = zf.namelist()
+            [record] = [n for n in names if n.endswith(".dist-info/RECORD")]
+            recorded = [line.split(",", 1)[0] for line in zf.read(record).decode().splitlines()]
+        entries += [f"{wheel.name}!{n}" for n in [*names, *recorded]]
+    shipped_dev = [e for e in entries if re.search(r"(^|[!/])portafn(_gcp)?/dev/", e)]
+    assert shipped_dev == []
+    # What runs is still there: the entry module and the adapter's own modules.
+    assert "main.py" in entries
+    assert any(e.endswith("!portafn_gcp/entry.py") for e in entries)
+    assert any(e.endswith("!portafn/runtime.py") for e in entries)
+
+
+def test_strip_wheel_leaves_a_wheel_without_dev_files_unchanged(tmp_path: Path) -> None:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("portafn_gcp/entry.py", "x = 1\n")
+        zf.writestr("portafn_gcp-0.1.0.dist-info/RECORD", "portafn_gcp/entry.py,sha256=abc,6\n")
+    data = buffer.getvalue()
+    assert gcp.strip_wheel(data) is data

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from portafn.events import ATTACHED_CHANGE_TYPE, Change, Event, Message, Schedul
 from portafn.http import HttpRequest, HttpResponse
 from portafn.reliability.publish import Outgoing
 from portafn.testing.drivers import Delivery, no_native_attached
-from portafn_gcp import batch, events
+from portafn_gcp import events, outcomes
 from portafn_gcp.entry import HTTP_TARGET
 from portafn_gcp.publish import pubsub_attributes
 
@@ -87,10 +88,10 @@ class GcpDriver:
         native = self.native(function, event)
         headers, body = to_binary(from_dict(native))
         self._errors.pop(threading.get_ident(), None)
-        batch.last_outcome()  # forget any earlier delivery's
+        outcomes.last_outcome()  # forget any earlier delivery's
         resp = self._client(function.name).post("/", headers=headers, data=body)
-        outcome = batch.last_outcome()
-        if batch.is_ack(resp.status_code):
+        outcome = outcomes.last_outcome()
+        if outcomes.is_ack(resp.status_code):
             if outcome is not None and outcome[0] == "dead_letter":
                 # Acknowledged after the entry published it to the dead-letter topic.
                 return Delivery(ok=False, error=outcome[1], dead_letter=True)
@@ -100,23 +101,41 @@ class GcpDriver:
 
     def native(self, function: Function, event: Event[Any]) -> dict[str, Any]:
         """The CloudEvent (JSON format) Google would send for a neutral event."""
-        if isinstance(event, Message):
-            native = events.message_to_cloudevent(event)
-            if isinstance(event.raw, Outgoing):
-                # A message the app published: what PubSubPublisher would have sent for it.
-                native["data"]["message"]["attributes"] = pubsub_attributes(event.raw)
-            return native
-        if isinstance(event, Schedule):
-            return events.schedule_to_cloudevent(event, job=function.name)
-        if isinstance(event, StorageEvent):
-            return events.storage_to_cloudevent(event)
-        if isinstance(event, Change):
-            table: Any = getattr(function.trigger, "table", None)
-            spec = getattr(table, "spec", None)
-            pk = getattr(spec, "partition_key", None) or next(iter(event.key))
-            return events.change_to_cloudevent(
-                event, partition_key=pk, sort_key=getattr(spec, "sort_key", None)
-            )
+        for kind, encode in NATIVE:
+            if isinstance(event, kind):
+                return encode(function, event)
         from portafn.cloudevents import to_dict
 
         return to_dict(event)
+
+
+def _message(function: Function, event: Any) -> dict[str, Any]:
+    native = events.message_to_cloudevent(event)
+    if isinstance(event.raw, Outgoing):
+        # A message the app published: what PubSubPublisher would have sent for it.
+        native["data"]["message"]["attributes"] = pubsub_attributes(event.raw)
+    return native
+
+
+def _schedule(function: Function, event: Any) -> dict[str, Any]:
+    return events.schedule_to_cloudevent(event, job=function.name)
+
+
+def _storage(function: Function, event: Any) -> dict[str, Any]:
+    return events.storage_to_cloudevent(event)
+
+
+def _change(function: Function, event: Any) -> dict[str, Any]:
+    table: Any = getattr(function.trigger, "table", None)
+    spec = getattr(table, "spec", None)
+    pk = getattr(spec, "partition_key", None) or next(iter(event.key))
+    return events.change_to_cloudevent(event, partition_key=pk, sort_key=getattr(spec, "sort_key", None))
+
+
+NATIVE: tuple[tuple[type[Event[Any]], Callable[[Function, Any], dict[str, Any]]], ...] = (
+    (Message, _message),
+    (Schedule, _schedule),
+    (StorageEvent, _storage),
+    (Change, _change),
+)
+"""Neutral event type -> the Google CloudEvent that carries it (any other event goes as it is)."""

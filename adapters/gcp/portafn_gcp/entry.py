@@ -23,7 +23,7 @@ from portafn.cloudevents import from_dict, from_http, is_cloudevent
 from portafn.errors import EventFormatError, RegistrationError
 from portafn.events import Event
 from portafn.runtime import Invocation, Runtime
-from portafn_gcp import batch, events
+from portafn_gcp import events, outcomes
 from portafn_gcp.http import to_flask, to_request
 
 HTTP_TARGET = "http"
@@ -69,7 +69,7 @@ def event_target(runtime: Runtime, fn: Function) -> Callable[[Any], None]:
     def target(cloud_event: Any) -> None:
         request = _current_request()
         event = read_event(request) if request is not None else from_sdk(cloud_event)
-        batch.deliver(runtime, fn, events.translate(fn, event), _invocation(request), native=event)
+        outcomes.deliver(runtime, fn, events.translate(fn, event), _invocation(request), native=event)
 
     return target
 

@@ -14,7 +14,8 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -140,48 +141,84 @@ def legacy_to_cloudevent(body: Mapping[str, Any]) -> dict[str, Any]:
     """The CloudEvent (JSON format) for a legacy background event, as functions-framework maps it."""
     event = normalize_legacy(body)
     ctx = event["context"]
-    data = _copy(event["data"])
     legacy_type = ctx.get("eventType")
     if not isinstance(legacy_type, str) or legacy_type not in LEGACY_TO_CE_TYPE:
         raise EventFormatError(PROVIDER, "context.eventType", f"no CloudEvent type for {legacy_type!r}")
-    for name in ("eventId", "timestamp"):
-        if not isinstance(ctx.get(name), str):
-            raise EventFormatError(PROVIDER, f"context.{name}", "missing or not a string", keys=ctx.keys())
+    _require_strings(ctx, ("eventId", "timestamp"), "context.")
     service, resource, subject = _split_resource(legacy_type, ctx.get("resource"))
-    source = f"//{service}/{resource}"
-    if service == PUBSUB_SERVICE:
-        if not isinstance(data, dict):
-            raise EventFormatError(PROVIDER, "data", "a Pub/Sub event needs a message object")
-        data.setdefault("messageId", ctx["eventId"])
-        data.setdefault("publishTime", ctx["timestamp"])
-        data = {"message": data}
-    elif service == FIREBASE_AUTH_SERVICE and isinstance(data, dict):
-        meta = data.get("metadata")
-        if isinstance(meta, dict):
-            for old, new in _AUTH_META_TO_CE.items():
-                if old in meta:
-                    meta[new] = meta.pop(old)
-        if "uid" in data:
-            subject = f"users/{data['uid']}"
-    elif service == FIREBASE_DB_SERVICE:
-        domain = body.get("domain")
-        if not isinstance(domain, str):
-            raise EventFormatError(PROVIDER, "domain", "a Firebase Realtime Database event needs its domain")
-        location = "us-central1" if domain == "firebaseio.com" else domain.split(".")[0]
-        resource = f"projects/_/locations/{location}/{resource}"
-        source = f"//{service}/{resource}"
+    parts = _Parts(service, resource, subject, _copy(event["data"]))
+    adjust = _TO_CLOUDEVENT.get(service)
+    if adjust is not None:
+        adjust(parts, ctx, body)
     out: dict[str, Any] = {
         "specversion": "1.0",
         "type": LEGACY_TO_CE_TYPE[legacy_type],
-        "source": source,
+        "source": f"//{parts.service}/{parts.resource}",
         "id": ctx["eventId"],
         "time": ctx["timestamp"],
         "datacontenttype": "application/json",
-        "data": data,
+        "data": parts.data,
     }
-    if subject:
-        out["subject"] = subject
+    if parts.subject:
+        out["subject"] = parts.subject
     return out
+
+
+@dataclass(slots=True)
+class _Parts:
+    """A conversion in progress: the service, its resource and subject, and the event data."""
+
+    service: str
+    resource: str
+    subject: str
+    data: Any
+
+
+def _require_strings(mapping: Mapping[str, Any], names: tuple[str, ...], prefix: str = "") -> None:
+    for name in names:
+        if not isinstance(mapping.get(name), str):
+            raise EventFormatError(PROVIDER, prefix + name, "missing or not a string", keys=mapping.keys())
+
+
+def _rename(mapping: Any, names: Mapping[str, str]) -> None:
+    # Firebase Auth's metadata fields are named differently in the two formats.
+    if isinstance(mapping, dict):
+        for old, new in names.items():
+            if old in mapping:
+                mapping[new] = mapping.pop(old)
+
+
+def _pubsub_to_cloudevent(parts: _Parts, ctx: Mapping[str, Any], body: Mapping[str, Any]) -> None:
+    # The legacy data is the message itself; the CloudEvent wraps it with its id and publish time.
+    if not isinstance(parts.data, dict):
+        raise EventFormatError(PROVIDER, "data", "a Pub/Sub event needs a message object")
+    parts.data.setdefault("messageId", ctx["eventId"])
+    parts.data.setdefault("publishTime", ctx["timestamp"])
+    parts.data = {"message": parts.data}
+
+
+def _auth_to_cloudevent(parts: _Parts, ctx: Mapping[str, Any], body: Mapping[str, Any]) -> None:
+    if isinstance(parts.data, dict):
+        _rename(parts.data.get("metadata"), _AUTH_META_TO_CE)
+        if "uid" in parts.data:
+            parts.subject = f"users/{parts.data['uid']}"
+
+
+def _database_to_cloudevent(parts: _Parts, ctx: Mapping[str, Any], body: Mapping[str, Any]) -> None:
+    # The CloudEvent source names the database's location, which only the legacy domain tells.
+    domain = body.get("domain")
+    if not isinstance(domain, str):
+        raise EventFormatError(PROVIDER, "domain", "a Firebase Realtime Database event needs its domain")
+    location = "us-central1" if domain == "firebaseio.com" else domain.split(".")[0]
+    parts.resource = f"projects/_/locations/{location}/{parts.resource}"
+
+
+_TO_CLOUDEVENT: dict[str, Callable[[_Parts, Mapping[str, Any], Mapping[str, Any]], None]] = {
+    PUBSUB_SERVICE: _pubsub_to_cloudevent,
+    FIREBASE_AUTH_SERVICE: _auth_to_cloudevent,
+    FIREBASE_DB_SERVICE: _database_to_cloudevent,
+}
+"""Service -> what its legacy event needs beyond the common mapping (functions-framework's table)."""
 
 
 def _split_resource(legacy_type: str, resource: Any) -> tuple[str, str, str]:
@@ -206,42 +243,56 @@ def _split_resource(legacy_type: str, resource: Any) -> tuple[str, str, str]:
 
 def cloudevent_to_legacy(ce: Mapping[str, Any]) -> dict[str, Any]:
     """The legacy background event a CloudEvent (JSON format) maps back to."""
-    for name in ("id", "type", "source", "time"):
-        if not isinstance(ce.get(name), str):
-            raise EventFormatError(PROVIDER, name, "missing or not a string", keys=ce.keys())
+    _require_strings(ce, ("id", "type", "source", "time"))
     legacy_type = CE_TO_LEGACY_TYPE.get(ce["type"])
     if legacy_type is None:
         raise EventFormatError(PROVIDER, "type", f"no legacy event type for {ce['type']!r}")
     m = _SOURCE.fullmatch(ce["source"])
     if m is None:
         raise EventFormatError(PROVIDER, "source", "expected //SERVICE/RESOURCE")
-    service, name = m.group(1), m.group(2)
-    data = _copy(ce.get("data"))
-    subject = ce.get("subject")
-    resource: Any
-    if service == PUBSUB_SERVICE:
-        resource = {"service": service, "name": name, "type": PUBSUB_MESSAGE_TYPE}
-        if isinstance(data, dict) and isinstance(data.get("message"), dict):
-            data = data["message"]
-        if isinstance(data, dict):
-            data.pop("messageId", None)
-            data.pop("publishTime", None)
-    elif service == FIREBASE_AUTH_SERVICE:
-        resource = name
-        meta = data.get("metadata") if isinstance(data, dict) else None
-        if isinstance(meta, dict):
-            for old, new in _AUTH_META_TO_CE.items():
-                if new in meta:
-                    meta[old] = meta.pop(new)
-    elif service == STORAGE_SERVICE:
-        kind = data.get("kind") if isinstance(data, dict) else None
-        resource = {"name": f"{name}/{subject}", "service": service, "type": kind}
-    elif service == FIREBASE_DB_SERVICE:
-        resource = f"{re.sub('/locations/[^/]+', '', name)}/{subject}"
-    else:
-        resource = f"{name}/{subject}"
+    parts = _Parts(m.group(1), m.group(2), str(ce.get("subject")), _copy(ce.get("data")))
+    resource = _TO_LEGACY.get(parts.service, _path_resource)(parts)
     context = {"eventId": ce["id"], "timestamp": ce["time"], "eventType": legacy_type, "resource": resource}
-    return {"context": context, "data": data}
+    return {"context": context, "data": parts.data}
+
+
+def _pubsub_to_legacy(parts: _Parts) -> Any:
+    data = parts.data
+    if isinstance(data, dict) and isinstance(data.get("message"), dict):
+        data = parts.data = data["message"]
+    if isinstance(data, dict):
+        # The legacy context carries these; the message keeps only its own fields.
+        data.pop("messageId", None)
+        data.pop("publishTime", None)
+    return {"service": parts.service, "name": parts.resource, "type": PUBSUB_MESSAGE_TYPE}
+
+
+def _auth_to_legacy(parts: _Parts) -> Any:
+    if isinstance(parts.data, dict):
+        _rename(parts.data.get("metadata"), {new: old for old, new in _AUTH_META_TO_CE.items()})
+    return parts.resource
+
+
+def _storage_to_legacy(parts: _Parts) -> Any:
+    kind = parts.data.get("kind") if isinstance(parts.data, dict) else None
+    return {"name": f"{parts.resource}/{parts.subject}", "service": parts.service, "type": kind}
+
+
+def _database_to_legacy(parts: _Parts) -> Any:
+    return f"{re.sub('/locations/[^/]+', '', parts.resource)}/{parts.subject}"
+
+
+def _path_resource(parts: _Parts) -> Any:
+    return f"{parts.resource}/{parts.subject}"
+
+
+_TO_LEGACY: dict[str, Callable[[_Parts], Any]] = {
+    PUBSUB_SERVICE: _pubsub_to_legacy,
+    FIREBASE_AUTH_SERVICE: _auth_to_legacy,
+    STORAGE_SERVICE: _storage_to_legacy,
+    FIREBASE_DB_SERVICE: _database_to_legacy,
+}
+"""Service -> the legacy ``resource`` of its event (and any change its data needs); others use the path."""
 
 
 def raw_pubsub_to_cloudevent(body: Mapping[str, Any], path: str = "") -> dict[str, Any]:
@@ -294,25 +345,43 @@ def cloudevent(body: Mapping[str, Any], path: str = "") -> Event[Any]:
 
 
 def translate(fn: Function, event: Event[Any]) -> Event[Any]:
-    """The event a function of this trigger kind receives."""
-    kind = fn.kind
-    trigger: Any = fn.trigger
-    if kind in ("queue", "topic"):
-        return to_message(event)
-    if kind == "storage":
-        return to_storage_event(event)
-    if kind == "changes":
-        table = trigger.table
-        spec = getattr(table, "spec", table)
-        return to_change(
-            event,
-            table=str(getattr(table, "name", "")) or None,
-            partition_key=getattr(spec, "partition_key", None),
-            sort_key=getattr(spec, "sort_key", None),
-        )
-    if kind == "schedule":
-        return to_schedule(event, cron=str(getattr(trigger.cron, "expression", trigger.cron)))
-    return event
+    """The event a function of this trigger kind receives (an ``event`` function gets it as it came)."""
+    translator = _TRANSLATORS.get(fn.kind)
+    return translator(fn, event) if translator is not None else event
+
+
+def _as_message(fn: Function, event: Event[Any]) -> Event[Any]:
+    return to_message(event)
+
+
+def _as_storage_event(fn: Function, event: Event[Any]) -> Event[Any]:
+    return to_storage_event(event)
+
+
+def _as_change(fn: Function, event: Event[Any]) -> Event[Any]:
+    table: Any = getattr(fn.trigger, "table", None)
+    spec = getattr(table, "spec", table)
+    return to_change(
+        event,
+        table=str(getattr(table, "name", "")) or None,
+        partition_key=getattr(spec, "partition_key", None),
+        sort_key=getattr(spec, "sort_key", None),
+    )
+
+
+def _as_schedule(fn: Function, event: Event[Any]) -> Event[Any]:
+    cron: Any = getattr(fn.trigger, "cron", None)
+    return to_schedule(event, cron=str(getattr(cron, "expression", cron)))
+
+
+_TRANSLATORS: dict[str, Callable[[Function, Event[Any]], Event[Any]]] = {
+    "queue": _as_message,
+    "topic": _as_message,
+    "storage": _as_storage_event,
+    "changes": _as_change,
+    "schedule": _as_schedule,
+}
+"""Trigger kind -> how its functions receive a Google CloudEvent."""
 
 
 def _base(event: Event[Any]) -> dict[str, Any]:

@@ -8,8 +8,13 @@ one target per event function and one ``http`` target that routes every HTTP fun
 
 from __future__ import annotations
 
+import hashlib
+import io
 import shlex
 import shutil
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -40,6 +45,9 @@ ENTRY = "main"
 SOURCE = "source"
 ZIP = "source.zip"
 HTTP_TARGET = "http"
+DEV_ONLY = ("portafn/dev/", "portafn_gcp/dev/")
+"""Local-server launchers (the Firestore and Pub/Sub emulators): test stand-ins, never deployed."""
+MIN_ACCOUNT_ID, MAX_ACCOUNT_ID = 6, 30  # IAM's bounds on a service account id
 # Pub/Sub moves a message to the dead-letter topic after this many failed deliveries (5-100).
 MAX_DELIVERY_ATTEMPTS = 5
 
@@ -61,7 +69,7 @@ def write(ctx: BuildContext) -> list[Artifact]:
     )
     files: dict[str, bytes] = {f"{ENTRY}.py": entry.encode(), "requirements.txt": requirements(ctx).encode()}
     for wheel in ctx.wheels:
-        files[f"wheels/{wheel.name}"] = wheel.read_bytes()
+        files[f"wheels/{wheel.name}"] = strip_wheel(wheel.read_bytes())
     for arcname, path in ctx.source:
         files[arcname] = path.read_bytes()
     for arcname, content in files.items():
@@ -81,6 +89,26 @@ def write(ctx: BuildContext) -> list[Artifact]:
         Artifact(deploy, "gcloud deploy script"),
         Artifact(indexes, "Firestore indexes"),
     ]
+
+
+def strip_wheel(data: bytes, prefixes: tuple[str, ...] = DEV_ONLY) -> bytes:
+    """A wheel less its files under ``prefixes`` (and their ``RECORD`` lines, so that an installer
+    that checks ``RECORD`` against the archive finds them equal); unchanged if it has none."""
+    with zipfile.ZipFile(io.BytesIO(data)) as src:
+        infos = src.infolist()
+        if not any(i.filename.startswith(prefixes) for i in infos):
+            return data
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as dst:
+            for info in infos:
+                if info.filename.startswith(prefixes):
+                    continue
+                content = src.read(info)
+                if info.filename.endswith(".dist-info/RECORD"):
+                    lines = content.decode().splitlines(keepends=True)
+                    content = "".join(line for line in lines if not line.startswith(prefixes)).encode()
+                dst.writestr(info, content)
+    return out.getvalue()
 
 
 def requirements(ctx: BuildContext) -> str:
@@ -153,158 +181,376 @@ def _project_flag() -> str:
     return "--project=$PROJECT"
 
 
+# -- deploy.sh's commands ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """What every command of one deployment shares: the app and where its store lives."""
+
+    app: App
+    runtime: str
+    store_url: str
+    prefix: str
+    database: str
+
+    @classmethod
+    def of(cls, ctx: BuildContext) -> Deployment:
+        """The deployment ``ctx`` describes."""
+        store_url, prefix, database = store_settings(ctx)
+        return cls(ctx.app, "python" + ctx.target.python.replace(".", ""), store_url, prefix, database)
+
+    def common(self) -> list[str]:
+        """The flags every ``gcloud functions deploy`` takes."""
+        return ["--gen2", f"--runtime={self.runtime}", "--region=$REGION", "--source=.", _project_flag()]
+
+    def env(self) -> str:
+        """The functions' environment: the store and project (Firestore makes collections on write)."""
+        return f"--set-env-vars=PORTAFN_STORE={self.store_url},GOOGLE_CLOUD_PROJECT=$PROJECT,PORTAFN_CREATE_TABLES=0"
+
+    def database_flags(self) -> list[str]:
+        """``--database`` for Firestore commands, when the store is not the default database."""
+        return [] if self.database == "(default)" else [f"--database={self.database}"]
+
+
+@dataclass(slots=True)
+class Trigger:
+    """How one event function is triggered: its deploy flags, the topics it needs, its job."""
+
+    flags: list[str]
+    topics: list[str] = field(default_factory=list)
+    job: list[str] | None = None
+
+
+def _topic_trigger(d: Deployment, fn: Function) -> Trigger:
+    trigger: Any = fn.trigger
+    topic = trigger.queue if isinstance(trigger, QueueTrigger) else trigger.topic
+    return Trigger([f"--trigger-topic={topic}"], [topic])
+
+
+def _schedule_trigger(d: Deployment, fn: Function) -> Trigger:
+    # Cloud Scheduler publishes to a topic the function is triggered by.
+    trigger: Any = fn.trigger
+    topic = schedule_topic(fn)
+    job = [
+        *("gcloud", "scheduler", "jobs", "create", "pubsub", function_name(d.app, fn)),
+        _project_flag(),
+        "--location=$REGION",
+        f"--schedule={trigger.cron.expression}",
+        "--time-zone=Etc/UTC",
+        f"--topic={topic}",
+        f"--message-body={fn.name}",
+    ]
+    return Trigger([f"--trigger-topic={topic}"], [topic], job)
+
+
+def _storage_trigger(d: Deployment, fn: Function) -> Trigger:
+    trigger: Any = fn.trigger
+    kind = "finalized" if trigger.on == "created" else "deleted"
+    return Trigger(
+        [
+            f"--trigger-event-filters=type=google.cloud.storage.object.v1.{kind}",
+            f"--trigger-event-filters=bucket={trigger.bucket}",
+        ]
+    )
+
+
+def _changes_trigger(d: Deployment, fn: Function) -> Trigger:
+    trigger: Any = fn.trigger
+    return Trigger(
+        [
+            "--trigger-event-filters=type=google.cloud.firestore.document.v1.written",
+            f"--trigger-event-filters=database={d.database}",
+            f"--trigger-event-filters-path-pattern=document={d.prefix}{trigger.table.name}/{{doc}}",
+            "--trigger-location=$FIRESTORE_LOCATION",
+        ]
+    )
+
+
+def _event_trigger(d: Deployment, fn: Function) -> Trigger:
+    trigger: Any = fn.trigger
+    return Trigger([f"--trigger-event-filters=type={trigger.type}"])
+
+
+TRIGGERS: dict[type, Callable[[Deployment, Function], Trigger]] = {
+    QueueTrigger: _topic_trigger,
+    TopicTrigger: _topic_trigger,
+    ScheduleTrigger: _schedule_trigger,
+    StorageTrigger: _storage_trigger,
+    ChangesTrigger: _changes_trigger,
+    EventTrigger: _event_trigger,
+}
+"""Trigger type -> how a function with that trigger is wired on Cloud Functions."""
+
+EVENTARC_DIRECT = (StorageTrigger, ChangesTrigger, EventTrigger)
+"""Triggers whose events Eventarc routes from the source (not Pub/Sub): their receiver needs
+``roles/eventarc.eventReceiver``."""
+
+
+def trigger_of(d: Deployment, fn: Function) -> Trigger:
+    """How ``fn`` is triggered; ``ValueError`` for a trigger Cloud Functions has no wiring for."""
+    build = TRIGGERS.get(type(fn.trigger))
+    if build is None:
+        raise ValueError(f"no GCP trigger for a {type(fn.trigger).__name__}")
+    return build(d, fn)
+
+
+def event_functions(app: App) -> list[Function]:
+    """The functions deployed one per Cloud Function (every function but HTTP)."""
+    return [fn for fn in item_functions(app) if not isinstance(fn.trigger, HttpTrigger)]
+
+
 def deploy_commands(ctx: BuildContext) -> list[list[str]]:
     """Each ``gcloud`` command of the deployment, as argv lists (``$VAR`` left for the shell).
 
     In order: Pub/Sub topics (those functions are triggered by, publish to, schedule through, and
     each event function's dead-letter topic) and a pull subscription on every dead-letter topic
-    (so dead letters are kept); Firestore TTL policies and composite indexes; the functions (every
-    event function with ``--retry``, so a failure is redelivered); the Cloud Scheduler jobs.
+    (so dead letters are kept); one service account per function and the roles it needs
+    (``portafn_gcp.package.identities``); Firestore TTL policies and composite indexes; the
+    functions (every event function with ``--retry``, so a failure is redelivered, each running
+    as its own account); the Cloud Scheduler jobs; then each event function's invoker grant.
     """
+    d = Deployment.of(ctx)
     app = ctx.app
-    runtime = "python" + ctx.target.python.replace(".", "")
-    store_url, prefix, database = store_settings(ctx)
-    common = ["--gen2", f"--runtime={runtime}", "--region=$REGION", "--source=.", _project_flag()]
-    # Firestore creates collections on first write, so no table needs making at run time.
-    env = f"--set-env-vars=PORTAFN_STORE={store_url},GOOGLE_CLOUD_PROJECT=$PROJECT,PORTAFN_CREATE_TABLES=0"
-    functions: list[list[str]] = []
-    jobs: list[list[str]] = []
-    topics: set[str] = set(published_topics(app))
-    dead_letters: set[str] = set()
-    if app.by_kind("http"):
-        functions.append(
-            [
-                "gcloud",
-                "functions",
-                "deploy",
-                dns_name(f"{app.name}-http"),
-                *common,
-                f"--entry-point={HTTP_TARGET}",
-                "--trigger-http",
-                "--allow-unauthenticated",
-                env,
-            ]
-        )
-    for fn in item_functions(app):
-        trigger = fn.trigger
-        if isinstance(trigger, HttpTrigger):
-            continue
-        name = function_name(app, fn)
-        flags: list[str]
-        if isinstance(trigger, QueueTrigger | TopicTrigger):
-            topic = trigger.queue if isinstance(trigger, QueueTrigger) else trigger.topic
-            topics.add(topic)
-            flags = [f"--trigger-topic={topic}"]
-        elif isinstance(trigger, ScheduleTrigger):
-            topic = schedule_topic(fn)
-            topics.add(topic)
-            flags = [f"--trigger-topic={topic}"]
-            jobs.append(
-                [
-                    "gcloud",
-                    "scheduler",
-                    "jobs",
-                    "create",
-                    "pubsub",
-                    name,
-                    _project_flag(),
-                    "--location=$REGION",
-                    f"--schedule={trigger.cron.expression}",
-                    "--time-zone=Etc/UTC",
-                    f"--topic={topic}",
-                    f"--message-body={fn.name}",
-                ]
-            )
-        elif isinstance(trigger, StorageTrigger):
-            kind = "finalized" if trigger.on == "created" else "deleted"
-            flags = [
-                f"--trigger-event-filters=type=google.cloud.storage.object.v1.{kind}",
-                f"--trigger-event-filters=bucket={trigger.bucket}",
-            ]
-        elif isinstance(trigger, ChangesTrigger):
-            flags = [
-                "--trigger-event-filters=type=google.cloud.firestore.document.v1.written",
-                f"--trigger-event-filters=database={database}",
-                f"--trigger-event-filters-path-pattern=document={prefix}{trigger.table.name}/{{doc}}",
-                "--trigger-location=$FIRESTORE_LOCATION",
-            ]
-        elif isinstance(trigger, EventTrigger):
-            flags = [f"--trigger-event-filters=type={trigger.type}"]
-        else:
-            raise ValueError(f"no GCP trigger for a {type(trigger).__name__}")
-        dead_letters.add(dead_letter_topic(fn))
-        # --retry: a raise (retry outcome) is redelivered; without it Eventarc drops a failed event.
-        functions.append(
-            [
-                "gcloud",
-                "functions",
-                "deploy",
-                name,
-                *common,
-                f"--entry-point={fn.name}",
-                *flags,
-                "--retry",
-                env,
-            ]
-        )
-    topic_cmds = [
-        ["gcloud", "pubsub", "topics", "create", t, _project_flag()] for t in sorted(topics | dead_letters)
+    triggers = {fn.name: trigger_of(d, fn) for fn in event_functions(app)}
+    dead_letters = sorted({dead_letter_topic(fn) for fn in event_functions(app)})
+    topics = set(published_topics(app)).union(*(t.topics for t in triggers.values()))
+    ids = identities(app)
+    return [
+        *(
+            ["gcloud", "pubsub", "topics", "create", t, _project_flag()]
+            for t in sorted(topics | set(dead_letters))
+        ),
+        *(_keep_dead_letters(t) for t in dead_letters),
+        *(cmd for identity in ids for cmd in identity.grant_commands()),
+        *_ttl_commands(d),
+        *_index_commands(d),
+        *_function_commands(d, triggers, ids),
+        *(t.job for t in triggers.values() if t.job is not None),
+        *(identity.invoker_command() for identity in ids if identity.invoked_by_events),
     ]
-    keep_cmds = [
-        [
-            "gcloud",
-            "pubsub",
-            "subscriptions",
-            "create",
-            f"{t}-sub",
-            f"--topic={t}",
-            "--message-retention-duration=7d",
-            _project_flag(),
-        ]
-        for t in sorted(dead_letters)
+
+
+def _keep_dead_letters(topic: str) -> list[str]:
+    return [
+        *("gcloud", "pubsub", "subscriptions", "create", f"{topic}-sub"),
+        f"--topic={topic}",
+        "--message-retention-duration=7d",
+        _project_flag(),
     ]
-    pk, sk, expires = PK, SK, EXPIRES
-    db = [] if database == "(default)" else [f"--database={database}"]
-    ttl_cmds = [
+
+
+def _ttl_commands(d: Deployment) -> list[list[str]]:
+    return [
         [
-            "gcloud",
-            "firestore",
-            "fields",
-            "ttls",
-            "update",
-            expires,
-            f"--collection-group={prefix}{name}",
+            *("gcloud", "firestore", "fields", "ttls", "update", EXPIRES),
+            f"--collection-group={d.prefix}{name}",
             "--enable-ttl",
-            *db,
+            *d.database_flags(),
             _project_flag(),
         ]
-        for name, table in sorted(app.tables.items())
+        for name, table in sorted(d.app.tables.items())
         if table.spec.ttl_field is not None
     ]
-    index_cmds = [
+
+
+def _index_commands(d: Deployment) -> list[list[str]]:
+    return [
         [
-            "gcloud",
-            "firestore",
-            "indexes",
-            "composite",
-            "create",
-            f"--collection-group={prefix}{name}",
+            *("gcloud", "firestore", "indexes", "composite", "create"),
+            f"--collection-group={d.prefix}{name}",
             "--query-scope=COLLECTION",
-            f"--field-config=field-path={pk},order=ascending",
-            f"--field-config=field-path={sk},order={order}",
-            *db,
+            f"--field-config=field-path={PK},order=ascending",
+            f"--field-config=field-path={SK},order={order}",
+            *d.database_flags(),
             _project_flag(),
         ]
-        for name, table in sorted(app.tables.items())
+        for name, table in sorted(d.app.tables.items())
         if table.spec.sort_key is not None
         for order in ("ascending", "descending")
     ]
-    return topic_cmds + keep_cmds + ttl_cmds + index_cmds + functions + jobs
+
+
+def _function_commands(d: Deployment, triggers: dict[str, Trigger], ids: list[Identity]) -> list[list[str]]:
+    by_function = {identity.function: identity for identity in ids}
+    commands: list[list[str]] = []
+    if d.app.by_kind("http"):
+        identity = by_function[http_function_name(d.app)]
+        commands.append(
+            [
+                *("gcloud", "functions", "deploy", identity.function),
+                *d.common(),
+                f"--entry-point={HTTP_TARGET}",
+                "--trigger-http",
+                "--allow-unauthenticated",
+                f"--service-account={identity.email}",
+                d.env(),
+            ]
+        )
+    for fn in event_functions(d.app):
+        identity = by_function[function_name(d.app, fn)]
+        # --retry: a raise (retry outcome) is redelivered; without it Eventarc drops a failed event.
+        commands.append(
+            [
+                *("gcloud", "functions", "deploy", identity.function),
+                *d.common(),
+                f"--entry-point={fn.name}",
+                *triggers[fn.name].flags,
+                "--retry",
+                f"--service-account={identity.email}",
+                f"--trigger-service-account={identity.email}",
+                d.env(),
+            ]
+        )
+    return commands
 
 
 def function_name(app: App, fn: Function) -> str:
     """The Cloud Functions name of an event function."""
     return dns_name(f"{app.name}-{fn.name}")
+
+
+def http_function_name(app: App) -> str:
+    """The Cloud Functions name of the one function that routes every HTTP function of ``app``."""
+    return dns_name(f"{app.name}-http")
+
+
+# -- one service account per function, with only the roles it needs ---------------------------------
+
+DATASTORE_ROLE = "roles/datastore.user"
+"""Read and write Firestore documents (project-wide: Firestore has no per-collection IAM)."""
+EVENT_RECEIVER_ROLE = "roles/eventarc.eventReceiver"
+"""Receive events Eventarc routes straight from their source (Cloud Storage, Firestore, others)."""
+PUBLISHER_ROLE = "roles/pubsub.publisher"
+"""Publish to one topic (granted on the topic, not the project)."""
+
+_PROJECT_GRANT = ("gcloud", "projects", "add-iam-policy-binding", "$PROJECT")
+_TOPIC_GRANT = ("gcloud", "pubsub", "topics", "add-iam-policy-binding")
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """The service account one Cloud Function runs as, and what it is granted.
+
+    Logs need no role: Cloud Functions collects what a function writes to stdout and stderr.
+    """
+
+    function: str
+    account: str
+    project_roles: tuple[str, ...]
+    publishes_to: tuple[str, ...]
+    invoked_by_events: bool
+
+    @property
+    def email(self) -> str:
+        """The account's address in the deploy's project."""
+        return f"{self.account}@$PROJECT.iam.gserviceaccount.com"
+
+    @property
+    def member(self) -> str:
+        """The account as an IAM member."""
+        return f"serviceAccount:{self.email}"
+
+    def grant_commands(self) -> list[list[str]]:
+        """Create the account, then grant its project roles and its topics' publisher role."""
+        create = [
+            *("gcloud", "iam", "service-accounts", "create", self.account),
+            f"--display-name=portafn {self.function}",
+            _project_flag(),
+        ]
+        project = [
+            [*_PROJECT_GRANT, f"--member={self.member}", f"--role={role}", "--condition=None"]
+            for role in self.project_roles
+        ]
+        topics = [
+            [*_TOPIC_GRANT, topic, f"--member={self.member}", f"--role={PUBLISHER_ROLE}", _project_flag()]
+            for topic in self.publishes_to
+        ]
+        return [create, *project, *topics]
+
+    def invoker_command(self) -> list[str]:
+        """Let the account's trigger invoke its function (an event trigger runs as this account)."""
+        return [
+            *("gcloud", "functions", "add-invoker-policy-binding", self.function),
+            "--region=$REGION",
+            f"--member={self.member}",
+            _project_flag(),
+        ]
+
+
+def identities(app: App) -> list[Identity]:
+    """The service account of each Cloud Function: the HTTP one (for every HTTP function), then
+    one per event function."""
+    out: list[Identity] = []
+    http = [fn for fn in item_functions(app) if isinstance(fn.trigger, HttpTrigger)]
+    if http:
+        out.append(_identity(app, http_function_name(app), http))
+    for fn in event_functions(app):
+        out.append(_identity(app, function_name(app, fn), [fn]))
+    return out
+
+
+def _identity(app: App, function: str, fns: list[Function]) -> Identity:
+    events = [fn for fn in fns if not isinstance(fn.trigger, HttpTrigger)]
+    roles = []
+    if any(uses_store(app, fn) for fn in fns):
+        roles.append(DATASTORE_ROLE)
+    if any(isinstance(fn.trigger, EVENTARC_DIRECT) for fn in events):
+        roles.append(EVENT_RECEIVER_ROLE)
+    topics = {t for fn in fns for t in publishes_to(app, fn)} | {dead_letter_topic(fn) for fn in events}
+    return Identity(function, account_id(function), tuple(roles), tuple(sorted(topics)), bool(events))
+
+
+def uses_store(app: App, fn: Function) -> bool:
+    """Whether ``fn`` reaches the store, directly or through the library.
+
+    Directly: its code names one of the app's tables (``portafn.package.usage``). Through the
+    library: an ``@idempotent`` handler keeps its records there; the outbox's relay and sweep read
+    and delete records; and a function that publishes in an app with an outbox may stage its
+    messages there (``tx=``), which no reading of the code can rule out.
+    """
+    from portafn.package.usage import tables_used, topics_published
+    from portafn.reliability.outbox import RELAY_FUNCTION, SWEEP_FUNCTION
+
+    if tables_used(app, fn) or getattr(fn.handler, "__portafn_idempotent__", False):
+        return True
+    if fn.name in (RELAY_FUNCTION, SWEEP_FUNCTION):
+        return True
+    return bool(topics_published(app, fn)) and _has_outbox(app)
+
+
+def publishes_to(app: App, fn: Function) -> list[str]:
+    """The topics ``fn`` publishes on: those its code names, or every one for the outbox's relay
+    and sweep (they send what any function staged)."""
+    from portafn.package.usage import topics_published
+    from portafn.reliability.outbox import RELAY_FUNCTION, SWEEP_FUNCTION
+
+    if fn.name in (RELAY_FUNCTION, SWEEP_FUNCTION):
+        return published_topics(app)
+    return topics_published(app, fn)
+
+
+def _has_outbox(app: App) -> bool:
+    from portafn.reliability.outbox import Outbox
+    from portafn.reliability.publish import PublishError
+
+    try:
+        Outbox.of(app)
+    except PublishError:
+        return False
+    return True
+
+
+def account_id(function: str) -> str:
+    """A service account id for a function: 6-30 lowercase letters, digits and hyphens, starting
+    with a letter; a long name is cut and given a digest of the whole, so two stay distinct."""
+    name = dns_name(function)
+    if not name[0].isalpha():
+        name = "pf-" + name
+    if len(name) > MAX_ACCOUNT_ID:
+        digest = hashlib.sha256(function.encode()).hexdigest()[:6]
+        name = f"{name[: MAX_ACCOUNT_ID - 7].rstrip('-')}-{digest}"
+    return name if len(name) >= MIN_ACCOUNT_ID else f"{name}-runner"
 
 
 def dead_letter_policy_script(ctx: BuildContext) -> list[str]:
@@ -348,8 +594,9 @@ def dead_letter_policy_script(ctx: BuildContext) -> list[str]:
 
 
 def deploy_script(ctx: BuildContext) -> str:
-    """``deploy.sh``: topics, TTL policies, indexes, every function, scheduler jobs, then the
-    dead-letter policies; creating what already exists is tolerated, so a re-deploy works."""
+    """``deploy.sh``: topics, service accounts and their grants, TTL policies, indexes, every
+    function, scheduler jobs, invoker grants, then the dead-letter policies; creating what already
+    exists is tolerated, so a re-deploy works."""
     lines = [
         "#!/usr/bin/env bash",
         f"# Deploy {ctx.app.name} to Cloud Functions (2nd gen). Generated by portafn package.",
@@ -358,14 +605,42 @@ def deploy_script(ctx: BuildContext) -> str:
         ': "${PROJECT:?set PROJECT}" "${REGION:?set REGION}"',
         'FIRESTORE_LOCATION="${FIRESTORE_LOCATION:-$REGION}"',
         'cd "$(dirname "$0")/source"',
+        *GRANT_FUNCTION,
     ]
     for argv in deploy_commands(ctx):
         text = " ".join(_quote(a) for a in argv)
-        # Creating what already exists (topics, subscriptions, indexes, scheduler jobs) is fine.
-        tolerant = argv[1] in ("pubsub", "scheduler") or argv[2:4] == ["indexes", "composite"]
-        lines.append(text + (" || true" if tolerant else ""))
+        if _is_grant(argv):
+            lines.append(f"grant {text}")
+        else:
+            # Creating what already exists (topics, accounts, indexes, scheduler jobs) is fine.
+            lines.append(text + (" || true" if _creates(argv) else ""))
     lines += dead_letter_policy_script(ctx)
     return "\n".join(lines) + "\n"
+
+
+GRANT_FUNCTION = (
+    "# A new service account takes a moment to reach IAM: a grant is tried again before it fails.",
+    "grant() {",
+    "  local attempt",
+    "  for attempt in 1 2 3 4; do",
+    '    "$@" >/dev/null && return 0',
+    "    sleep $((attempt * 3))",
+    "  done",
+    '  "$@" >/dev/null',
+    "}",
+)
+"""The shell function ``deploy.sh`` runs each IAM grant through."""
+
+
+def _is_grant(argv: list[str]) -> bool:
+    return bool(_GRANTS & set(argv[2:4]))
+
+
+def _creates(argv: list[str]) -> bool:
+    return argv[3] == "create" or argv[2:5] == ["indexes", "composite", "create"]
+
+
+_GRANTS = {"add-iam-policy-binding", "add-invoker-policy-binding"}
 
 
 def _quote(arg: str) -> str:

@@ -29,15 +29,17 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from portafn.cloudevents import format_time
+from portafn.lazy import Lazy
 from portafn.reliability.publish import Outgoing, Publisher, PublishError
 from portafn_gcp.events import CE_PREFIX, CONTENT_TYPE
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from google.cloud.pubsub_v1 import PublisherClient
 
     from portafn.app import Function
@@ -60,17 +62,15 @@ class PubSubPublisher(Publisher):
     """Publishes ``Outgoing`` messages to Pub/Sub topics (see the module docstring)."""
 
     def __init__(self, project: str | None = None, *, timeout: float = DEFAULT_TIMEOUT_S) -> None:
-        self._project = project
+        self._project = Lazy(lambda: project or default_project())
         self.timeout = timeout
-        self._clients: dict[bool, PublisherClient] = {}
-        self._lock = threading.Lock()
+        # One client per ordering mode: an ordered client holds a key back after a failure.
+        self._clients = {ordered: Lazy(_client_maker(ordered)) for ordered in (False, True)}
 
     @property
     def project(self) -> str:
         """The project that owns the topics (resolved on first use)."""
-        if self._project is None:
-            self._project = default_project()
-        return self._project
+        return self._project.get()
 
     def topic_path(self, topic: str) -> str:
         """The full name of a topic: ``projects/<project>/topics/<topic>``."""
@@ -78,17 +78,7 @@ class PubSubPublisher(Publisher):
 
     def client(self, *, ordered: bool) -> PublisherClient:
         """The publisher client (with message ordering on, for ``ordered``), made once."""
-        client = self._clients.get(ordered)
-        if client is None:
-            with self._lock:
-                client = self._clients.get(ordered)
-                if client is None:
-                    from google.cloud import pubsub_v1
-
-                    options = pubsub_v1.types.PublisherOptions(enable_message_ordering=ordered)
-                    client = pubsub_v1.PublisherClient(publisher_options=options)
-                    self._clients[ordered] = client
-        return client
+        return self._clients[ordered].get()
 
     def publish(self, message: Outgoing) -> None:
         """Send one message and wait (bounded) until Pub/Sub has accepted it."""
@@ -110,11 +100,22 @@ class PubSubPublisher(Publisher):
 
     def close(self) -> None:
         """Stop the clients (sending what they still hold)."""
-        with self._lock:
-            clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            with contextlib.suppress(Exception):  # closing must not fail
-                client.stop()
+        for lazy in self._clients.values():
+            client = lazy.reset()
+            if client is not None:
+                with contextlib.suppress(Exception):  # closing must not fail
+                    client.stop()
+
+
+def _client_maker(ordered: bool) -> Callable[[], PublisherClient]:
+    def make() -> PublisherClient:
+        from google.cloud import pubsub_v1
+
+        options = pubsub_v1.types.PublisherOptions(enable_message_ordering=ordered)
+        client: PublisherClient = pubsub_v1.PublisherClient(publisher_options=options)
+        return client
+
+    return make
 
 
 def default_project() -> str:

@@ -65,28 +65,14 @@ def deliver(
         result = runtime.handle_event(fn, event, invocation)
     except Exception as exc:
         # Imported on failure only: an app whose events succeed never loads portafn.reliability.
-        from portafn.reliability.outcomes import Outcome, outcome_of, reason_of
+        from portafn.reliability.outcomes import Outcome, outcome_of
 
         outcome = outcome_of(exc)
         if outcome is Outcome.SUCCESS:
             _last.value = (Outcome.SUCCESS, type(exc).__name__)
             return None
         if outcome is Outcome.DEAD_LETTER:
-            reason = reason_of(exc) or type(exc).__name__
-            try:
-                topic = forward_dead_letter(runtime, fn, event, reason, native=native)
-            except Exception as failed:
-                _last.value = (Outcome.RETRY, type(failed).__name__)
-                _log.error(
-                    "dead letter not forwarded; the platform will redeliver it",
-                    extra={"function": fn.name, "event_id": event.id, "error": type(failed).__name__},
-                )
-                raise failed from None
-            _last.value = (Outcome.DEAD_LETTER, type(exc).__name__)
-            _log.warning(
-                "event dead-lettered and acknowledged",
-                extra={"function": fn.name, "event_id": event.id, "topic": topic, "reason": reason},
-            )
+            _dead_letter(runtime, fn, event, exc, native)
             return None
         _last.value = (Outcome.RETRY, type(exc).__name__)
         # The runtime logged the handler's traceback; this line says what happens next.
@@ -97,6 +83,30 @@ def deliver(
         raise
     _last.value = ("success", None)
     return result
+
+
+def _dead_letter(
+    runtime: Runtime, fn: Function, event: Event[Any], exc: Exception, native: Event[Any] | None
+) -> None:
+    """Forward a ``DeadLetter``ed event, so it can be acknowledged; raise if that fails, so the
+    platform redelivers it instead (never lost)."""
+    from portafn.reliability.outcomes import Outcome, reason_of
+
+    reason = reason_of(exc) or type(exc).__name__
+    try:
+        topic = forward_dead_letter(runtime, fn, event, reason, native=native)
+    except Exception as failed:
+        _last.value = (Outcome.RETRY, type(failed).__name__)
+        _log.error(
+            "dead letter not forwarded; the platform will redeliver it",
+            extra={"function": fn.name, "event_id": event.id, "error": type(failed).__name__},
+        )
+        raise failed from None
+    _last.value = (Outcome.DEAD_LETTER, type(exc).__name__)
+    _log.warning(
+        "event dead-lettered and acknowledged",
+        extra={"function": fn.name, "event_id": event.id, "topic": topic, "reason": reason},
+    )
 
 
 def forward_dead_letter(
