@@ -14,7 +14,7 @@ from urllib.parse import unquote_plus
 import pytest
 from portafn_aws import events as ev
 from portafn_aws import lambda_handler
-from portafn_aws.dynamodb_codec import item_to_python
+from portafn_aws.dynamodb_keys import item_to_python
 from portafn_aws.http import from_response, http_source, to_request
 from pydantic import BaseModel
 

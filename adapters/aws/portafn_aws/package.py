@@ -79,7 +79,7 @@ QUEUE_ACTIONS = (
     "sqs:ReceiveMessage",
 )
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
-# A handler's DeadLetter: find the queue's DLQ (portafn_aws.deadletter) and send to it.
+# A handler's DeadLetter: find the queue's DLQ (portafn_aws.outcomes) and send to it.
 DLQ_LOOKUP_ACTIONS = ("sqs:GetQueueUrl",)
 DLQ_SEND_ACTIONS = ("sqs:SendMessage",)
 PUBLISH_ACTIONS = ("sns:Publish",)
