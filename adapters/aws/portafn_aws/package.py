@@ -2,7 +2,7 @@
 
 The zip holds the user's package, ``portafn``, ``portafn-aws`` and the app's dependencies built
 for the target (``--python``, ``--arch``), without boto3 and what only it needs: the Lambda Python
-runtime provides them. Each portafn function becomes one ``AWS::Serverless::Function`` with its own
+runtime provides them. Test stand-ins (``portafn_aws/dev``, ``portafn/dev``) are left out. Each portafn function becomes one ``AWS::Serverless::Function`` with its own
 role, which names only the actions the DynamoDB store performs, on only the tables the function's
 code uses (see ``usage.py``), plus what its event source needs.
 
@@ -56,6 +56,9 @@ ARCHES = ("x86_64", "arm64", "aarch64")
 ENTRY = "lambda_function"
 HANDLER = f"{ENTRY}.handler"
 ZIP = "lambda.zip"
+# Local stand-ins for AWS (DynamoDB Local and moto launchers) and the core's process helpers that
+# start them are for tests and `portafn dev`; nothing a Lambda imports needs them, so they stay out.
+LEFT_OUT = ("portafn/dev/", "portafn_aws/dev/")
 TEMPLATE = "template.json"
 
 # What the DynamoDB store calls at run time (portafn_aws.dynamodb_store): item reads and writes,
@@ -110,7 +113,8 @@ def write(ctx: BuildContext) -> list[Artifact]:
     )
     zip_path = ctx.out / ZIP
     ctx.progress(f"writing {zip_path}")
-    write_zip(zip_path, [*tree_files(ctx.site), *ctx.source], {f"{ENTRY}.py": entry.encode()})
+    installed = [(name, path) for name, path in tree_files(ctx.site) if not name.startswith(LEFT_OUT)]
+    write_zip(zip_path, [*installed, *ctx.source], {f"{ENTRY}.py": entry.encode()})
     template = write_file(ctx.out / TEMPLATE, dump_json(sam_template(ctx)))
     return [measure(zip_path, "Lambda deployment package", LIMITS), Artifact(template, "AWS SAM template")]
 
