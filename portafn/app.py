@@ -238,6 +238,22 @@ class App:
         """Registered functions of one trigger kind, in registration order."""
         return [f for f in self.functions.values() if f.kind == kind]
 
+    def storage_functions(self, bucket: str, on: str) -> list[Function]:
+        """The functions on objects ``on`` (created or deleted) in ``bucket``, in registration order."""
+        return [
+            fn
+            for fn in self.functions.values()
+            if isinstance(fn.trigger, StorageTrigger) and (fn.trigger.bucket, fn.trigger.on) == (bucket, on)
+        ]
+
+    def event_functions(self, type: str) -> list[Function]:
+        """The functions on CloudEvents of ``type``, in registration order."""
+        return [
+            fn
+            for fn in self.functions.values()
+            if isinstance(fn.trigger, EventTrigger) and fn.trigger.type == type
+        ]
+
     # -- internals ----------------------------------------------------------------------------
 
     def _event(self, make_trigger: Callable[[str], Trigger], name: str | None) -> Callable[[F], F]:

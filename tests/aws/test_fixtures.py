@@ -14,13 +14,13 @@ from urllib.parse import unquote_plus
 import pytest
 from portafn_aws import events as ev
 from portafn_aws import lambda_handler
-from portafn_aws.dynamodb_codec import item_to_python
+from portafn_aws.dynamodb_keys import item_to_python
 from portafn_aws.http import from_response, http_source, to_request
 from pydantic import BaseModel
 
 from portafn import App, Change, Event, Message, Schedule, StorageEvent
 from portafn.errors import EventFormatError
-from portafn.http import HttpResponse
+from portafn.http import HttpRequest, HttpResponse
 from tests.support.fixtures import fixture_params, load
 
 
@@ -50,33 +50,49 @@ def _check_http(path: Path, expected_source: str) -> None:
         return
     req = to_request(data, source)
     if source == "apigw-v2":
-        assert req.method == data["requestContext"]["http"]["method"]
-        assert req.path == (data.get("rawPath") or data["requestContext"]["http"]["path"])
-        for name, value in (data.get("headers") or {}).items():
-            assert req.headers.get(name) == value
-        for cookie in data.get("cookies") or []:
-            name, sep, value = cookie.partition("=")
-            if sep:  # some samples carry bare words; only name=value pairs are cookies
-                assert req.cookies[name.strip()] == value
-        if data.get("cookies"):
-            assert req.headers.get("cookie") == "; ".join(data["cookies"])
-        for name, value in (data.get("queryStringParameters") or {}).items():
-            # v2 joins repeated values with commas; the raw query string keeps them apart.
-            assert ",".join(req.query[name]) == value
+        _check_v2_request(req, data)
     else:
-        assert req.method == data["httpMethod"]
-        assert req.path == data["path"]
-        multi = data.get("multiValueHeaders")
-        for name, values in (multi or data.get("headers") or {}).items():
-            expect = values if multi else [values]
-            assert req.headers.get_all(name) == [str(v) for v in expect or []]
-        mq = data.get("multiValueQueryStringParameters")
-        for name, values in (mq or data.get("queryStringParameters") or {}).items():
-            expect = values if mq else [values]
-            if source == "alb":
-                assert req.query[unquote_plus(name)] == [unquote_plus(v) for v in expect]
-            else:
-                assert req.query[name] == expect
+        _check_v1_request(req, data, source)
+    _check_body(req, data)
+    assert req.raw is data
+    _check_response_shape(from_response(_sample_response(), source, data), source, event=data)
+
+
+def _check_v2_request(req: HttpRequest, data: dict[str, Any]) -> None:
+    """Payload 2.0: method and path, headers, cookies, and the comma-joined query."""
+    assert req.method == data["requestContext"]["http"]["method"]
+    assert req.path == (data.get("rawPath") or data["requestContext"]["http"]["path"])
+    for name, value in (data.get("headers") or {}).items():
+        assert req.headers.get(name) == value
+    for cookie in data.get("cookies") or []:
+        name, sep, value = cookie.partition("=")
+        if sep:  # some samples carry bare words; only name=value pairs are cookies
+            assert req.cookies[name.strip()] == value
+    if data.get("cookies"):
+        assert req.headers.get("cookie") == "; ".join(data["cookies"])
+    for name, value in (data.get("queryStringParameters") or {}).items():
+        # v2 joins repeated values with commas; the raw query string keeps them apart.
+        assert ",".join(req.query[name]) == value
+
+
+def _check_v1_request(req: HttpRequest, data: dict[str, Any], source: str) -> None:
+    """Payload 1.0 and ALB: method and path, every header value, every query value."""
+    assert req.method == data["httpMethod"]
+    assert req.path == data["path"]
+    multi = data.get("multiValueHeaders")
+    for name, values in (multi or data.get("headers") or {}).items():
+        expect = values if multi else [values]
+        assert req.headers.get_all(name) == [str(v) for v in expect or []]
+    mq = data.get("multiValueQueryStringParameters")
+    for name, values in (mq or data.get("queryStringParameters") or {}).items():
+        expect = values if mq else [values]
+        if source == "alb":
+            assert req.query[unquote_plus(name)] == [unquote_plus(v) for v in expect]
+        else:
+            assert req.query[name] == expect
+
+
+def _check_body(req: HttpRequest, data: dict[str, Any]) -> None:
     body = data.get("body")
     if body is None:
         assert req.body == b""
@@ -84,8 +100,6 @@ def _check_http(path: Path, expected_source: str) -> None:
         assert req.body == base64.b64decode(body)
     else:
         assert req.body == body.encode()
-    assert req.raw is data
-    _check_response_shape(from_response(_sample_response(), source, data), source, event=data)
 
 
 def _valid_base64(text: str) -> bool:

@@ -15,9 +15,8 @@ from typing import Any
 import boto3
 import pytest
 from portafn_aws import lambda_handler
-from portafn_aws.batch import BatchFailed
-from portafn_aws.deadletter import REASON_ATTRIBUTE, dlq_env_name, dlq_name
 from portafn_aws.driver import AwsDriver
+from portafn_aws.outcomes import REASON_ATTRIBUTE, BatchFailed, dlq_env_name, dlq_name
 
 from portafn import App, Message
 from portafn.dev.servers import RunningServer

@@ -373,7 +373,7 @@ def test_context_that_does_not_fit_travels_packed_and_reads_back_whole() -> None
 def test_importing_the_publisher_and_dead_letter_modules_loads_no_sdk() -> None:
     from tests.aws.test_import_isolation import new_modules, roots
 
-    loaded = new_modules("import portafn_aws.publish, portafn_aws.deadletter")
+    loaded = new_modules("import portafn_aws.publish, portafn_aws.outcomes")
     assert "portafn_aws.publish" in loaded
     assert not roots(loaded) & {"boto3", "botocore", "azure", "google", "portafn_azure", "portafn_gcp"}
 

@@ -96,6 +96,14 @@ def test_zip_has_no_boto3_and_no_other_provider(aws_build: PackageResult) -> Non
     assert not any("__pycache__" in n for n in _names(artifact(aws_build, "lambda.zip")))
 
 
+def test_local_test_servers_never_reach_the_zip(aws_build: PackageResult) -> None:
+    """DynamoDB Local and moto launchers (portafn_aws/dev) and the core's server helpers
+    (portafn/dev) are test stand-ins; the rest of both packages ships."""
+    names = _names(artifact(aws_build, "lambda.zip"))
+    assert [n for n in names if n.startswith(("portafn/dev/", "portafn_aws/dev/"))] == []
+    assert {"portafn/app.py", "portafn_aws/entry.py", "portafn_aws/outcomes.py"} <= set(names)
+
+
 def test_two_builds_are_byte_identical(aws_build: PackageResult, build: Builder) -> None:
     again = build("aws", python=PYTHON, arch="x86_64")
     first, second = artifact(aws_build, "lambda.zip"), artifact(again, "lambda.zip")

@@ -24,10 +24,10 @@ from portafn.events import ATTACHED_CHANGE_TYPE, Change, Event, Message, Storage
 from portafn.http import HttpRequest, HttpResponse, is_text_type
 from portafn.reliability.publish import Outgoing
 from portafn.testing.drivers import Delivery, no_native_attached
-from portafn_aws.batch import BatchFailed
-from portafn_aws.dynamodb_codec import encode_key, item_to_dynamo
+from portafn_aws.dynamodb_keys import encode_key, item_to_dynamo
 from portafn_aws.dynamodb_store import ETAG, PK, SK, physical_name, prefix_from_url
 from portafn_aws.entry import LambdaHandler
+from portafn_aws.outcomes import BatchFailed
 from portafn_aws.publish import SnsPublisher
 
 ACCOUNT = "123456789012"

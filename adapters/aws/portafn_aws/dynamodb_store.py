@@ -50,7 +50,7 @@ from portafn.store.port import (
     TransactOp,
     Write,
 )
-from portafn_aws.dynamodb_codec import (
+from portafn_aws.dynamodb_keys import (
     decode_key,
     encode_key,
     item_to_dynamo,

@@ -4,52 +4,65 @@ One Lambda may serve one function (``lambda_handler(app, "nightly")`` or the ``P
 environment variable) or all of them. Serving all, it routes by the event's shape:
 
 - HTTP (API Gateway v1/v2, function URLs, ALB): by method and path, through the app's router;
-- SQS: the queue function whose queue name is the last segment of ``eventSourceARN``; if none,
-  an SNS notification inside the body goes to the topic function of its ``TopicArn``, and S3
-  notifications inside the body go to the matching storage functions;
-- Kinesis: the queue function named like the stream;
-- SNS: the topic function named like the topic;
-- S3 (direct or via EventBridge): the storage function of the bucket and action;
-- DynamoDB Streams: the changes function whose table's physical name (the ``dynamodb://`` URL's
-  ``prefix`` plus the table name) is the table in ``eventSourceARN``;
-- EventBridge scheduled events: the only schedule function, or the one whose name is the rule's
-  name or its last ``-``-separated part (``orders-prod-nightly`` serves ``nightly``);
-- other EventBridge events: the event function whose type is the ``detail-type``.
+- ``Records``: by the first record's ``eventSource``, through ``RECORD_SOURCES`` (one handler per
+  service), each finding its function with the App's typed lookups:
+
+  - SQS: the queue function whose queue name is the last segment of ``eventSourceARN``; if none,
+    an SNS notification inside the body goes to the topic function of its ``TopicArn``, and S3
+    notifications inside the body go to the matching storage functions;
+  - Kinesis: the queue function named like the stream;
+  - SNS: the topic function named like the topic;
+  - S3: the storage function of the bucket and action;
+  - DynamoDB Streams: the changes function whose table's physical name (the ``dynamodb://``
+    URL's ``prefix`` plus the table name) is the table in ``eventSourceARN``;
+
+- EventBridge: scheduled events go to the only schedule function, or the one whose name is the
+  rule's name or its last ``-``-separated part (``orders-prod-nightly`` serves ``nightly``); S3
+  notifications to the storage function of the bucket and action; any other event to the event
+  function whose type is the ``detail-type``.
 
 Outcomes: a handler raising ``DeadLetter`` on SQS has its message sent to the queue's DLQ and
 reported as done; on SNS, S3, schedules and EventBridge (asynchronous invocations) the event goes
 to ``PORTAFN_DLQ_URL`` and the invocation succeeds, else the error is raised for Lambda's retries
-and on-failure destination; on the streams it is a failure. See ``portafn_aws.deadletter``.
+and on-failure destination; on the streams it is a failure. See ``portafn_aws.outcomes``.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
 from portafn.app import App, Function
 from portafn.errors import EventFormatError, PortafnError
-from portafn.events import Event
-from portafn.log import get_logger
+from portafn.events import Event, StorageEvent
+from portafn.lazy import Lazy
 from portafn.runtime import Invocation, Runtime
+from portafn.triggers import ChangesTrigger, ScheduleTrigger, Trigger
 from portafn_aws import events as ev
-from portafn_aws.batch import run_batch
 from portafn_aws.dynamodb_store import physical_name, prefix_from_url
 from portafn_aws.http import from_response, http_source, to_request
-
-if TYPE_CHECKING:
-    from portafn_aws.deadletter import QueueActions
+from portafn_aws.outcomes import QueueActions, SqsQueueActions, run_async, run_batch
 
 FUNCTION_ENV = "PORTAFN_FUNCTION"
-_log = get_logger("portafn.aws")
+T = TypeVar("T", bound=Trigger)
 
 
 class NoFunctionFor(PortafnError):
     """No registered function takes this event (a deployment wiring mistake, named plainly)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """One ``Records`` invocation: the records, the invocation, and the whole event (for DLQs)."""
+
+    records: Sequence[Mapping[str, Any]]
+    inv: Invocation
+    event: Mapping[str, Any]
 
 
 class LambdaHandler:
@@ -58,7 +71,10 @@ class LambdaHandler:
     def __init__(self, app: App, function: str | None = None, *, actions: QueueActions | None = None) -> None:
         self.app = app
         self.runtime = Runtime(app, "aws")
-        self._actions = actions
+        # The SQS client behind the real actions is made only when a message needs one.
+        self._actions: Lazy[QueueActions] = Lazy(SqsQueueActions)
+        if actions is not None:
+            self._actions = Lazy(lambda: actions)
         name = function or os.environ.get(FUNCTION_ENV) or None
         # Resolve now so a wrong name fails at init (Lambda reports an init error), not per call.
         self.function: Function | None = app.function(name) if name else None
@@ -78,128 +94,121 @@ class LambdaHandler:
             return from_response(self.runtime.handle_http(request, invocation), source, event)
         records = event.get("Records")
         if isinstance(records, list):
-            return self._records(records, invocation, event)
+            return self._records(Batch(records, invocation, event))
         if ev.is_eventbridge(event):
-            return self._async(event, lambda: self._eventbridge(event, invocation))
+            return run_async(event, lambda: self._eventbridge(event, invocation), self._actions.get)
         raise EventFormatError("aws", "event", "not an event shape this adapter knows", keys=event.keys())
 
     @property
     def actions(self) -> QueueActions:
         """What the handler does to messages beyond its answer (dead-letter, delay): SQS."""
-        if self._actions is None:
-            from portafn_aws.deadletter import SqsQueueActions
+        return self._actions.get()
 
-            self._actions = SqsQueueActions()
-        return self._actions
+    # -- records: one handler per source (RECORD_SOURCES) ----------------------------------------
 
-    def _async(self, event: Mapping[str, Any], run: Callable[[], Any]) -> Any:
-        """Run an asynchronously invoked handler; a dead letter goes to the function's DLQ."""
-        try:
-            return run()
-        except Exception as exc:
-            from portafn.reliability.outcomes import Outcome, outcome_of
-
-            if outcome_of(exc) is not Outcome.DEAD_LETTER:
-                raise
-            try:
-                self.actions.dead_letter_event(event, exc)
-            except Exception as send_error:
-                # No DLQ, or it refused: raise, so Lambda retries and then uses OnFailure.
-                _log.warning("dead letter not sent, raising instead: %s", type(send_error).__name__)
-                raise exc from None
-            _log.warning("event sent to the dead-letter queue: %s", exc)
+    def _records(self, batch: Batch) -> Any:
+        if not batch.records:
             return None
-
-    # -- records ---------------------------------------------------------------------------
-
-    def _records(self, records: list[Any], inv: Invocation, event: Mapping[str, Any]) -> Any:
-        if not records:
-            return None
-        if not all(isinstance(r, Mapping) for r in records):
-            raise EventFormatError("aws", "Records", "every record must be an object", keys=event.keys())
-        source = ev.record_source(records[0])
-        if source == "sqs":
-            fifo = str(records[0].get("eventSourceARN", "")).endswith(".fifo")
-            return run_batch(
-                records,
-                lambda r: self._sqs(r, inv),
-                lambda r: str(r.get("messageId", "")),
-                "fifo" if fifo else "independent",
-                dead_letter=lambda r, e: self.actions.dead_letter(r, e),
-                delay=lambda r, seconds: self.actions.delay(r, seconds),
+        if not all(isinstance(r, Mapping) for r in batch.records):
+            raise EventFormatError(
+                "aws", "Records", "every record must be an object", keys=batch.event.keys()
             )
-        if source == "kinesis":
-            return run_batch(records, lambda r: self._kinesis(r, inv), ev.kinesis_sequence, "stream")
-        if source == "dynamodb":
-            return run_batch(records, lambda r: self._change(r, inv), ev.dynamodb_sequence, "stream")
-        results = []
-        for record in records:
-            # SNS and S3 invoke Lambda asynchronously: a raise makes Lambda retry, then dead-letter.
-            if source == "sns":
-                results.append(self._async(event, partial(self._sns, record, inv)))
-            else:
-                results.append(self._async(event, partial(self._s3, record, inv)))
+        handle = RECORD_SOURCES[ev.record_source(batch.records[0])]
+        return handle(self, batch)
+
+    def _sqs_records(self, batch: Batch) -> Any:
+        fifo = str(batch.records[0].get("eventSourceARN", "")).endswith(".fifo")
+        return run_batch(
+            batch.records,
+            lambda r: self._sqs(r, batch.inv),
+            lambda r: str(r.get("messageId", "")),
+            "fifo" if fifo else "independent",
+            dead_letter=lambda r, e: self.actions.dead_letter(r, e),
+            delay=lambda r, seconds: self.actions.delay(r, seconds),
+        )
+
+    def _kinesis_records(self, batch: Batch) -> Any:
+        return run_batch(batch.records, lambda r: self._kinesis(r, batch.inv), ev.kinesis_sequence, "stream")
+
+    def _stream_records(self, batch: Batch) -> Any:
+        return run_batch(batch.records, lambda r: self._change(r, batch.inv), ev.dynamodb_sequence, "stream")
+
+    def _sns_records(self, batch: Batch) -> Any:
+        return self._each_async(batch, self._sns)
+
+    def _s3_records(self, batch: Batch) -> Any:
+        return self._each_async(batch, self._s3)
+
+    def _each_async(self, batch: Batch, handle: Callable[[Mapping[str, Any], Invocation], Any]) -> Any:
+        # SNS and S3 invoke Lambda asynchronously: a raise makes Lambda retry, then dead-letter.
+        results = [
+            run_async(batch.event, partial(handle, record, batch.inv), self._actions.get)
+            for record in batch.records
+        ]
         return _jsonable(results[0]) if len(results) == 1 else None
+
+    # -- one record ------------------------------------------------------------------------
+
+    def _sqs(self, record: Mapping[str, Any], inv: Invocation) -> None:
+        # What an SQS body may carry, tried in order: the queue's own message, an SNS
+        # notification (topic subscription), S3 notifications (bucket notification to SQS).
+        for carried in (self._sqs_message, self._sns_in_sqs, self._s3_in_sqs):
+            if carried(record, inv):
+                return
+        queue = ev.arn_name(record.get("eventSourceARN"))
+        raise NoFunctionFor(f"no queue function for SQS queue {queue!r}; functions: {self._names()}")
+
+    def _sqs_message(self, record: Mapping[str, Any], inv: Invocation) -> bool:
+        if self.function is not None:
+            target = self.function if self.function.kind == "queue" else None
+        else:
+            found = self._consumers("queue", ev.arn_name(record.get("eventSourceARN")))
+            target = found[0] if found else None
+        if target is None:
+            return False
+        self.runtime.handle_event(target, ev.sqs_message(record), inv)
+        return True
+
+    def _sns_in_sqs(self, record: Mapping[str, Any], inv: Invocation) -> bool:
+        envelope = ev.sns_envelope_in_sqs(record)
+        if envelope is None or not self._serves("topic"):
+            return False
+        topic = ev.arn_name(envelope.get("TopicArn"))
+        fn = self._pick("topic", self._consumers("topic", topic), f"SNS topic {topic!r} via SQS")
+        self.runtime.handle_event(fn, ev.sns_via_sqs_message(record), inv)
+        return True
+
+    def _s3_in_sqs(self, record: Mapping[str, Any], inv: Invocation) -> bool:
+        inner = ev.s3_in_sqs(record)
+        if not inner or not self._serves("storage"):
+            return False
+        for s3_record in inner:
+            self._s3(s3_record, inv)
+        return True
 
     def _sns(self, record: Mapping[str, Any], inv: Invocation) -> Any:
         msg = ev.sns_message(record)
-        topic = msg.queue
-        fn = self._pick(("topic",), lambda f: _trigger_attr(f, "topic") == topic, f"SNS topic {topic!r}")
+        fn = self._pick("topic", self._consumers("topic", msg.queue), f"SNS topic {msg.queue!r}")
         return self.runtime.handle_event(fn, msg, inv)
-
-    def _sqs(self, record: Mapping[str, Any], inv: Invocation) -> None:
-        queue = ev.arn_name(record.get("eventSourceARN"))
-        selected = self.function
-        target = selected if selected is not None and selected.kind == "queue" else None
-        if selected is None:
-            target = self._find(("queue",), lambda f: _trigger_attr(f, "queue") == queue)
-        if target is not None:
-            self.runtime.handle_event(target, ev.sqs_message(record), inv)
-            return
-        envelope = ev.sns_envelope_in_sqs(record)
-        if envelope is not None and (selected is None or selected.kind == "topic"):
-            topic = ev.arn_name(envelope.get("TopicArn"))
-            fn = self._pick(
-                ("topic",), lambda f: _trigger_attr(f, "topic") == topic, f"SNS topic {topic!r} via SQS"
-            )
-            self.runtime.handle_event(fn, ev.sns_via_sqs_message(record), inv)
-            return
-        inner = ev.s3_in_sqs(record)
-        if inner and (selected is None or selected.kind == "storage"):
-            for s3_record in inner:
-                self._s3(s3_record, inv)
-            return
-        raise NoFunctionFor(f"no queue function for SQS queue {queue!r}; functions: {self._names()}")
 
     def _kinesis(self, record: Mapping[str, Any], inv: Invocation) -> None:
         msg = ev.kinesis_message(record)
-        fn = self._pick(
-            ("queue",), lambda f: _trigger_attr(f, "queue") == msg.queue, f"Kinesis stream {msg.queue!r}"
-        )
+        fn = self._pick("queue", self._consumers("queue", msg.queue), f"Kinesis stream {msg.queue!r}")
         self.runtime.handle_event(fn, msg, inv)
 
     def _s3(self, record: Mapping[str, Any], inv: Invocation) -> Any:
-        storage = ev.s3_event(record)
-        return self._storage(storage, inv)
+        return self._storage(ev.s3_event(record), inv)
 
-    def _storage(self, storage: Any, inv: Invocation) -> Any:
+    def _storage(self, storage: StorageEvent, inv: Invocation) -> Any:
         bucket, action = storage.bucket, storage.action
-        fn = self._pick(
-            ("storage",),
-            lambda f: _trigger_attr(f, "bucket") == bucket and _trigger_attr(f, "on") == action,
-            f"S3 bucket {bucket!r} ({action})",
-        )
+        found = self.app.storage_functions(bucket, action)
+        fn = self._pick("storage", found, f"S3 bucket {bucket!r} ({action})")
         return self.runtime.handle_event(fn, storage, inv)
 
     def _change(self, record: Mapping[str, Any], inv: Invocation) -> None:
         physical = ev.table_from_stream_arn(record.get("eventSourceARN"))
-        prefix = prefix_from_url(os.environ.get("PORTAFN_STORE"))
-        fn = self._pick(
-            ("changes",),
-            lambda f: physical_name(prefix, _trigger_attr(f, "table").name) == physical,
-            f"DynamoDB table {physical!r}",
-        )
-        table = _trigger_attr(fn, "table")
+        fn = self._pick("changes", self._change_functions(physical), f"DynamoDB table {physical!r}")
+        table = _trigger(fn, ChangesTrigger).table
         spec = table.spec
         change = ev.change_event(record, table=table.name, key_fields=(spec.partition_key, spec.sort_key))
         self.runtime.handle_event(fn, change, inv)
@@ -207,18 +216,15 @@ class LambdaHandler:
     # -- EventBridge -----------------------------------------------------------------------
 
     def _eventbridge(self, event: Mapping[str, Any], inv: Invocation) -> Any:
-        if ev.is_scheduled(event) and (self.function is None or self.function.kind == "schedule"):
+        if ev.is_scheduled(event) and self._serves("schedule"):
             fn = self._schedule_function(ev.rule_name(event))
-            schedule = ev.schedule_event(event, _trigger_attr(fn, "cron").expression)
+            schedule = ev.schedule_event(event, _trigger(fn, ScheduleTrigger).cron.expression)
             return _jsonable(self.runtime.handle_event(fn, schedule, inv))
-        if ev.is_s3_via_eventbridge(event) and (self.function is None or self.function.kind == "storage"):
+        if ev.is_s3_via_eventbridge(event) and self._serves("storage"):
             return _jsonable(self._storage(ev.s3_eventbridge_event(event), inv))
         cloud_event = ev.eventbridge_event(event)
-        fn = self._pick(
-            ("event",),
-            lambda f: _trigger_attr(f, "type") == cloud_event.type,
-            f"detail-type {cloud_event.type!r}",
-        )
+        found = self.app.event_functions(cloud_event.type)
+        fn = self._pick("event", found, f"detail-type {cloud_event.type!r}")
         return _jsonable(self.runtime.handle_event(fn, cloud_event, inv))
 
     def _schedule_function(self, rule: str | None) -> Function:
@@ -235,29 +241,53 @@ class LambdaHandler:
             f"schedule functions: {', '.join(f.name for f in schedules) or 'none'}"
         )
 
-    # -- routing helpers -------------------------------------------------------------------
+    # -- finding the function --------------------------------------------------------------
 
-    def _find(self, kinds: tuple[str, ...], match: Callable[[Function], bool]) -> Function | None:
-        for fn in self.app.functions.values():
-            if fn.kind in kinds and match(fn):
-                return fn
-        return None
+    def _serves(self, kind: str) -> bool:
+        """Whether this Lambda may take an event for a ``kind`` function."""
+        return self.function is None or self.function.kind == kind
 
-    def _pick(self, kinds: tuple[str, ...], match: Callable[[Function], bool], what: str) -> Function:
+    def _pick(self, kind: str, found: Sequence[Function], what: str) -> Function:
+        """The function this Lambda serves, if it is one; else the first of ``found``."""
         if self.function is not None:
-            if self.function.kind not in kinds:
+            if self.function.kind != kind:
                 raise NoFunctionFor(
                     f"this Lambda serves {self.function.name!r}, a {self.function.kind} function; "
                     f"it cannot take {what}"
                 )
             return self.function
-        found = self._find(kinds, match)
-        if found is None:
-            raise NoFunctionFor(f"no {'/'.join(kinds)} function for {what}; functions: {self._names()}")
-        return found
+        if not found:
+            raise NoFunctionFor(f"no {kind} function for {what}; functions: {self._names()}")
+        return found[0]
+
+    def _consumers(self, kind: str, name: str | None) -> list[Function]:
+        """The ``kind`` (queue or topic) functions on ``name``: a queue and a topic may share it."""
+        if name is None:
+            return []
+        return [fn for fn in self.app.consumers(name) if fn.kind == kind]
+
+    def _change_functions(self, physical: str | None) -> list[Function]:
+        """The functions on the changes of the table DynamoDB calls ``physical``."""
+        prefix = prefix_from_url(os.environ.get("PORTAFN_STORE"))
+        for table in self.app.watched_tables().values():
+            if physical_name(prefix, table.name) == physical:
+                return self.app.change_functions(table)
+        return []
 
     def _names(self) -> str:
         return ", ".join(f"{f.name} ({f.kind})" for f in self.app.functions.values()) or "none"
+
+
+RecordsHandler = Callable[[LambdaHandler, Batch], Any]
+
+# eventSource (through ``events.record_source``) -> the one handler of that service's batch.
+RECORD_SOURCES: dict[ev.RecordSource, RecordsHandler] = {
+    "sqs": LambdaHandler._sqs_records,
+    "kinesis": LambdaHandler._kinesis_records,
+    "dynamodb": LambdaHandler._stream_records,
+    "sns": LambdaHandler._sns_records,
+    "s3": LambdaHandler._s3_records,
+}
 
 
 def lambda_handler(app: App, function: str | None = None) -> LambdaHandler:
@@ -265,9 +295,12 @@ def lambda_handler(app: App, function: str | None = None) -> LambdaHandler:
     return LambdaHandler(app, function)
 
 
-def _trigger_attr(fn: Function, name: str) -> Any:
-    """A trigger's field by name (None when this kind of trigger has no such field)."""
-    return getattr(fn.trigger, name, None)
+def _trigger(fn: Function, kind: type[T]) -> T:
+    """``fn``'s trigger as the type its kind promises (a mismatch is a wiring mistake)."""
+    trigger = fn.trigger
+    if not isinstance(trigger, kind):
+        raise NoFunctionFor(f"function {fn.name!r} is a {fn.kind} function, not a {kind.__name__}")
+    return trigger
 
 
 def _invocation(context: Any) -> Invocation:
@@ -284,8 +317,6 @@ def _invocation(context: Any) -> Invocation:
 
 def _jsonable(value: Any) -> Any:
     """A handler's return value in a form Lambda can serialise."""
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    if isinstance(value, Event):
+    if isinstance(value, BaseModel | Event):
         return value.model_dump(mode="json")
     return value

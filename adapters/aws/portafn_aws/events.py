@@ -28,7 +28,7 @@ from urllib.parse import unquote_plus
 
 from portafn.errors import EventFormatError
 from portafn.events import Change, ChangeKind, Event, Message, Schedule, StorageEvent, StorageObject
-from portafn_aws.dynamodb_codec import decode_key, item_to_python
+from portafn_aws.dynamodb_keys import decode_key, item_to_python
 from portafn_aws.dynamodb_store import INTERNAL, PK, SK
 
 RecordSource = Literal["sqs", "sns", "s3", "dynamodb", "kinesis"]

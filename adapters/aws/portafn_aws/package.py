@@ -2,7 +2,7 @@
 
 The zip holds the user's package, ``portafn``, ``portafn-aws`` and the app's dependencies built
 for the target (``--python``, ``--arch``), without boto3 and what only it needs: the Lambda Python
-runtime provides them. Each portafn function becomes one ``AWS::Serverless::Function`` with its own
+runtime provides them. Test stand-ins (``portafn_aws/dev``, ``portafn/dev``) are left out. Each portafn function becomes one ``AWS::Serverless::Function`` with its own
 role, which names only the actions the DynamoDB store performs, on only the tables the function's
 code uses (see ``usage.py``), plus what its event source needs.
 
@@ -23,12 +23,15 @@ Dead letters and publishing (docs/reliability.md):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from portafn.app import App, Function
 from portafn.package.build import Artifact, BuildContext, Limits, measure
 from portafn.package.common import dump_json, entry_source, item_functions, logical_id, write_file
 from portafn.package.usage import tables_used, topics_published
 from portafn.package.zipper import tree_files, write_zip
+from portafn.store.port import TableSpec
 from portafn.triggers import (
     ChangesTrigger,
     EventTrigger,
@@ -37,6 +40,7 @@ from portafn.triggers import (
     ScheduleTrigger,
     StorageTrigger,
     TopicTrigger,
+    Trigger,
 )
 from portafn_aws.dynamodb_store import EXPIRES, PK, SK
 
@@ -52,6 +56,9 @@ ARCHES = ("x86_64", "arm64", "aarch64")
 ENTRY = "lambda_function"
 HANDLER = f"{ENTRY}.handler"
 ZIP = "lambda.zip"
+# Local stand-ins for AWS (DynamoDB Local and moto launchers) and the core's process helpers that
+# start them are for tests and `portafn dev`; nothing a Lambda imports needs them, so they stay out.
+LEFT_OUT = ("portafn/dev/", "portafn_aws/dev/")
 TEMPLATE = "template.json"
 
 # What the DynamoDB store calls at run time (portafn_aws.dynamodb_store): item reads and writes,
@@ -79,7 +86,7 @@ QUEUE_ACTIONS = (
     "sqs:ReceiveMessage",
 )
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
-# A handler's DeadLetter: find the queue's DLQ (portafn_aws.deadletter) and send to it.
+# A handler's DeadLetter: find the queue's DLQ (portafn_aws.outcomes) and send to it.
 DLQ_LOOKUP_ACTIONS = ("sqs:GetQueueUrl",)
 DLQ_SEND_ACTIONS = ("sqs:SendMessage",)
 PUBLISH_ACTIONS = ("sns:Publish",)
@@ -88,6 +95,7 @@ STREAM_RETRIES = 5  # attempts on a stream record before it goes to the on-failu
 ASYNC_RETRIES = 2  # Lambda's retries of an asynchronous invocation (its maximum)
 DLQ_RETENTION_S = 1_209_600  # 14 days, SQS's maximum, to leave time to look
 OUTBOX_FUNCTIONS = ("portafn_outbox_relay", "portafn_outbox_sweep")
+STACK_PREFIX = "${AWS::StackName}-"  # every physical name the template makes starts with it
 ASYNC_KINDS = ("topic", "storage", "schedule", "event")
 
 
@@ -105,7 +113,8 @@ def write(ctx: BuildContext) -> list[Artifact]:
     )
     zip_path = ctx.out / ZIP
     ctx.progress(f"writing {zip_path}")
-    write_zip(zip_path, [*tree_files(ctx.site), *ctx.source], {f"{ENTRY}.py": entry.encode()})
+    installed = [(name, path) for name, path in tree_files(ctx.site) if not name.startswith(LEFT_OUT)]
+    write_zip(zip_path, [*installed, *ctx.source], {f"{ENTRY}.py": entry.encode()})
     template = write_file(ctx.out / TEMPLATE, dump_json(sam_template(ctx)))
     return [measure(zip_path, "Lambda deployment package", LIMITS), Artifact(template, "AWS SAM template")]
 
@@ -113,189 +122,230 @@ def write(ctx: BuildContext) -> list[Artifact]:
 def sam_template(ctx: BuildContext) -> dict[str, Any]:
     """The SAM template for the app: functions, roles, log groups, tables, queues, topics, buckets."""
     app = ctx.app
-    target = ctx.target
     resources: dict[str, Any] = {}
-    prefix = "${AWS::StackName}-"
-    pk, sk, expires = PK, SK, EXPIRES
-
     for name, table in app.tables.items():
-        spec = table.spec
-        keys = [{"AttributeName": pk, "KeyType": "HASH"}]
-        attrs = [{"AttributeName": pk, "AttributeType": "S"}]
-        if spec.sort_key is not None:
-            keys.append({"AttributeName": sk, "KeyType": "RANGE"})
-            attrs.append({"AttributeName": sk, "AttributeType": "S"})
-        props: dict[str, Any] = {
-            # The store encodes every key as a sortable string, so key attributes are always S.
-            "TableName": {"Fn::Sub": prefix + name},
-            "BillingMode": "PAY_PER_REQUEST",
-            "KeySchema": keys,
-            "AttributeDefinitions": attrs,
-            "StreamSpecification": {"StreamViewType": "NEW_AND_OLD_IMAGES"},
-            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
-        }
-        if spec.ttl_field is not None:
-            props["TimeToLiveSpecification"] = {"AttributeName": expires, "Enabled": True}
-        resources[logical_id(name, "Table")] = {
-            "Type": "AWS::DynamoDB::Table",
-            "DeletionPolicy": "Retain",
-            "UpdateReplacePolicy": "Retain",
-            "Properties": props,
-        }
-
+        resources[logical_id(name, "Table")] = _table(name, table.spec)
     published = {fn.name: topics_published(app, fn) for fn in app.functions.values()}
     every_topic = sorted({t for topics in published.values() for t in topics})
     for topic in every_topic:
         _topic(resources, topic)
-
     for fn in item_functions(app):
-        fid = logical_id(fn.name, "Function")
-        role = logical_id(fn.name, "Role")
-        logs = logical_id(fn.name, "Logs")
-        statements: list[dict[str, Any]] = [
-            {"Effect": "Allow", "Action": list(LOG_ACTIONS), "Resource": [_arn(logs)]}
-        ]
-        used = tables_used(app, fn)
-        if used:
-            statements.append(
-                {
-                    "Effect": "Allow",
-                    "Action": list(TABLE_ACTIONS),
-                    "Resource": [_arn(logical_id(t, "Table")) for t in used],
-                }
-            )
-        event, extra_statements = _event(fn.trigger, resources)
-        statements.extend(extra_statements)
         topics = every_topic if fn.name in OUTBOX_FUNCTIONS else published[fn.name]
-        if topics:
-            statements.append(
-                {
-                    "Effect": "Allow",
-                    "Action": list(PUBLISH_ACTIONS),
-                    "Resource": [{"Ref": logical_id(t, "Topic")} for t in topics],
-                }
-            )
-        variables: dict[str, Any] = {
-            "PORTAFN_STORE": {"Fn::Sub": "dynamodb://?region=${AWS::Region}&prefix=" + prefix},
-            "PORTAFN_FUNCTION": fn.name,
-            # The template creates the tables; no create-if-missing round trips on cold starts.
-            "PORTAFN_CREATE_TABLES": "0",
-        }
-        if topics:
-            variables["PORTAFN_AWS_TOPIC_ARN_PREFIX"] = {
-                "Fn::Sub": "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:" + prefix
-            }
-        extra_props: dict[str, Any] = {}
-        if fn.kind in ASYNC_KINDS:
-            dlq = logical_id(fn.name, "DeadLetterQueue")
-            resources[dlq] = _dlq(f"{fn.name}-dlq")
-            statements.append({"Effect": "Allow", "Action": list(DLQ_SEND_ACTIONS), "Resource": [_arn(dlq)]})
-            variables["PORTAFN_DLQ_URL"] = {"Ref": dlq}
-            extra_props["EventInvokeConfig"] = {
-                "MaximumRetryAttempts": ASYNC_RETRIES,
-                "DestinationConfig": {"OnFailure": {"Type": "SQS", "Destination": _arn(dlq)}},
-            }
-        elif fn.kind == "changes":
-            dlq = logical_id(fn.name, "DeadLetterQueue")
-            resources[dlq] = _dlq(f"{fn.name}-dlq")
-            statements.append({"Effect": "Allow", "Action": list(DLQ_SEND_ACTIONS), "Resource": [_arn(dlq)]})
-            event["Properties"]["DestinationConfig"] = {
-                "OnFailure": {"Type": "SQS", "Destination": _arn(dlq)}
-            }
-        resources[logs] = {
-            "Type": "AWS::Logs::LogGroup",
-            "Properties": {"RetentionInDays": 30},
-        }
-        resources[role] = {
-            "Type": "AWS::IAM::Role",
-            "Properties": {
-                "AssumeRolePolicyDocument": {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "lambda.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                        }
-                    ],
-                },
-                "Policies": [
-                    {
-                        "PolicyName": "portafn-" + fn.name,
-                        "PolicyDocument": {"Version": "2012-10-17", "Statement": statements},
-                    }
-                ],
-            },
-        }
-        resources[fid] = {
-            "Type": "AWS::Serverless::Function",
-            "Properties": {
-                "CodeUri": ZIP,
-                "Handler": HANDLER,
-                "Runtime": "python" + target.python,
-                "Architectures": ["arm64" if target.arch == "aarch64" else "x86_64"],
-                "MemorySize": 512,
-                "Timeout": 30,
-                # An explicit role keeps SAM from attaching its managed policies, whose resources are "*".
-                "Role": _arn(role),
-                "LoggingConfig": {"LogGroup": {"Ref": logs}},
-                "Environment": {"Variables": variables},
-                "Events": {logical_id(fn.kind): event},
-                **extra_props,
-            },
-        }
-
-    # What the app publishes reaches its queue functions of the same name, as on the local bus:
-    # the queue subscribes to the topic with raw delivery (payload as the body, the CloudEvent
-    # context and attributes as message attributes), and lets that topic send to it.
-    for topic in every_topic:
-        for fn in app.by_kind("queue"):
-            if getattr(fn.trigger, "queue", None) != topic:
-                continue
-            qid, tid = logical_id(topic, "Queue"), logical_id(topic, "Topic")
-            resources[logical_id(topic, "Subscription")] = {
-                "Type": "AWS::SNS::Subscription",
-                "Properties": {
-                    "TopicArn": {"Ref": tid},
-                    "Protocol": "sqs",
-                    "Endpoint": _arn(qid),
-                    "RawMessageDelivery": True,
-                },
-            }
-            resources[logical_id(topic, "QueuePolicy")] = {
-                "Type": "AWS::SQS::QueuePolicy",
-                "Properties": {
-                    "Queues": [{"Ref": qid}],
-                    "PolicyDocument": {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Principal": {"Service": "sns.amazonaws.com"},
-                                "Action": "sqs:SendMessage",
-                                "Resource": _arn(qid),
-                                "Condition": {"ArnEquals": {"aws:SourceArn": {"Ref": tid}}},
-                            }
-                        ],
-                    },
-                },
-            }
-            break
-
-    outputs: dict[str, Any] = {}
-    if app.by_kind("http"):
-        outputs["HttpApiUrl"] = {
-            "Description": "Base URL of the HTTP API",
-            "Value": {
-                "Fn::Sub": "https://${ServerlessHttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/"
-            },
-        }
+        _add_function(resources, ctx, fn, topics)
+    _subscribe_queues(resources, app, every_topic)
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Transform": "AWS::Serverless-2016-10-31",
         "Description": f"portafn app {app.name} (generated by portafn package)",
         "Resources": dict(sorted(resources.items())),
-        "Outputs": outputs,
+        "Outputs": _outputs(app),
+    }
+
+
+# -- tables ------------------------------------------------------------------------------------
+
+
+def _table(name: str, spec: TableSpec) -> dict[str, Any]:
+    """The DynamoDB table ``<stack>-<name>`` in the store's layout (portafn_aws.dynamodb_store)."""
+    keys = [{"AttributeName": PK, "KeyType": "HASH"}]
+    attrs = [{"AttributeName": PK, "AttributeType": "S"}]
+    if spec.sort_key is not None:
+        keys.append({"AttributeName": SK, "KeyType": "RANGE"})
+        attrs.append({"AttributeName": SK, "AttributeType": "S"})
+    props: dict[str, Any] = {
+        # The store encodes every key as a sortable string, so key attributes are always S.
+        "TableName": {"Fn::Sub": STACK_PREFIX + name},
+        "BillingMode": "PAY_PER_REQUEST",
+        "KeySchema": keys,
+        "AttributeDefinitions": attrs,
+        "StreamSpecification": {"StreamViewType": "NEW_AND_OLD_IMAGES"},
+        "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+    }
+    if spec.ttl_field is not None:
+        props["TimeToLiveSpecification"] = {"AttributeName": EXPIRES, "Enabled": True}
+    return {
+        "Type": "AWS::DynamoDB::Table",
+        "DeletionPolicy": "Retain",
+        "UpdateReplacePolicy": "Retain",
+        "Properties": props,
+    }
+
+
+# -- functions ---------------------------------------------------------------------------------
+
+
+def _add_function(resources: dict[str, Any], ctx: BuildContext, fn: Function, topics: list[str]) -> None:
+    """One function's Lambda, role, log group and failure destination (and its event source's
+    queue, topic or bucket, through ``_event``)."""
+    logs = logical_id(fn.name, "Logs")
+    event, consume = _event(fn.trigger, resources)
+    statements = [
+        _allow(LOG_ACTIONS, [_arn(logs)]),
+        *_table_statements(ctx.app, fn),
+        *consume,
+        *_publish_statements(topics),
+    ]
+    variables = _variables(fn, topics)
+    extra_props = _failure_destination(resources, fn, event, statements, variables)
+    resources[logs] = {"Type": "AWS::Logs::LogGroup", "Properties": {"RetentionInDays": 30}}
+    role = logical_id(fn.name, "Role")
+    resources[role] = _role(fn.name, statements)
+    resources[logical_id(fn.name, "Function")] = {
+        "Type": "AWS::Serverless::Function",
+        "Properties": {
+            "CodeUri": ZIP,
+            "Handler": HANDLER,
+            "Runtime": "python" + ctx.target.python,
+            "Architectures": ["arm64" if ctx.target.arch == "aarch64" else "x86_64"],
+            "MemorySize": 512,
+            "Timeout": 30,
+            # An explicit role keeps SAM from attaching its managed policies, whose resources are "*".
+            "Role": _arn(role),
+            "LoggingConfig": {"LogGroup": {"Ref": logs}},
+            "Environment": {"Variables": variables},
+            "Events": {logical_id(fn.kind): event},
+            **extra_props,
+        },
+    }
+
+
+def _allow(actions: tuple[str, ...], resources: list[Any]) -> dict[str, Any]:
+    return {"Effect": "Allow", "Action": list(actions), "Resource": resources}
+
+
+def _table_statements(app: App, fn: Function) -> list[dict[str, Any]]:
+    """The store's item actions on exactly the tables ``fn``'s code uses."""
+    used = tables_used(app, fn)
+    return [_allow(TABLE_ACTIONS, [_arn(logical_id(t, "Table")) for t in used])] if used else []
+
+
+def _publish_statements(topics: list[str]) -> list[dict[str, Any]]:
+    """``sns:Publish`` on exactly the topics the function publishes on."""
+    return [_allow(PUBLISH_ACTIONS, [{"Ref": logical_id(t, "Topic")} for t in topics])] if topics else []
+
+
+def _variables(fn: Function, topics: list[str]) -> dict[str, Any]:
+    """The function's environment: its store, its name, and where its topics are."""
+    variables: dict[str, Any] = {
+        "PORTAFN_STORE": {"Fn::Sub": "dynamodb://?region=${AWS::Region}&prefix=" + STACK_PREFIX},
+        "PORTAFN_FUNCTION": fn.name,
+        # The template creates the tables; no create-if-missing round trips on cold starts.
+        "PORTAFN_CREATE_TABLES": "0",
+    }
+    if topics:
+        variables["PORTAFN_AWS_TOPIC_ARN_PREFIX"] = {
+            "Fn::Sub": "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:" + STACK_PREFIX
+        }
+    return variables
+
+
+def _failure_destination(
+    resources: dict[str, Any],
+    fn: Function,
+    event: dict[str, Any],
+    statements: list[dict[str, Any]],
+    variables: dict[str, Any],
+) -> dict[str, Any]:
+    """Give an asynchronously invoked or stream function its ``<function>-dlq``.
+
+    Adds the queue, the right to send to it, and (asynchronous) ``PORTAFN_DLQ_URL`` or (stream)
+    the event source mapping's ``OnFailure``; returns the function properties to add (the
+    asynchronous ``EventInvokeConfig``). Queue functions use their queue's redrive policy instead.
+    """
+    if fn.kind not in (*ASYNC_KINDS, "changes"):
+        return {}
+    dlq = logical_id(fn.name, "DeadLetterQueue")
+    resources[dlq] = _dlq(f"{fn.name}-dlq")
+    statements.append(_allow(DLQ_SEND_ACTIONS, [_arn(dlq)]))
+    on_failure = {"OnFailure": {"Type": "SQS", "Destination": _arn(dlq)}}
+    if fn.kind == "changes":
+        event["Properties"]["DestinationConfig"] = on_failure
+        return {}
+    variables["PORTAFN_DLQ_URL"] = {"Ref": dlq}
+    return {"EventInvokeConfig": {"MaximumRetryAttempts": ASYNC_RETRIES, "DestinationConfig": on_failure}}
+
+
+def _role(name: str, statements: list[dict[str, Any]]) -> dict[str, Any]:
+    """The function's own IAM role, holding only ``statements``."""
+    return {
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "AssumeRolePolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "lambda.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            },
+            "Policies": [
+                {
+                    "PolicyName": "portafn-" + name,
+                    "PolicyDocument": {"Version": "2012-10-17", "Statement": statements},
+                }
+            ],
+        },
+    }
+
+
+# -- topics, subscriptions, outputs ------------------------------------------------------------
+
+
+def _subscribe_queues(resources: dict[str, Any], app: App, topics: list[str]) -> None:
+    """What the app publishes reaches its queue functions of the same name, as on the local bus:
+    the queue subscribes to the topic with raw delivery (payload as the body, the CloudEvent
+    context and attributes as message attributes), and lets that topic send to it."""
+    for topic in topics:
+        if not any(fn.kind == "queue" for fn in app.consumers(topic)):
+            continue
+        qid, tid = logical_id(topic, "Queue"), logical_id(topic, "Topic")
+        resources[logical_id(topic, "Subscription")] = {
+            "Type": "AWS::SNS::Subscription",
+            "Properties": {
+                "TopicArn": {"Ref": tid},
+                "Protocol": "sqs",
+                "Endpoint": _arn(qid),
+                "RawMessageDelivery": True,
+            },
+        }
+        resources[logical_id(topic, "QueuePolicy")] = _queue_policy(qid, tid)
+
+
+def _queue_policy(qid: str, tid: str) -> dict[str, Any]:
+    """Lets the topic ``tid``, and only it, send to the queue ``qid``."""
+    return {
+        "Type": "AWS::SQS::QueuePolicy",
+        "Properties": {
+            "Queues": [{"Ref": qid}],
+            "PolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "sns.amazonaws.com"},
+                        "Action": "sqs:SendMessage",
+                        "Resource": _arn(qid),
+                        "Condition": {"ArnEquals": {"aws:SourceArn": {"Ref": tid}}},
+                    }
+                ],
+            },
+        },
+    }
+
+
+def _outputs(app: App) -> dict[str, Any]:
+    """The stack's outputs: the HTTP API's base URL when the app has HTTP functions."""
+    if not app.by_kind("http"):
+        return {}
+    return {
+        "HttpApiUrl": {
+            "Description": "Base URL of the HTTP API",
+            "Value": {
+                "Fn::Sub": "https://${ServerlessHttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/"
+            },
+        }
     }
 
 
@@ -328,68 +378,100 @@ def _topic(resources: dict[str, Any], topic: str) -> str:
     return tid
 
 
-def _event(trigger: Any, resources: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+# -- event sources: one builder per trigger type ------------------------------------------------
+
+Statements = list[dict[str, Any]]
+EventSource = tuple[dict[str, Any], Statements]
+
+
+def _event(trigger: Trigger, resources: dict[str, Any]) -> EventSource:
     """The SAM event source of a trigger, and the IAM statements the function needs to consume it."""
-    if isinstance(trigger, HttpTrigger):
-        method = "ANY" if trigger.method == "*" else trigger.method
-        return {"Type": "HttpApi", "Properties": {"Path": trigger.path.template, "Method": method}}, []
-    if isinstance(trigger, QueueTrigger):
-        qid = logical_id(trigger.queue, "Queue")
-        dlq = logical_id(trigger.queue, "DeadLetterQueue")
-        fifo = trigger.queue.endswith(".fifo")
-        resources[dlq] = _dlq(trigger.queue.removesuffix(".fifo") + "-dlq" + (".fifo" if fifo else ""))
-        queue_props: dict[str, Any] = {
-            "QueueName": _physical(trigger.queue),
-            # Visibility timeout 6x the function timeout, as Lambda's SQS guidance asks.
-            "VisibilityTimeout": 180,
-            "RedrivePolicy": {"deadLetterTargetArn": _arn(dlq), "maxReceiveCount": MAX_RECEIVE_COUNT},
-        }
-        if fifo:
-            queue_props["FifoQueue"] = True
-        resources[qid] = {"Type": "AWS::SQS::Queue", "Properties": queue_props}
-        event = {
-            "Type": "SQS",
-            "Properties": {
-                "Queue": _arn(qid),
-                "BatchSize": 10,
-                "FunctionResponseTypes": ["ReportBatchItemFailures"],
-            },
-        }
-        return event, [
-            {"Effect": "Allow", "Action": list(QUEUE_ACTIONS), "Resource": [_arn(qid)]},
-            {"Effect": "Allow", "Action": list(DLQ_LOOKUP_ACTIONS), "Resource": [_arn(qid), _arn(dlq)]},
-            {"Effect": "Allow", "Action": list(DLQ_SEND_ACTIONS), "Resource": [_arn(dlq)]},
-        ]
-    if isinstance(trigger, TopicTrigger):
-        tid = _topic(resources, trigger.topic)
-        return {"Type": "SNS", "Properties": {"Topic": {"Ref": tid}}}, []
-    if isinstance(trigger, StorageTrigger):
-        bid = logical_id(trigger.bucket, "Bucket")
-        resources[bid] = {"Type": "AWS::S3::Bucket", "Properties": {}}
-        events = "s3:ObjectCreated:*" if trigger.on == "created" else "s3:ObjectRemoved:*"
-        return {"Type": "S3", "Properties": {"Bucket": {"Ref": bid}, "Events": events}}, []
-    if isinstance(trigger, ScheduleTrigger):
-        return {"Type": "Schedule", "Properties": {"Schedule": trigger.cron.aws(), "Enabled": True}}, []
-    if isinstance(trigger, ChangesTrigger):
-        tid = logical_id(trigger.table.name, "Table")
-        event = {
-            "Type": "DynamoDB",
-            "Properties": {
-                "Stream": _arn(tid, "StreamArn"),
-                "StartingPosition": "TRIM_HORIZON",
-                "BatchSize": 100,
-                "BisectBatchOnFunctionError": True,
-                "MaximumRetryAttempts": STREAM_RETRIES,
-                "FunctionResponseTypes": ["ReportBatchItemFailures"],
-            },
-        }
-        return event, [
-            {
-                "Effect": "Allow",
-                "Action": list(STREAM_ACTIONS),
-                "Resource": [_arn(tid, "StreamArn")],
-            }
-        ]
-    if isinstance(trigger, EventTrigger):
-        return {"Type": "EventBridgeRule", "Properties": {"Pattern": {"detail-type": [trigger.type]}}}, []
-    raise ValueError(f"no AWS event source for a {type(trigger).__name__}")
+    build = _EVENT_SOURCES.get(type(trigger))
+    if build is None:
+        raise ValueError(f"no AWS event source for a {type(trigger).__name__}")
+    return build(trigger, resources)
+
+
+def _http_event(trigger: HttpTrigger, resources: dict[str, Any]) -> EventSource:
+    method = "ANY" if trigger.method == "*" else trigger.method
+    return {"Type": "HttpApi", "Properties": {"Path": trigger.path.template, "Method": method}}, []
+
+
+def _queue_event(trigger: QueueTrigger, resources: dict[str, Any]) -> EventSource:
+    """The SQS queue with its ``<queue>-dlq`` redrive target, and the rights to consume and
+    dead-letter (portafn_aws.outcomes finds the DLQ by URL, then sends to it)."""
+    qid = logical_id(trigger.queue, "Queue")
+    dlq = logical_id(trigger.queue, "DeadLetterQueue")
+    fifo = trigger.queue.endswith(".fifo")
+    resources[dlq] = _dlq(trigger.queue.removesuffix(".fifo") + "-dlq" + (".fifo" if fifo else ""))
+    queue_props: dict[str, Any] = {
+        "QueueName": _physical(trigger.queue),
+        # Visibility timeout 6x the function timeout, as Lambda's SQS guidance asks.
+        "VisibilityTimeout": 180,
+        "RedrivePolicy": {"deadLetterTargetArn": _arn(dlq), "maxReceiveCount": MAX_RECEIVE_COUNT},
+    }
+    if fifo:
+        queue_props["FifoQueue"] = True
+    resources[qid] = {"Type": "AWS::SQS::Queue", "Properties": queue_props}
+    event = {
+        "Type": "SQS",
+        "Properties": {
+            "Queue": _arn(qid),
+            "BatchSize": 10,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        },
+    }
+    return event, [
+        _allow(QUEUE_ACTIONS, [_arn(qid)]),
+        _allow(DLQ_LOOKUP_ACTIONS, [_arn(qid), _arn(dlq)]),
+        _allow(DLQ_SEND_ACTIONS, [_arn(dlq)]),
+    ]
+
+
+def _topic_event(trigger: TopicTrigger, resources: dict[str, Any]) -> EventSource:
+    tid = _topic(resources, trigger.topic)
+    return {"Type": "SNS", "Properties": {"Topic": {"Ref": tid}}}, []
+
+
+def _storage_event(trigger: StorageTrigger, resources: dict[str, Any]) -> EventSource:
+    bid = logical_id(trigger.bucket, "Bucket")
+    resources[bid] = {"Type": "AWS::S3::Bucket", "Properties": {}}
+    events = "s3:ObjectCreated:*" if trigger.on == "created" else "s3:ObjectRemoved:*"
+    return {"Type": "S3", "Properties": {"Bucket": {"Ref": bid}, "Events": events}}, []
+
+
+def _schedule_event(trigger: ScheduleTrigger, resources: dict[str, Any]) -> EventSource:
+    return {"Type": "Schedule", "Properties": {"Schedule": trigger.cron.aws(), "Enabled": True}}, []
+
+
+def _changes_event(trigger: ChangesTrigger, resources: dict[str, Any]) -> EventSource:
+    """The table's stream; failing batches are bisected, retried, then sent aside (``OnFailure``,
+    added by ``_failure_destination``)."""
+    tid = logical_id(trigger.table.name, "Table")
+    event = {
+        "Type": "DynamoDB",
+        "Properties": {
+            "Stream": _arn(tid, "StreamArn"),
+            "StartingPosition": "TRIM_HORIZON",
+            "BatchSize": 100,
+            "BisectBatchOnFunctionError": True,
+            "MaximumRetryAttempts": STREAM_RETRIES,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        },
+    }
+    return event, [_allow(STREAM_ACTIONS, [_arn(tid, "StreamArn")])]
+
+
+def _eventbridge_event(trigger: EventTrigger, resources: dict[str, Any]) -> EventSource:
+    return {"Type": "EventBridgeRule", "Properties": {"Pattern": {"detail-type": [trigger.type]}}}, []
+
+
+_EVENT_SOURCES: dict[type[Any], Callable[[Any, dict[str, Any]], EventSource]] = {
+    HttpTrigger: _http_event,
+    QueueTrigger: _queue_event,
+    TopicTrigger: _topic_event,
+    StorageTrigger: _storage_event,
+    ScheduleTrigger: _schedule_event,
+    ChangesTrigger: _changes_event,
+    EventTrigger: _eventbridge_event,
+}

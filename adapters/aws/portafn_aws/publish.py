@@ -33,9 +33,10 @@ import hashlib
 import json
 import os
 import re
-import threading
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from portafn.lazy import Lazy
 from portafn.reliability.publish import Outgoing, Publisher, PublishError
 from portafn_aws.events import BASE64_CONTENT_TYPE, cloudevent_attributes
 
@@ -86,27 +87,26 @@ def _error(broker: str, topic: str, exc: Exception) -> AwsPublishError:
     return AwsPublishError(broker, topic, type(exc).__name__, retryable=True)
 
 
-class _LazyClient:
-    """One boto3 client, made on first use and shared by every thread."""
+def _client(service: str) -> Any:
+    """A boto3 client for ``service`` (imported here: boto3 is not loaded until a publish)."""
+    import boto3
 
-    def __init__(self, service: str) -> None:
-        self.service = service
-        self._client: Any = None
-        self._lock = threading.Lock()
+    return boto3.session.Session().client(service)  # type: ignore[call-overload]
 
-    def get(self) -> Any:
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    import boto3
 
-                    self._client = boto3.session.Session().client(self.service)  # type: ignore[call-overload]
-        return self._client
+def _close(client: Lazy[Any]) -> None:
+    """Close the client if it was made; the next use makes a new one."""
+    made = client.reset()
+    if made is not None:
+        made.close()
 
-    def close(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            client.close()
+
+class _AccountUnknown(Exception):
+    """STS did not say which account this is; ``cause`` is the boto3 error."""
+
+    def __init__(self, cause: Exception) -> None:
+        self.cause = cause
+        super().__init__(type(cause).__name__)
 
 
 class SnsPublisher(Publisher):
@@ -115,28 +115,28 @@ class SnsPublisher(Publisher):
     broker = "sns"
 
     def __init__(self, topic_arn_prefix: str | None = None) -> None:
-        self._prefix = topic_arn_prefix if topic_arn_prefix is not None else os.environ.get(TOPIC_PREFIX_ENV)
-        self._sns = _LazyClient("sns")
-        self._lock = threading.Lock()
+        given = topic_arn_prefix if topic_arn_prefix is not None else os.environ.get(TOPIC_PREFIX_ENV)
+        self._sns: Lazy[Any] = Lazy(partial(_client, "sns"))
+        # Asked of STS once per container when no prefix is configured.
+        self._prefix: Lazy[str] = Lazy(self._default_prefix)
+        if given is not None:
+            self._prefix = Lazy(lambda: given)
 
     def topic_arn(self, topic: str) -> str:
         """The ARN of ``topic``'s SNS topic."""
-        if self._prefix is None:
-            with self._lock:
-                if self._prefix is None:
-                    self._prefix = self._default_prefix(topic)
-        return self._prefix + topic
+        try:
+            return self._prefix.get() + topic
+        except _AccountUnknown as exc:
+            raise _error("sts", topic, exc.cause) from None
 
-    def _default_prefix(self, topic: str) -> str:
+    def _default_prefix(self) -> str:
         client = self._sns.get()
         region = client.meta.region_name
         partition = client.meta.partition
         try:
-            import boto3
-
-            account = boto3.session.Session().client("sts").get_caller_identity()["Account"]
+            account = _client("sts").get_caller_identity()["Account"]
         except Exception as exc:
-            raise _error("sts", topic, exc) from None
+            raise _AccountUnknown(exc) from None
         return f"arn:{partition}:sns:{region}:{account}:"
 
     def request(self, message: Outgoing, topic_arn: str) -> dict[str, Any]:
@@ -176,7 +176,7 @@ class SnsPublisher(Publisher):
 
     def close(self) -> None:
         """Close the SNS client."""
-        self._sns.close()
+        _close(self._sns)
 
 
 class EventBridgePublisher(Publisher):
@@ -186,7 +186,7 @@ class EventBridgePublisher(Publisher):
 
     def __init__(self, bus: str | None = None) -> None:
         self.bus = bus or os.environ.get(EVENT_BUS_ENV) or "default"
-        self._events = _LazyClient("events")
+        self._events: Lazy[Any] = Lazy(partial(_client, "events"))
 
     def entry(self, message: Outgoing) -> dict[str, Any]:
         """The ``PutEvents`` entry for ``message``."""
@@ -223,7 +223,7 @@ class EventBridgePublisher(Publisher):
 
     def close(self) -> None:
         """Close the EventBridge client."""
-        self._events.close()
+        _close(self._events)
 
 
 _GROUP_ID = re.compile(r"^[!-~]{1,128}$")  # SNS/SQS: 1-128 printable ASCII, no spaces

@@ -1,10 +1,15 @@
-"""DynamoDB's typed attribute values to and from JSON-compatible Python values.
+"""DynamoDB items and keys: typed attribute values to and from Python, and sortable key strings.
 
-The low-level client (and every Lambda event) carries values as ``{"S": "x"}``, ``{"N": "12"}``
-and so on. Numbers travel as strings, so we parse them ourselves: integral text becomes ``int``
-and anything else ``float``, which keeps JSON documents as they were written (boto3's resource
-layer would hand back ``Decimal``). Binary values arrive as bytes from the client and as base64
-text in Lambda events; both decode to bytes.
+Every reader of a DynamoDB item needs both (the store, the stream records in ``events``, the
+test driver), so they live together:
+
+- **Attribute values.** The low-level client (and every Lambda event) carries values as
+  ``{"S": "x"}``, ``{"N": "12"}`` and so on. Numbers travel as strings, so we parse them
+  ourselves: integral text becomes ``int`` and anything else ``float``, which keeps JSON documents
+  as they were written (boto3's resource layer would hand back ``Decimal``). Binary values arrive
+  as bytes from the client and as base64 text in Lambda events; both decode to bytes.
+- **Keys.** ``encode_key``/``decode_key`` keep str and int keys in string key attributes that sort
+  like the values (see the note above ``encode_key``).
 """
 
 from __future__ import annotations
