@@ -52,7 +52,7 @@ ZIP = "functionapp.zip"
 SITE = ".python_packages/lib/site-packages"
 LEASES = "leases"
 # Storage queue retries: a failed message is retried after visibilityTimeout, and after
-# maxDequeueCount attempts the host moves it to <queue>-poison (portafn_azure.batch).
+# maxDequeueCount attempts the host moves it to <queue>-poison (portafn_azure.outcomes).
 # messageEncoding base64 is the host's default, stated because ctx.publish relies on it.
 MAX_DEQUEUE_COUNT = 5
 VISIBILITY_TIMEOUT = "00:00:30"
