@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +15,20 @@ import pytest
 from azure.functions.http import HttpRequestConverter, HttpResponseConverter
 from portafn_azure.driver import AzureDriver, decode_http_response, http_datum
 from portafn_azure.http import to_azure_response
+from pydantic import BaseModel
 
+from portafn import App, Change, Context, Event, Message, Schedule, StorageEvent
 from portafn.http import HttpRequest, HttpResponse
 from portafn.store.memory import MemoryStore
 from portafn.store.registry import use_store
 from samples.orders.app import app as orders_app
+
+
+class Item(BaseModel):
+    """A row of the every-trigger app."""
+
+    pk: str
+
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "orders_functions.json"
 
@@ -147,3 +157,53 @@ def test_changes_trigger_watches_the_store_database_and_prefix(monkeypatch: pyte
         "shop",
         "dev-orders",
     )
+
+
+def _every_trigger_kind() -> App:
+    app = App("every-kind")
+    table = app.table(Item, partition_key="pk")
+
+    @app.http("GET", "/items/{pk}")
+    def read(pk: str, ctx: Context) -> dict[str, str]:
+        return {"pk": pk}
+
+    @app.queue("jobs")
+    def job(msg: Message[Item], ctx: Context) -> None: ...
+
+    @app.topic("billing")
+    def billing(msg: Message[Item], ctx: Context) -> None: ...
+
+    @app.schedule("0 2 * * *")
+    def nightly(ev: Schedule, ctx: Context) -> None: ...
+
+    @app.storage("uploads", on="created")
+    def uploaded(ev: StorageEvent, ctx: Context) -> None: ...
+
+    @app.storage("uploads", on="deleted")
+    def deleted(ev: StorageEvent, ctx: Context) -> None: ...
+
+    @app.changes(table)
+    def changed(change: Change[Item], ctx: Context) -> None: ...
+
+    @app.event("item.created")
+    def created(ev: Event[Item], ctx: Context) -> None: ...
+
+    return app
+
+
+@pytest.mark.parametrize("messaging", ["storage", "servicebus"])
+def test_every_generated_function_has_annotations_the_worker_can_resolve(messaging: str) -> None:
+    # The worker calls typing.get_type_hints on each function at indexing; a name that does not
+    # resolve (postponed annotations naming a local import) fails the whole app there.
+    from portafn_azure.entry import function_app
+
+    app = _every_trigger_kind()
+    functions = function_app(app, messaging=messaging).get_functions()
+    assert sorted(f.get_function_name() for f in functions) == sorted(app.functions)
+    for f in functions:
+        hints = typing.get_type_hints(f.get_user_function())
+        assert "context" in hints, f.get_function_name()
+        trigger = next(
+            b for b in json.loads(f.get_function_json())["bindings"] if b["type"].endswith("Trigger")
+        )
+        assert isinstance(hints[trigger["name"]], type), (f.get_function_name(), hints)

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from portafn_azure import batch
+from portafn_azure import outcomes
 from portafn_azure.driver import AzureDriver, queue_trigger_input
 from portafn_azure.publish import AzurePublisher
 
@@ -147,9 +147,9 @@ def test_a_failed_forward_raises_so_the_message_is_retried(
     wrong = storage.replace("AccountKey=", "AccountKey=AAAA")
     monkeypatch.setenv("WrongKeyStorage", wrong)
     failed: list[Exception] = []
-    sink = batch.storage_poison_sink("WrongKeyStorage")
+    sink = outcomes.storage_poison_sink("WrongKeyStorage")
 
-    def attempt(poisoned: batch.Poisoned) -> None:
+    def attempt(poisoned: outcomes.Poisoned) -> None:
         try:
             sink(poisoned)
         except HttpResponseError as exc:
@@ -231,6 +231,6 @@ def test_a_timer_has_no_dead_letter_and_is_not_retried() -> None:
 
 
 def test_only_storage_queue_triggers_dead_letter_in_the_entry() -> None:
-    assert batch.dead_letters_now("queueTrigger")
-    assert not batch.dead_letters_now("serviceBusTrigger")
-    assert not batch.dead_letters_now("timerTrigger")
+    assert outcomes.dead_letters_now("queueTrigger")
+    assert not outcomes.dead_letters_now("serviceBusTrigger")
+    assert not outcomes.dead_letters_now("timerTrigger")

@@ -3,14 +3,16 @@ library, host.json's queue retries, and the ARM template's queues with their poi
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
-from portafn_azure.package import HOST_JSON, published_topics, storage_queues
+from portafn_azure.package import HOST_JSON, SITE, published_topics, storage_queues
 
 from portafn import App, Context, Event, Message
 from portafn.package import PackageResult
@@ -296,3 +298,24 @@ def test_template_declares_the_event_grid_topic_and_its_settings_when_the_app_pu
     names = {s["name"] for s in site["properties"]["siteConfig"]["appSettings"]}
     assert EVENTGRID_ENDPOINT_SETTING not in names
     assert EVENTGRID_KEY_SETTING not in names
+
+
+def test_the_zip_ships_no_test_stand_ins(azure_build: PackageResult) -> None:
+    # The Cosmos server launcher, its fidelity proxy and Azurite run on a laptop, never in an app.
+    stand_in = "portafn_azure/dev/"
+    with zipfile.ZipFile(artifact(azure_build, "functionapp.zip")) as zf:
+        names = zf.namelist()
+        site = [n.removeprefix(f"{SITE}/") for n in names if n.startswith(f"{SITE}/")]
+        assert "portafn_azure/entry.py" in site
+        assert not [n for n in site if n.startswith(stand_in)]
+        record = next(n for n in site if n.startswith("portafn_azure-") and n.endswith(".dist-info/RECORD"))
+        assert stand_in not in zf.read(f"{SITE}/{record}").decode()
+        wheels = [n for n in names if n.startswith("wheels/") and n.endswith(".whl")]
+        assert any(Path(w).name.startswith("portafn_azure-") for w in wheels)
+        for wheel in wheels:
+            with zipfile.ZipFile(io.BytesIO(zf.read(wheel))) as inner:
+                shipped = inner.namelist()
+                assert not [n for n in shipped if n.startswith(stand_in)], wheel
+                records = [inner.read(n).decode() for n in shipped if n.endswith(".dist-info/RECORD")]
+                assert all(stand_in not in r for r in records), wheel
+    assert not (artifact(azure_build, "functionapp") / SITE / "portafn_azure" / "dev").exists()

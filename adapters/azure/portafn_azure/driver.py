@@ -22,7 +22,7 @@ from portafn.app import App, Function
 from portafn.events import ATTACHED_CHANGE_TYPE, Change, Event, Message, Schedule, StorageEvent
 from portafn.http import Headers, HttpRequest, HttpResponse
 from portafn.testing.drivers import Delivery
-from portafn_azure import batch
+from portafn_azure import outcomes
 from portafn_azure.entry import function_app
 from portafn_azure.publish import TRACE_PROPERTIES, envelope_bytes
 
@@ -85,7 +85,7 @@ class AzureDriver:
             raise ValueError(f"event_schema={event_schema!r}: use 'eventgrid' or 'cloudevents'")
         self.app = app
         self.event_schema = event_schema
-        self.poisoned: list[batch.Poisoned] = []
+        self.poisoned: list[outcomes.Poisoned] = []
         options.setdefault("poison_sink", self.poisoned.append)
         self.function_app = function_app(app, **options)
         self.functions = {f.get_function_name(): f for f in self.function_app.get_functions()}
@@ -134,7 +134,7 @@ class AzureDriver:
             return Delivery(
                 ok=False,
                 error=type(exc).__name__,
-                retry=batch.is_retried(function.kind, servicebus=binding == "serviceBusTrigger"),
+                retry=outcomes.is_retried(function.kind, servicebus=binding == "serviceBusTrigger"),
             )
         if len(self.poisoned) > before:
             return Delivery(ok=False, error=self.poisoned[-1].error, dead_letter=True)

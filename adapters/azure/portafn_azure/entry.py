@@ -19,14 +19,20 @@ Connections are app setting names (``AzureWebJobsStorage``, ``ServiceBusConnecti
 ``PORTAFN_STORE`` (``portafn`` when unset; ``cosmos_database=`` or ``PORTAFN_COSMOS_DATABASE``
 override it). A raise from a handler is raised to the worker, so the host's
 retry and poison semantics apply; a ``DeadLetter`` on a Storage queue trigger is moved to
-``<queue>-poison`` at once (see ``portafn_azure.batch``). ``ctx.publish`` sends where these
+``<queue>-poison`` at once (see ``portafn_azure.outcomes``). ``ctx.publish`` sends where these
 triggers listen (``portafn_azure.publish``).
+
+Each trigger type has one registration function (``REGISTRARS``). The handlers carry their
+annotations as objects, not strings: the worker resolves every annotation with
+``typing.get_type_hints`` at indexing, so this module must not use postponed annotations.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations``: see the module docstring.
 
+import inspect
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -45,17 +51,46 @@ from portafn.triggers import (
     TopicTrigger,
 )
 from portafn_azure import events
-from portafn_azure.batch import Poisoned, PoisonSink, poison_content, storage_poison_sink
 from portafn_azure.http import to_azure_response, to_request
+from portafn_azure.outcomes import Poisoned, PoisonSink, poison_content, storage_poison_sink
 from portafn_azure.publish import messaging_kind, poison_queue_name, queue_name, remember_options
 
 _log = get_logger("portafn.azure")
-MESSAGING_SETTING = "PORTAFN_AZURE_MESSAGING"  # also portafn_azure.publish.MESSAGING_SETTING
+DEFAULT_DATABASE = "portafn"
 
 
 def azure_route(template: str) -> str:
     """An Azure route for a portafn path template (no leading slash; ``{param}`` kept)."""
     return template.strip("/")
+
+
+@dataclass(frozen=True)
+class Options:
+    """The settings every registration function reads (``function_app``'s keyword arguments)."""
+
+    route_prefix: str = "api"
+    messaging: str = "storage"
+    storage_connection: str = "AzureWebJobsStorage"
+    servicebus_connection: str = "ServiceBusConnection"
+    cosmos_connection: str = "CosmosDBConnection"
+    cosmos_database: str = DEFAULT_DATABASE
+    cosmos_prefix: str = ""
+    lease_container: str = "leases"
+    storage_source: str | None = None
+    topic_subscription: str = ""
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a registration function registers on: the FunctionApp, the runtime and the options."""
+
+    fa: Any
+    runtime: Runtime
+    options: Options
+    poison_sink: PoisonSink
+
+
+Registrar = Callable[[Target, Function, Any], None]
 
 
 def function_app(
@@ -80,138 +115,158 @@ def function_app(
     """
     import azure.functions as func
 
-    kind = messaging_kind(messaging)
-    fa = func.FunctionApp(http_auth_level=getattr(func.AuthLevel, auth_level.upper()))
+    store_database, store_prefix = _store_target()
+    options = Options(
+        route_prefix=route_prefix,
+        messaging=messaging_kind(messaging),
+        storage_connection=storage_connection,
+        servicebus_connection=servicebus_connection,
+        cosmos_connection=cosmos_connection,
+        cosmos_database=cosmos_database or os.environ.get("PORTAFN_COSMOS_DATABASE") or store_database,
+        cosmos_prefix=os.environ.get("PORTAFN_COSMOS_PREFIX", store_prefix),
+        lease_container=lease_container,
+        storage_source=storage_source,
+        topic_subscription=topic_subscription or app.name,
+    )
     runtime = Runtime(app, "azure")
     remember_options(
         runtime,
-        messaging=kind,
+        messaging=options.messaging,
         storage_connection=storage_connection,
         servicebus_connection=servicebus_connection,
     )
-    sink = poison_sink or storage_poison_sink(storage_connection)
-    store_database, store_prefix = _store_target()
-    database = cosmos_database or os.environ.get("PORTAFN_COSMOS_DATABASE") or store_database
+    target = Target(
+        fa=func.FunctionApp(http_auth_level=getattr(func.AuthLevel, auth_level.upper())),
+        runtime=runtime,
+        options=options,
+        poison_sink=poison_sink or storage_poison_sink(storage_connection),
+    )
     for fn in app.functions.values():
-        trigger = fn.trigger
-        if isinstance(trigger, HttpTrigger):
-            handler = _http_handler(runtime, route_prefix)
-            methods = None if trigger.method == "*" else [trigger.method]
-            _register(
-                fa.route(route=azure_route(trigger.path.template), methods=methods, trigger_arg_name="req"),
-                fa,
-                fn,
-                handler,
-            )
-        elif isinstance(trigger, QueueTrigger):
-            if kind == "servicebus":
-                sb = _event_handler(
-                    runtime,
-                    fn,
-                    "msg",
-                    partial(events.servicebus_message, entity=trigger.queue),
-                    servicebus=True,
-                )
-                _register(
-                    fa.service_bus_queue_trigger(
-                        arg_name="msg", queue_name=trigger.queue, connection=servicebus_connection
-                    ),
-                    fa,
-                    fn,
-                    sb,
-                )
-            else:
-                # Storage queue names are lower case; ctx.publish and the packager use the same rule.
-                queue = queue_name(trigger.queue)
-                qh = _event_handler(
-                    runtime,
-                    fn,
-                    "msg",
-                    partial(events.queue_message, queue=trigger.queue),
-                    dead_letter=partial(_to_poison, sink, fn.name, queue),
-                )
-                _register(
-                    fa.queue_trigger(arg_name="msg", queue_name=queue, connection=storage_connection),
-                    fa,
-                    fn,
-                    qh,
-                )
-        elif isinstance(trigger, TopicTrigger):
-            th = _event_handler(
-                runtime,
-                fn,
-                "msg",
-                partial(events.servicebus_message, entity=trigger.topic),
-                servicebus=True,
-            )
-            _register(
-                fa.service_bus_topic_trigger(
-                    arg_name="msg",
-                    topic_name=trigger.topic,
-                    subscription_name=topic_subscription or app.name,
-                    connection=servicebus_connection,
-                ),
-                fa,
-                fn,
-                th,
-            )
-        elif isinstance(trigger, ScheduleTrigger):
-            cron = trigger.cron.expression
-            sh = _event_handler(
-                runtime, fn, "timer", partial(events.timer_request, function=fn.name, cron=cron)
-            )
-            _register(fa.timer_trigger(arg_name="timer", schedule=trigger.cron.ncrontab()), fa, fn, sh)
-        elif isinstance(trigger, StorageTrigger):
-            if trigger.on == "created":
-                bh = _event_handler(
-                    runtime, fn, "blob", partial(events.blob_stream, container=trigger.bucket)
-                )
-                extra: dict[str, Any] = {"source": storage_source} if storage_source else {}
-                _register(
-                    fa.blob_trigger(
-                        arg_name="blob",
-                        path=f"{trigger.bucket}/{{name}}",
-                        connection=storage_connection,
-                        **extra,
-                    ),
-                    fa,
-                    fn,
-                    bh,
-                )
-            else:
-                gh = _event_handler(
-                    runtime, fn, "event", events.event_grid, only_type="Microsoft.Storage.BlobDeleted"
-                )
-                _register(fa.event_grid_trigger(arg_name="event"), fa, fn, gh)
-        elif isinstance(trigger, ChangesTrigger):
-            table = trigger.table
-            spec = table.spec
-            ch = _changes_handler(runtime, fn, spec.name, spec.partition_key, spec.sort_key)
-            builder = fa.cosmos_db_trigger(
-                arg_name="documents",
-                connection=cosmos_connection,
-                database_name=database,
-                container_name=os.environ.get("PORTAFN_COSMOS_PREFIX", store_prefix) + spec.name,
-                lease_container_name=lease_container,
-                # Functions on one container (a table's own and the outbox relay) each need
-                # their own leases, or they would share out the feed instead of each reading it.
-                lease_container_prefix=f"{fn.name}-",
-                create_lease_container_if_not_exists=True,
-            )
-            retry = fa.retry(
-                strategy="exponential_backoff",
-                max_retry_count="5",
-                minimum_interval="00:00:02",
-                maximum_interval="00:05:00",
-            )
-            _register(builder, fa, fn, ch, retry=retry)
-        elif isinstance(trigger, EventTrigger):
-            eh = _event_handler(runtime, fn, "event", events.event_grid, only_type=trigger.type)
-            _register(fa.event_grid_trigger(arg_name="event"), fa, fn, eh)
-    return fa
+        registrar = REGISTRARS.get(type(fn.trigger))
+        if registrar is None:
+            raise TypeError(f"portafn_azure cannot register {fn.name!r}: no Azure trigger for {fn.trigger!r}")
+        registrar(target, fn, fn.trigger)
+    return target.fa
 
 
-DEFAULT_DATABASE = "portafn"
+# -- one registration function per trigger type --------------------------------------------------
+
+
+def register_http(target: Target, fn: Function, trigger: HttpTrigger) -> None:
+    """An HTTP trigger on the route template with its method (any method for ``*``)."""
+    methods = None if trigger.method == "*" else [trigger.method]
+    route = target.fa.route(route=azure_route(trigger.path.template), methods=methods, trigger_arg_name="req")
+    _register(route, target.fa, fn, _http_handler(target.runtime, target.options.route_prefix))
+
+
+def register_queue(target: Target, fn: Function, trigger: QueueTrigger) -> None:
+    """A Storage queue trigger, or a Service Bus queue trigger with ``messaging="servicebus"``."""
+    options = target.options
+    if options.messaging == "servicebus":
+        translate = partial(events.servicebus_message, entity=trigger.queue)
+        handler = _event_handler(target.runtime, fn, "msg", translate, servicebus=True)
+        binding = target.fa.service_bus_queue_trigger(
+            arg_name="msg", queue_name=trigger.queue, connection=options.servicebus_connection
+        )
+        _register(binding, target.fa, fn, handler)
+        return
+    # Storage queue names are lower case; ctx.publish and the packager use the same rule.
+    queue = queue_name(trigger.queue)
+    handler = _event_handler(
+        target.runtime,
+        fn,
+        "msg",
+        partial(events.queue_message, queue=trigger.queue),
+        dead_letter=partial(_to_poison, target.poison_sink, fn.name, queue),
+    )
+    binding = target.fa.queue_trigger(arg_name="msg", queue_name=queue, connection=options.storage_connection)
+    _register(binding, target.fa, fn, handler)
+
+
+def register_topic(target: Target, fn: Function, trigger: TopicTrigger) -> None:
+    """A Service Bus topic trigger on the app's subscription (``topic_subscription``)."""
+    translate = partial(events.servicebus_message, entity=trigger.topic)
+    handler = _event_handler(target.runtime, fn, "msg", translate, servicebus=True)
+    binding = target.fa.service_bus_topic_trigger(
+        arg_name="msg",
+        topic_name=trigger.topic,
+        subscription_name=target.options.topic_subscription,
+        connection=target.options.servicebus_connection,
+    )
+    _register(binding, target.fa, fn, handler)
+
+
+def register_schedule(target: Target, fn: Function, trigger: ScheduleTrigger) -> None:
+    """A timer trigger; the five-field cron becomes six-field NCRONTAB."""
+    translate = partial(events.timer_request, function=fn.name, cron=trigger.cron.expression)
+    handler = _event_handler(target.runtime, fn, "timer", translate)
+    _register(
+        target.fa.timer_trigger(arg_name="timer", schedule=trigger.cron.ncrontab()), target.fa, fn, handler
+    )
+
+
+def register_storage(target: Target, fn: Function, trigger: StorageTrigger) -> None:
+    """A blob trigger on the container for ``created``; an Event Grid trigger on BlobDeleted else."""
+    if trigger.on != "created":
+        handler = _event_handler(
+            target.runtime, fn, "event", events.event_grid, only_type="Microsoft.Storage.BlobDeleted"
+        )
+        _register(target.fa.event_grid_trigger(arg_name="event"), target.fa, fn, handler)
+        return
+    translate = partial(events.blob_stream, container=trigger.bucket)
+    handler = _event_handler(target.runtime, fn, "blob", translate)
+    source = target.options.storage_source
+    extra: dict[str, Any] = {"source": source} if source else {}
+    binding = target.fa.blob_trigger(
+        arg_name="blob",
+        path=f"{trigger.bucket}/{{name}}",
+        connection=target.options.storage_connection,
+        **extra,
+    )
+    _register(binding, target.fa, fn, handler)
+
+
+def register_changes(target: Target, fn: Function, trigger: ChangesTrigger) -> None:
+    """A Cosmos DB trigger on the table's container, with its own leases and a retry policy."""
+    options, spec = target.options, trigger.table.spec
+    handler = _changes_handler(target.runtime, fn, spec.name, spec.partition_key, spec.sort_key)
+    binding = target.fa.cosmos_db_trigger(
+        arg_name="documents",
+        connection=options.cosmos_connection,
+        database_name=options.cosmos_database,
+        container_name=options.cosmos_prefix + spec.name,
+        lease_container_name=options.lease_container,
+        # Functions on one container (a table's own and the outbox relay) each need
+        # their own leases, or they would share out the feed instead of each reading it.
+        lease_container_prefix=f"{fn.name}-",
+        create_lease_container_if_not_exists=True,
+    )
+    # The host does not retry a change feed batch by itself (portafn_azure.outcomes).
+    retry = target.fa.retry(
+        strategy="exponential_backoff",
+        max_retry_count="5",
+        minimum_interval="00:00:02",
+        maximum_interval="00:05:00",
+    )
+    _register(binding, target.fa, fn, handler, retry=retry)
+
+
+def register_event(target: Target, fn: Function, trigger: EventTrigger) -> None:
+    """An Event Grid trigger; events of other types are logged and acknowledged."""
+    handler = _event_handler(target.runtime, fn, "event", events.event_grid, only_type=trigger.type)
+    _register(target.fa.event_grid_trigger(arg_name="event"), target.fa, fn, handler)
+
+
+REGISTRARS: dict[type, Registrar] = {
+    HttpTrigger: register_http,
+    QueueTrigger: register_queue,
+    TopicTrigger: register_topic,
+    ScheduleTrigger: register_schedule,
+    StorageTrigger: register_storage,
+    ChangesTrigger: register_changes,
+    EventTrigger: register_event,
+}
+"""The registration function for each trigger type (one Azure function per portafn function)."""
 
 
 def _store_target() -> tuple[str, str]:
@@ -252,15 +307,16 @@ def _invocation(context: Any) -> Invocation:
 def _http_handler(runtime: Runtime, route_prefix: str) -> Callable[..., Any]:
     import azure.functions as func
 
-    def handle(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
+    def handle(req: Any, context: Any) -> Any:
         try:
             request = to_request(req, route_prefix)
         except Exception:
             _log.exception("cannot translate the HTTP request")
             return func.HttpResponse(status_code=400)
-        response: func.HttpResponse = to_azure_response(runtime.handle_http(request, _invocation(context)))
-        return response
+        return to_azure_response(runtime.handle_http(request, _invocation(context)))
 
+    # The worker checks these types at indexing (typing.get_type_hints): objects, never names.
+    handle.__annotations__ = {"req": func.HttpRequest, "context": func.Context, "return": func.HttpResponse}
     return handle
 
 
@@ -332,8 +388,6 @@ def _changes_handler(
 
 def _with_signature(handle: Callable[..., Any], arg: str, *, servicebus: bool = False) -> Callable[..., Any]:
     """Give ``handle`` the signature the worker checks: the trigger argument and ``context``."""
-    import inspect
-
     import azure.functions as func
 
     annotations: dict[str, Any] = {

@@ -57,19 +57,3 @@ def to_azure_response(resp: HttpResponse) -> Any:
     for cookie in [*resp.headers.get_all("set-cookie"), *resp.cookies]:
         out.headers.add("Set-Cookie", cookie)
     return out
-
-
-def from_azure_response(resp: Any) -> HttpResponse:
-    """A portafn response from the library's ``HttpResponse`` (what drivers and tests read back)."""
-    headers = Headers()
-    cookies: list[str] = []
-    raw_headers = resp.headers
-    for name, value in raw_headers.items():
-        if str(name).lower() == "set-cookie":
-            continue
-        headers.add(str(name), str(value))
-    getter = getattr(raw_headers, "get_all", None)
-    if callable(getter):
-        cookies = [str(c) for c in getter("Set-Cookie")]
-    out = HttpResponse(resp.get_body() or b"", status=resp.status_code, headers=headers, cookies=cookies)
-    return out

@@ -25,7 +25,10 @@ checks that an Azure Function destination exists when the subscription is create
 
 from __future__ import annotations
 
+import io
 import shutil
+import zipfile
+from pathlib import Path
 from typing import Any
 
 from portafn.app import App
@@ -52,7 +55,7 @@ ZIP = "functionapp.zip"
 SITE = ".python_packages/lib/site-packages"
 LEASES = "leases"
 # Storage queue retries: a failed message is retried after visibilityTimeout, and after
-# maxDequeueCount attempts the host moves it to <queue>-poison (portafn_azure.batch).
+# maxDequeueCount attempts the host moves it to <queue>-poison (portafn_azure.outcomes).
 # messageEncoding base64 is the host's default, stated because ctx.publish relies on it.
 MAX_DEQUEUE_COUNT = 5
 VISIBILITY_TIMEOUT = "00:00:30"
@@ -74,6 +77,9 @@ EVENTGRID_ENDPOINT_SETTING = "EventGridTopicEndpoint"
 EVENTGRID_KEY_SETTING = "EventGridTopicKey"
 POISON_SUFFIX = "-poison"
 MAX_POISONABLE = 63 - len(POISON_SUFFIX)
+# Test stand-ins (the Cosmos server launcher and its fidelity proxy, Azurite) that
+# `portafn dev` runs on a laptop: never part of a function app.
+STAND_INS = ("portafn_azure/dev/",)
 FUNCIGNORE = """.git*
 .vscode
 __pycache__
@@ -107,12 +113,13 @@ def write(ctx: BuildContext) -> list[Artifact]:
         "local.settings.json": dump_json(local_settings()),
     }
     for wheel in ctx.wheels:
-        files[f"wheels/{wheel.name}"] = wheel.read_bytes()
+        files[f"wheels/{wheel.name}"] = without_stand_ins(wheel.read_bytes())
     for arcname, path in ctx.source:
         files[arcname] = path.read_bytes()
     for arcname, content in files.items():
         write_file(folder / arcname, content)
     shutil.copytree(ctx.site, folder / SITE)
+    remove_stand_ins(folder / SITE)
     zip_path = ctx.out / ZIP
     ctx.progress(f"writing {zip_path}")
     # local.settings.json is for `func start` only; publishing never ships it.
@@ -123,6 +130,41 @@ def write(ctx: BuildContext) -> list[Artifact]:
         Artifact(folder, "function app folder"),
         Artifact(template, "ARM template"),
     ]
+
+
+def is_stand_in(arcname: str) -> bool:
+    """Whether a path inside site-packages or a wheel belongs to a test stand-in."""
+    return arcname.startswith(STAND_INS)
+
+
+def _record_without_stand_ins(record: str) -> str:
+    # RECORD lists every installed file; pip would otherwise miss the removed ones on uninstall.
+    return "".join(line for line in record.splitlines(keepends=True) if not is_stand_in(line))
+
+
+def remove_stand_ins(site: Path) -> None:
+    """Delete the stand-ins from an installed ``site-packages`` and from its RECORD files."""
+    for prefix in STAND_INS:
+        shutil.rmtree(site / prefix, ignore_errors=True)
+    for record in site.glob("*.dist-info/RECORD"):
+        record.write_text(_record_without_stand_ins(record.read_text()))
+
+
+def without_stand_ins(wheel: bytes) -> bytes:
+    """A wheel's bytes with the stand-ins left out (its RECORD too); other wheels unchanged."""
+    with zipfile.ZipFile(io.BytesIO(wheel)) as src:
+        if not any(is_stand_in(name) for name in src.namelist()):
+            return wheel
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+            for info in src.infolist():
+                if is_stand_in(info.filename):
+                    continue
+                data = src.read(info)
+                if info.filename.endswith(".dist-info/RECORD"):
+                    data = _record_without_stand_ins(data.decode()).encode()
+                dst.writestr(info, data)
+    return out.getvalue()
 
 
 def requirements(ctx: BuildContext) -> str:
@@ -149,204 +191,37 @@ def local_settings() -> dict[str, Any]:
     }
 
 
+# ARM expressions every builder below shares.
+STORAGE_API = "2023-01-01"
+COSMOS_API = "2024-05-15"
+WEB_API = "2023-12-01"
+STORAGE_ID = "resourceId('Microsoft.Storage/storageAccounts', variables('storageName'))"
+COSMOS_ID = "resourceId('Microsoft.DocumentDB/databaseAccounts', variables('cosmosName'))"
+DATABASE_ID = (
+    "resourceId('Microsoft.DocumentDB/databaseAccounts/sqlDatabases', variables('cosmosName'), 'portafn')"
+)
+GRID_ID = "resourceId('Microsoft.EventGrid/topics', variables('eventGridTopicName'))"
+PLAN_ID = "resourceId('Microsoft.Web/serverfarms', format('{0}-plan', parameters('appName')))"
+SITE_NAME = "parameters('appName')"
+
+
 def arm_template(ctx: BuildContext) -> dict[str, Any]:
     """The ARM template: storage (queues, containers), Cosmos (database, containers), plan and app."""
     app = ctx.app
-    python = ctx.target.python
-    p = "[parameters('appName')]"
-    storage = "[format('{0}st', toLower(replace(parameters('appName'), '-', '')))]"
-    cosmos = "[format('{0}-cosmos', toLower(parameters('appName')))]"
-    st_id = "resourceId('Microsoft.Storage/storageAccounts', variables('storageName'))"
-    db_id = (
-        "resourceId('Microsoft.DocumentDB/databaseAccounts/sqlDatabases', variables('cosmosName'), 'portafn')"
-    )
-    conn = (
-        "[format('DefaultEndpointsProtocol=https;AccountName={0};EndpointSuffix={1};AccountKey={2}', "
-        f"variables('storageName'), environment().suffixes.storage, listKeys({st_id}, '2023-01-01').keys[0].value)]"
-    )
-    resources: list[dict[str, Any]] = [
-        {
-            "type": "Microsoft.Storage/storageAccounts",
-            "apiVersion": "2023-01-01",
-            "name": "[variables('storageName')]",
-            "location": "[parameters('location')]",
-            "sku": {"name": "Standard_LRS"},
-            "kind": "StorageV2",
-            "properties": {"minimumTlsVersion": "TLS1_2", "allowBlobPublicAccess": False},
-        },
-        {
-            "type": "Microsoft.DocumentDB/databaseAccounts",
-            "apiVersion": "2024-05-15",
-            "name": "[variables('cosmosName')]",
-            "location": "[parameters('location')]",
-            "kind": "GlobalDocumentDB",
-            "properties": {
-                "databaseAccountOfferType": "Standard",
-                "locations": [{"locationName": "[parameters('location')]", "failoverPriority": 0}],
-                "capabilities": [{"name": "EnableServerless"}],
-            },
-        },
-        {
-            "type": "Microsoft.DocumentDB/databaseAccounts/sqlDatabases",
-            "apiVersion": "2024-05-15",
-            "name": "[format('{0}/portafn', variables('cosmosName'))]",
-            "dependsOn": ["[resourceId('Microsoft.DocumentDB/databaseAccounts', variables('cosmosName'))]"],
-            "properties": {"resource": {"id": "portafn"}},
-        },
-    ]
-    containers = [
-        (name, PARTITION_PATH, table.spec.ttl_field is not None) for name, table in app.tables.items()
-    ]
-    if app.by_kind("changes"):
-        containers.append((LEASES, "/id", False))
-    for name, path, ttl in sorted(containers):
-        resource: dict[str, Any] = {"id": name, "partitionKey": {"paths": [path], "kind": "Hash"}}
-        if ttl:
-            # -1: TTL on, items live until their own `ttl` says otherwise.
-            resource["defaultTtl"] = -1
-        resources.append(
-            {
-                "type": "Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers",
-                "apiVersion": "2024-05-15",
-                "name": f"[format('{{0}}/portafn/{name}', variables('cosmosName'))]",
-                "dependsOn": [f"[{db_id}]"],
-                "properties": {"resource": resource},
-            }
-        )
-    for queue in storage_queues(app):
-        if len(queue) > MAX_POISONABLE and not queue.endswith(POISON_SUFFIX):
-            ctx.notes.append(
-                f"queue {queue!r} is longer than {MAX_POISONABLE} characters: the host cannot make its "
-                "poison queue, so failed messages cannot be poisoned; use a shorter name"
-            )
-        resources.append(
-            {
-                "type": "Microsoft.Storage/storageAccounts/queueServices/queues",
-                "apiVersion": "2023-01-01",
-                "name": f"[format('{{0}}/default/{queue}', variables('storageName'))]",
-                "dependsOn": [f"[{st_id}]"],
-            }
-        )
-    buckets = sorted(
-        {dns_name(f.trigger.bucket) for f in app.functions.values() if isinstance(f.trigger, StorageTrigger)}
-    )
-    for bucket in buckets:
-        resources.append(
-            {
-                "type": "Microsoft.Storage/storageAccounts/blobServices/containers",
-                "apiVersion": "2023-01-01",
-                "name": f"[format('{{0}}/default/{bucket}', variables('storageName'))]",
-                "dependsOn": [f"[{st_id}]"],
-            }
-        )
-    topics = sorted({f.trigger.topic for f in app.functions.values() if isinstance(f.trigger, TopicTrigger)})
-    if topics:
-        ctx.notes.append("topic functions need a Service Bus namespace and topic; see docs/packaging.md")
-    to_servicebus = sorted(set(topics) & published_topics(app))
-    if to_servicebus and not any(r.split("==")[0].lower() == "azure-servicebus" for r in ctx.installed):
-        ctx.notes.append(
-            f"the app publishes to Service Bus topics ({', '.join(to_servicebus)}): add azure-servicebus "
-            "to a requirements file given to `portafn package` (portafn-azure's servicebus extra)"
-        )
     grid_types = eventgrid_targets(app)
-    grid_id = "resourceId('Microsoft.EventGrid/topics', variables('eventGridTopicName'))"
+    resources = [storage_account(), cosmos_account(), cosmos_database(), *cosmos_containers(app)]
+    resources += storage_queue_resources(ctx)
+    resources += blob_containers(app)
+    note_messaging(ctx, grid_types)
     if grid_types:
-        resources.append(
-            {
-                "type": "Microsoft.EventGrid/topics",
-                "apiVersion": EVENTGRID_API,
-                "name": "[variables('eventGridTopicName')]",
-                "location": "[parameters('location')]",
-                # ctx.publish sends CloudEvents 1.0; the Event Grid trigger takes that schema.
-                "properties": {"inputSchema": "CloudEventSchemaV1_0", "publicNetworkAccess": "Enabled"},
-            }
-        )
-        ctx.notes.append(
-            f"the app publishes to Event Grid ({', '.join(grid_types)}): after deploying the code, "
-            "subscribe each event function to the topic: az eventgrid event-subscription create "
-            "--source-resource-id <topic id> --name <function> --endpoint-type azurefunction "
-            "--endpoint <app id>/functions/<function> --event-delivery-schema cloudeventschemav1_0 "
-            "--included-event-types <type>"
-        )
-        if not any(r.split("==")[0].lower() == "azure-eventgrid" for r in ctx.installed):
-            ctx.notes.append(
-                f"the app publishes to Event Grid ({', '.join(grid_types)}): add azure-eventgrid to a "
-                "requirements file given to `portafn package` (portafn-azure's eventgrid extra)"
-            )
-    resources.append(
-        {
-            "type": "Microsoft.Web/serverfarms",
-            "apiVersion": "2023-12-01",
-            "name": "[format('{0}-plan', parameters('appName'))]",
-            "location": "[parameters('location')]",
-            "sku": {"name": "Y1", "tier": "Dynamic"},
-            "kind": "functionapp",
-            "properties": {"reserved": True},
-        }
-    )
-    cosmos_ep = "reference(resourceId('Microsoft.DocumentDB/databaseAccounts', variables('cosmosName')), '2024-05-15').documentEndpoint"
-    settings = [
-        {"name": "FUNCTIONS_EXTENSION_VERSION", "value": "~4"},
-        {"name": "FUNCTIONS_WORKER_RUNTIME", "value": "python"},
-        {"name": "AzureWebJobsStorage", "value": conn},
-        {"name": "AzureWebJobsFeatureFlags", "value": "EnableWorkerIndexing"},
-        {"name": "SCM_DO_BUILD_DURING_DEPLOYMENT", "value": "false"},
-        {
-            "name": "PORTAFN_STORE",
-            "value": "[format('cosmos://{0}.documents.azure.com/portafn', variables('cosmosName'))]",
-        },
-        # The template creates the containers; no create-if-missing round trips on cold starts.
-        {"name": "PORTAFN_CREATE_TABLES", "value": "0"},
-        {
-            # The name the Cosmos DB trigger reads (portafn_azure.function_app's default).
-            "name": "CosmosDBConnection",
-            "value": (
-                f"[format('AccountEndpoint={{0}};AccountKey={{1}};', {cosmos_ep}, "
-                "listKeys(resourceId('Microsoft.DocumentDB/databaseAccounts', variables('cosmosName')), "
-                "'2024-05-15').primaryMasterKey)]"
-            ),
-        },
-        {
-            # The portafn Cosmos store signs requests with the account key from this setting.
-            "name": "PORTAFN_COSMOS_KEY",
-            "value": (
-                "[listKeys(resourceId('Microsoft.DocumentDB/databaseAccounts', variables('cosmosName')), "
-                "'2024-05-15').primaryMasterKey]"
-            ),
-        },
-    ]
+        resources.append(eventgrid_topic())
+    resources += [plan(), function_site(ctx.target.python, app_settings(grid_types), grid=bool(grid_types))]
+    variables = {
+        "storageName": "[format('{0}st', toLower(replace(parameters('appName'), '-', '')))]",
+        "cosmosName": "[format('{0}-cosmos', toLower(parameters('appName')))]",
+    }
     if grid_types:
-        settings += [
-            {
-                "name": EVENTGRID_ENDPOINT_SETTING,
-                "value": f"[reference({grid_id}, '{EVENTGRID_API}').endpoint]",
-            },
-            {"name": EVENTGRID_KEY_SETTING, "value": f"[listKeys({grid_id}, '{EVENTGRID_API}').key1]"},
-        ]
-    resources.append(
-        {
-            "type": "Microsoft.Web/sites",
-            "apiVersion": "2023-12-01",
-            "name": p,
-            "location": "[parameters('location')]",
-            "kind": "functionapp,linux",
-            "dependsOn": [
-                "[resourceId('Microsoft.Web/serverfarms', format('{0}-plan', parameters('appName')))]",
-                f"[{st_id}]",
-                "[resourceId('Microsoft.DocumentDB/databaseAccounts', variables('cosmosName'))]",
-                *([f"[{grid_id}]"] if grid_types else []),
-            ],
-            "properties": {
-                "serverFarmId": "[resourceId('Microsoft.Web/serverfarms', format('{0}-plan', parameters('appName')))]",
-                "httpsOnly": True,
-                "siteConfig": {
-                    "linuxFxVersion": f"Python|{python}",
-                    "minTlsVersion": "1.2",
-                    "appSettings": settings,
-                },
-            },
-        }
-    )
+        variables["eventGridTopicName"] = "[format('{0}-events', parameters('appName'))]"
     return {
         "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
         "contentVersion": "1.0.0.0",
@@ -355,17 +230,231 @@ def arm_template(ctx: BuildContext) -> dict[str, Any]:
             "appName": {"type": "string", "defaultValue": dns_name(app.name, 40)},
             "location": {"type": "string", "defaultValue": "[resourceGroup().location]"},
         },
-        "variables": {
-            "storageName": storage,
-            "cosmosName": cosmos,
-            **({"eventGridTopicName": "[format('{0}-events', parameters('appName'))]"} if grid_types else {}),
-        },
+        "variables": variables,
         "resources": resources,
         "outputs": {
             "functionAppHost": {
                 "type": "string",
-                "value": f"[reference(resourceId('Microsoft.Web/sites', {p[1:-1]}), '2023-12-01').defaultHostName]",
+                "value": f"[reference(resourceId('Microsoft.Web/sites', {SITE_NAME}), '{WEB_API}').defaultHostName]",
             }
+        },
+    }
+
+
+def storage_account() -> dict[str, Any]:
+    """The app's Storage account (the host's own storage, queues and blob containers)."""
+    return {
+        "type": "Microsoft.Storage/storageAccounts",
+        "apiVersion": STORAGE_API,
+        "name": "[variables('storageName')]",
+        "location": "[parameters('location')]",
+        "sku": {"name": "Standard_LRS"},
+        "kind": "StorageV2",
+        "properties": {"minimumTlsVersion": "TLS1_2", "allowBlobPublicAccess": False},
+    }
+
+
+def cosmos_account() -> dict[str, Any]:
+    """A serverless Cosmos DB account."""
+    return {
+        "type": "Microsoft.DocumentDB/databaseAccounts",
+        "apiVersion": COSMOS_API,
+        "name": "[variables('cosmosName')]",
+        "location": "[parameters('location')]",
+        "kind": "GlobalDocumentDB",
+        "properties": {
+            "databaseAccountOfferType": "Standard",
+            "locations": [{"locationName": "[parameters('location')]", "failoverPriority": 0}],
+            "capabilities": [{"name": "EnableServerless"}],
+        },
+    }
+
+
+def cosmos_database() -> dict[str, Any]:
+    """The ``portafn`` database (the packaged store URL's)."""
+    return {
+        "type": "Microsoft.DocumentDB/databaseAccounts/sqlDatabases",
+        "apiVersion": COSMOS_API,
+        "name": "[format('{0}/portafn', variables('cosmosName'))]",
+        "dependsOn": [f"[{COSMOS_ID}]"],
+        "properties": {"resource": {"id": "portafn"}},
+    }
+
+
+def cosmos_containers(app: App) -> list[dict[str, Any]]:
+    """One container per table (TTL on where the table has a TTL field), and the change feed's
+    lease container when a function watches changes."""
+    containers = [
+        (name, PARTITION_PATH, table.spec.ttl_field is not None) for name, table in app.tables.items()
+    ]
+    if app.by_kind("changes"):
+        containers.append((LEASES, "/id", False))
+    resources = []
+    for name, path, ttl in sorted(containers):
+        resource: dict[str, Any] = {"id": name, "partitionKey": {"paths": [path], "kind": "Hash"}}
+        if ttl:
+            # -1: TTL on, items live until their own `ttl` says otherwise.
+            resource["defaultTtl"] = -1
+        resources.append(
+            {
+                "type": "Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers",
+                "apiVersion": COSMOS_API,
+                "name": f"[format('{{0}}/portafn/{name}', variables('cosmosName'))]",
+                "dependsOn": [f"[{DATABASE_ID}]"],
+                "properties": {"resource": resource},
+            }
+        )
+    return resources
+
+
+def storage_queue_resources(ctx: BuildContext) -> list[dict[str, Any]]:
+    """The Storage queues (``storage_queues``); a note for each queue too long to be poisoned."""
+    resources = []
+    for queue in storage_queues(ctx.app):
+        if len(queue) > MAX_POISONABLE and not queue.endswith(POISON_SUFFIX):
+            ctx.notes.append(
+                f"queue {queue!r} is longer than {MAX_POISONABLE} characters: the host cannot make its "
+                "poison queue, so failed messages cannot be poisoned; use a shorter name"
+            )
+        resources.append(_storage_child("queueServices/queues", queue))
+    return resources
+
+
+def blob_containers(app: App) -> list[dict[str, Any]]:
+    """One blob container per bucket a storage function watches."""
+    buckets = {
+        dns_name(f.trigger.bucket) for f in app.functions.values() if isinstance(f.trigger, StorageTrigger)
+    }
+    return [_storage_child("blobServices/containers", bucket) for bucket in sorted(buckets)]
+
+
+def _storage_child(kind: str, name: str) -> dict[str, Any]:
+    return {
+        "type": f"Microsoft.Storage/storageAccounts/{kind}",
+        "apiVersion": STORAGE_API,
+        "name": f"[format('{{0}}/default/{name}', variables('storageName'))]",
+        "dependsOn": [f"[{STORAGE_ID}]"],
+    }
+
+
+def _installed(ctx: BuildContext, distribution: str) -> bool:
+    return any(r.split("==")[0].lower() == distribution for r in ctx.installed)
+
+
+def note_messaging(ctx: BuildContext, grid_types: list[str]) -> None:
+    """Notes for what the template cannot make or the build lacks: a Service Bus namespace for
+    topic functions, the SDKs ``ctx.publish`` needs, and the Event Grid subscriptions."""
+    app = ctx.app
+    topics = sorted({f.trigger.topic for f in app.functions.values() if isinstance(f.trigger, TopicTrigger)})
+    if topics:
+        ctx.notes.append("topic functions need a Service Bus namespace and topic; see docs/packaging.md")
+    to_servicebus = sorted(set(topics) & published_topics(app))
+    if to_servicebus and not _installed(ctx, "azure-servicebus"):
+        ctx.notes.append(
+            f"the app publishes to Service Bus topics ({', '.join(to_servicebus)}): add azure-servicebus "
+            "to a requirements file given to `portafn package` (portafn-azure's servicebus extra)"
+        )
+    if not grid_types:
+        return
+    ctx.notes.append(
+        f"the app publishes to Event Grid ({', '.join(grid_types)}): after deploying the code, "
+        "subscribe each event function to the topic: az eventgrid event-subscription create "
+        "--source-resource-id <topic id> --name <function> --endpoint-type azurefunction "
+        "--endpoint <app id>/functions/<function> --event-delivery-schema cloudeventschemav1_0 "
+        "--included-event-types <type>"
+    )
+    if not _installed(ctx, "azure-eventgrid"):
+        ctx.notes.append(
+            f"the app publishes to Event Grid ({', '.join(grid_types)}): add azure-eventgrid to a "
+            "requirements file given to `portafn package` (portafn-azure's eventgrid extra)"
+        )
+
+
+def eventgrid_topic() -> dict[str, Any]:
+    """The Event Grid custom topic ``ctx.publish`` sends CloudEvents to."""
+    return {
+        "type": "Microsoft.EventGrid/topics",
+        "apiVersion": EVENTGRID_API,
+        "name": "[variables('eventGridTopicName')]",
+        "location": "[parameters('location')]",
+        # ctx.publish sends CloudEvents 1.0; the Event Grid trigger takes that schema.
+        "properties": {"inputSchema": "CloudEventSchemaV1_0", "publicNetworkAccess": "Enabled"},
+    }
+
+
+def plan() -> dict[str, Any]:
+    """The Linux Consumption plan (Y1)."""
+    return {
+        "type": "Microsoft.Web/serverfarms",
+        "apiVersion": WEB_API,
+        "name": "[format('{0}-plan', parameters('appName'))]",
+        "location": "[parameters('location')]",
+        "sku": {"name": "Y1", "tier": "Dynamic"},
+        "kind": "functionapp",
+        "properties": {"reserved": True},
+    }
+
+
+def app_settings(grid_types: list[str]) -> list[dict[str, str]]:
+    """The function app's settings: the runtime's, the host storage, the store and its keys, and
+    the Event Grid topic's endpoint and key when the app publishes there."""
+    storage_conn = (
+        "[format('DefaultEndpointsProtocol=https;AccountName={0};EndpointSuffix={1};AccountKey={2}', "
+        f"variables('storageName'), environment().suffixes.storage, listKeys({STORAGE_ID}, '{STORAGE_API}').keys[0].value)]"
+    )
+    cosmos_endpoint = f"reference({COSMOS_ID}, '{COSMOS_API}').documentEndpoint"
+    cosmos_key = f"listKeys({COSMOS_ID}, '{COSMOS_API}').primaryMasterKey"
+    settings = [
+        {"name": "FUNCTIONS_EXTENSION_VERSION", "value": "~4"},
+        {"name": "FUNCTIONS_WORKER_RUNTIME", "value": "python"},
+        {"name": "AzureWebJobsStorage", "value": storage_conn},
+        {"name": "AzureWebJobsFeatureFlags", "value": "EnableWorkerIndexing"},
+        {"name": "SCM_DO_BUILD_DURING_DEPLOYMENT", "value": "false"},
+        {
+            "name": "PORTAFN_STORE",
+            "value": "[format('cosmos://{0}.documents.azure.com/portafn', variables('cosmosName'))]",
+        },
+        # The template creates the containers; no create-if-missing round trips on cold starts.
+        {"name": "PORTAFN_CREATE_TABLES", "value": "0"},
+        # The name the Cosmos DB trigger reads (portafn_azure.function_app's default).
+        {
+            "name": "CosmosDBConnection",
+            "value": f"[format('AccountEndpoint={{0}};AccountKey={{1}};', {cosmos_endpoint}, {cosmos_key})]",
+        },
+        # The portafn Cosmos store signs requests with the account key from this setting.
+        {"name": "PORTAFN_COSMOS_KEY", "value": f"[{cosmos_key}]"},
+    ]
+    if grid_types:
+        settings += [
+            {
+                "name": EVENTGRID_ENDPOINT_SETTING,
+                "value": f"[reference({GRID_ID}, '{EVENTGRID_API}').endpoint]",
+            },
+            {"name": EVENTGRID_KEY_SETTING, "value": f"[listKeys({GRID_ID}, '{EVENTGRID_API}').key1]"},
+        ]
+    return settings
+
+
+def function_site(python: str, settings: list[dict[str, str]], *, grid: bool) -> dict[str, Any]:
+    """The Linux function app on the plan, with its settings."""
+    depends = [f"[{PLAN_ID}]", f"[{STORAGE_ID}]", f"[{COSMOS_ID}]"]
+    if grid:
+        depends.append(f"[{GRID_ID}]")
+    return {
+        "type": "Microsoft.Web/sites",
+        "apiVersion": WEB_API,
+        "name": f"[{SITE_NAME}]",
+        "location": "[parameters('location')]",
+        "kind": "functionapp,linux",
+        "dependsOn": depends,
+        "properties": {
+            "serverFarmId": f"[{PLAN_ID}]",
+            "httpsOnly": True,
+            "siteConfig": {
+                "linuxFxVersion": f"Python|{python}",
+                "minTlsVersion": "1.2",
+                "appSettings": settings,
+            },
         },
     }
 

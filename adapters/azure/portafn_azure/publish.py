@@ -65,6 +65,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from portafn.lazy import Lazy
 from portafn.reliability.publish import (
     CAUSATION_EXT,
     CORRELATION_EXT,
@@ -90,7 +91,6 @@ EVENTGRID_KEY_SETTING = "EventGridTopicKey"
 EVENTGRID_CONNECTION = "EventGridConnection"
 MESSAGING_KINDS = ("storage", "servicebus", "eventgrid")
 ATTRIBUTES_EXT = "portafnattributes"
-REASON_EXT = "deadletterreason"
 CLOUDEVENTS_JSON = "application/cloudevents+json; charset=utf-8"
 # Carried as Service Bus application properties besides the user's attributes.
 TRACE_PROPERTIES = (CORRELATION_EXT, CAUSATION_EXT, TRACEPARENT_EXT)
@@ -301,9 +301,9 @@ class StorageQueues:
 
     def __init__(self, setting: str = STORAGE_SETTING) -> None:
         self.setting = setting
-        self._service: Any = None
+        self._service: Lazy[Any] = Lazy(self._service_client)
         self._queues: dict[str, Any] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards _queues
 
     def _service_client(self) -> Any:
         from azure.storage.queue import QueueServiceClient
@@ -330,9 +330,7 @@ class StorageQueues:
             if found is None:
                 from azure.storage.queue import BinaryBase64EncodePolicy
 
-                if self._service is None:
-                    self._service = self._service_client()
-                found = self._service.get_queue_client(
+                found = self._service.get().get_queue_client(
                     queue, message_encode_policy=BinaryBase64EncodePolicy()
                 )
                 self._queues[queue] = found
@@ -353,9 +351,10 @@ class StorageQueues:
     def close(self) -> None:
         """Close the service client (queue clients share its transport)."""
         with self._lock:
-            if self._service is not None:
-                self._service.close()
-            self._service, self._queues = None, {}
+            service = self._service.reset()
+            if service is not None:
+                service.close()
+            self._queues = {}
 
 
 class ServiceBusSenders:
@@ -364,9 +363,9 @@ class ServiceBusSenders:
 
     def __init__(self, setting: str = SERVICEBUS_SETTING) -> None:
         self.setting = setting
-        self._client: Any = None
+        self._client: Lazy[Any] = Lazy(self._make_client)
         self._senders: dict[tuple[str, str], Any] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards _senders
 
     def _make_client(self) -> Any:
         try:
@@ -391,12 +390,11 @@ class ServiceBusSenders:
         with self._lock:
             found = self._senders.get((kind, entity))
             if found is None:
-                if self._client is None:
-                    self._client = self._make_client()
+                client = self._client.get()
                 if kind == "topic":
-                    found = self._client.get_topic_sender(topic_name=entity)
+                    found = client.get_topic_sender(topic_name=entity)
                 else:
-                    found = self._client.get_queue_sender(queue_name=entity)
+                    found = client.get_queue_sender(queue_name=entity)
                 self._senders[(kind, entity)] = found
             return found
 
@@ -409,9 +407,10 @@ class ServiceBusSenders:
         with self._lock:
             for sender in self._senders.values():
                 sender.close()
-            if self._client is not None:
-                self._client.close()
-            self._client, self._senders = None, {}
+            client = self._client.reset()
+            if client is not None:
+                client.close()
+            self._senders = {}
 
 
 class EventGridTopic:
@@ -427,8 +426,7 @@ class EventGridTopic:
         self.endpoint_setting = endpoint_setting
         self.key_setting = key_setting
         self.connection = connection
-        self._client: Any = None
-        self._lock = threading.Lock()
+        self._client: Lazy[Any] = Lazy(self._make_client)
 
     def _make_client(self) -> Any:
         try:
@@ -459,10 +457,7 @@ class EventGridTopic:
 
     def client(self) -> Any:
         """The ``EventGridPublisherClient`` (made once)."""
-        with self._lock:
-            if self._client is None:
-                self._client = self._make_client()
-            return self._client
+        return self._client.get()
 
     def send(self, message: Outgoing) -> None:
         """Send ``message`` as one CloudEvent."""
@@ -476,10 +471,9 @@ class EventGridTopic:
 
     def close(self) -> None:
         """Close the client."""
-        with self._lock:
-            if self._client is not None:
-                self._client.close()
-            self._client = None
+        client = self._client.reset()
+        if client is not None:
+            client.close()
 
 
 # -- the publisher ---------------------------------------------------------------------------------

@@ -1,0 +1,176 @@
+"""Run a built Azure function app under the real Azure Functions Python worker.
+
+The worker (azure-functions-python-worker 4.34.0) and the loopback host that drives it over its
+gRPC protocol live in ``../shared/runtimes`` (or ``PORTAFN_RUNTIMES``) and are used where they
+stand. ``setup.sh`` makes the worker's venv and gRPC stubs under a cache folder outside the
+repository (``PORTAFN_AZURE_WORKER_CACHE``, default ``~/.cache/portafn/azure-worker-4.34.0``).
+
+The stubs are generated from the worker's proto sources (the
+azure-functions-language-worker-protobuf ``src/proto`` folder, which the worker's own repository
+fetches at build time and does not commit). When the shared worker tree lacks them and the cache
+has none yet, ``PORTAFN_AZURE_PROTOS`` names a folder holding ``FunctionRpc.proto``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKER = "azure-functions-python-worker"
+HOST = "azure-functions-host"
+PROTOS = Path("azure_functions_worker", "protos", "_src", "src", "proto")
+SETUP_TIMEOUT = 900.0  # first run: a venv with grpcio and protobuf from PyPI
+RUN_TIMEOUT = 300.0
+
+
+class WorkerUnavailable(Exception):
+    """The worker cannot be prepared here; the message says what is missing."""
+
+
+def runtimes_dir() -> Path:
+    """Where the shared runtimes are expected (``PORTAFN_RUNTIMES`` overrides)."""
+    env = os.environ.get("PORTAFN_RUNTIMES")
+    return Path(env) if env else ROOT.parent / "shared" / "runtimes"
+
+
+def cache_dir() -> Path:
+    """Where the worker's venv and generated stubs go: outside the repository."""
+    env = os.environ.get("PORTAFN_AZURE_WORKER_CACHE")
+    if env:
+        return Path(env)
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "portafn" / "azure-worker-4.34.0"
+
+
+def unavailable(reason: str) -> None:
+    """Skip with ``reason``, as in a user's clone; under CI (``CI`` set) fail instead, since CI runs
+    beside shared/ and a missing runtime there is a broken set-up (tests/support/fixtures.py)."""
+    if os.environ.get("CI"):
+        pytest.fail(f"CI needs the Azure Functions worker: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@dataclass(frozen=True)
+class Worker:
+    """A prepared worker: its source folder (with stubs), the Python that runs it, the host script."""
+
+    worker_dir: Path
+    python: Path
+    host_script: Path
+
+    def python_version(self) -> str:
+        """``major.minor`` of the worker's Python (the version the app must be packaged for)."""
+        out = subprocess.run(
+            [str(self.python), "-c", "import sys; print(f'{sys.version_info[0]}.{sys.version_info[1]}')"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+        return out.stdout.strip()
+
+
+def _place_worker(runtimes: Path, dest: Path) -> None:
+    """Copy the worker's source into ``dest/worker`` with its proto sources beside it, so that
+    setup.sh (which copies only when the worker is absent) goes straight to the venv and stubs."""
+    worker = dest / "worker"
+    if (worker / PROTOS / "FunctionRpc.proto").is_file():
+        return
+    src = runtimes / WORKER
+    protos = src / PROTOS
+    if not (protos / "FunctionRpc.proto").is_file():
+        env = os.environ.get("PORTAFN_AZURE_PROTOS")
+        if not env or not (Path(env) / "FunctionRpc.proto").is_file():
+            raise WorkerUnavailable(
+                f"the worker's proto sources are not in {src / PROTOS} and PORTAFN_AZURE_PROTOS names no "
+                "folder with FunctionRpc.proto (azure-functions-language-worker-protobuf src/proto)"
+            )
+        protos = Path(env)
+    shutil.rmtree(worker, ignore_errors=True)
+    shutil.copytree(src / "azure_functions_worker", worker / "azure_functions_worker")
+    if (src / "python").is_dir():
+        shutil.copytree(src / "python", worker / "python")
+    shutil.copytree(protos, worker / PROTOS, dirs_exist_ok=True)
+
+
+def prepare() -> Worker:
+    """Make the worker ready under ``cache_dir()`` with the shared ``setup.sh``; raises
+    ``WorkerUnavailable`` naming what is missing."""
+    runtimes = runtimes_dir()
+    setup = runtimes / HOST / "setup.sh"
+    if not setup.is_file() or not (runtimes / WORKER / "azure_functions_worker").is_dir():
+        raise WorkerUnavailable(
+            f"the Azure Functions worker and host are not in {runtimes} (set PORTAFN_RUNTIMES)"
+        )
+    dest = cache_dir()
+    dest.mkdir(parents=True, exist_ok=True)
+    _place_worker(runtimes, dest)
+    proc = subprocess.run(
+        ["bash", str(setup), str(dest)],
+        capture_output=True,
+        text=True,
+        timeout=SETUP_TIMEOUT,
+        check=False,
+    )
+    if proc.returncode != 0:
+        # A set-up that fails with everything present is a real failure, never a skip.
+        raise RuntimeError(
+            f"setup.sh failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+        )
+    return Worker(dest / "worker", dest / "venv" / "bin" / "python", runtimes / HOST / "host.py")
+
+
+def run(
+    worker: Worker,
+    app_dir: Path,
+    out: Path,
+    invocations: list[dict[str, Any]],
+    settings: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Index, load and invoke ``app_dir`` under the worker; the host's ``results.json`` as a dict.
+
+    Only ``invocations`` are sent (the host's built-in scenario is off), so the caller owns every
+    expectation. The host's exit status is not checked here: the results say what failed.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    spec = out / "invocations.json"
+    spec.write_text(json.dumps(invocations))
+    results = out / "results.json"
+    cmd = [
+        str(worker.python),
+        str(worker.host_script),
+        "--worker-dir",
+        str(worker.worker_dir),
+        "--app",
+        str(app_dir),
+        "--scenario",
+        "none",
+        "--invocations",
+        str(spec),
+        "--out",
+        str(results),
+    ]
+    for name, value in (settings or {}).items():
+        cmd += ["--set", f"{name}={value}"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT, check=False, cwd=out)
+    if not results.is_file():
+        raise RuntimeError(f"host.py wrote no results ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    data: dict[str, Any] = json.loads(results.read_text())
+    return data
+
+
+def step(results: dict[str, Any], name: str) -> dict[str, Any]:
+    """The step called ``name`` in the host's results."""
+    for entry in results["steps"]:
+        if entry["step"] == name:
+            found: dict[str, Any] = entry
+            return found
+    raise AssertionError(f"no step {name!r} among {[s['step'] for s in results['steps']]}")
