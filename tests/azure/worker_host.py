@@ -7,8 +7,11 @@ repository (``PORTAFN_AZURE_WORKER_CACHE``, default ``~/.cache/portafn/azure-wor
 
 The stubs are generated from the worker's proto sources (the
 azure-functions-language-worker-protobuf ``src/proto`` folder, which the worker's own repository
-fetches at build time and does not commit). When the shared worker tree lacks them and the cache
-has none yet, ``PORTAFN_AZURE_PROTOS`` names a folder holding ``FunctionRpc.proto``.
+fetches at build time and does not commit), found in the shared worker tree or in the folder
+``PORTAFN_AZURE_PROTOS`` names. Where neither has them (the shared tree as laid today), the
+stubs come from PyPI instead: the ``azure-functions-runtime-v1`` wheel (Microsoft's newer Python
+worker) ships the same ``FunctionRpc`` messages, generated for protobuf 4.x, which the 4.34.0
+worker's pins run; the harness then makes the venv itself with setup.sh's pins.
 """
 
 from __future__ import annotations
@@ -101,9 +104,68 @@ def _place_worker(runtimes: Path, dest: Path) -> None:
     shutil.copytree(protos, worker / PROTOS, dirs_exist_ok=True)
 
 
+# The worker's own pins (its pyproject.toml at 4.34.0), as the shared setup.sh installs them.
+WORKER_PINS = (
+    "grpcio~=1.59.0",
+    "protobuf~=4.25.3",
+    "python-dateutil~=2.9.0",
+    "azure-functions==1.22.0b4",
+    "azurefunctions-extensions-base",
+)
+STUBS_WHEEL = "azure-functions-runtime-v1==1.2.0"  # ships tests/protos/*_pb2*.py
+
+
+def _has_proto_sources(runtimes: Path) -> bool:
+    env = os.environ.get("PORTAFN_AZURE_PROTOS")
+    return (runtimes / WORKER / PROTOS / "FunctionRpc.proto").is_file() or bool(
+        env and (Path(env) / "FunctionRpc.proto").is_file()
+    )
+
+
+def _uv(*args: str) -> None:
+    uv = shutil.which("uv") or str(Path.home() / ".local" / "bin" / "uv")
+    proc = subprocess.run([uv, *args], capture_output=True, text=True, timeout=SETUP_TIMEOUT, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"uv {' '.join(args[:2])} failed:\n{proc.stderr[-3000:]}")
+
+
+def _prepare_with_pypi_stubs(runtimes: Path, dest: Path) -> Worker:
+    """The worker from the shared tree, its venv with the worker's pins, its stubs from PyPI."""
+    worker = dest / "worker"
+    protos = worker / "azure_functions_worker" / "protos"
+    if not (protos / "FunctionRpc_pb2.py").is_file():
+        shutil.rmtree(worker, ignore_errors=True)
+        shutil.copytree(runtimes / WORKER / "azure_functions_worker", worker / "azure_functions_worker")
+        if (runtimes / WORKER / "python").is_dir():
+            shutil.copytree(runtimes / WORKER / "python", worker / "python")
+        # The wheel's top-level ``tests/protos`` holds the generated stubs; --target keeps it out of
+        # every environment, and --python-version matches the wheel's requirement (3.13+), not ours.
+        stubs = dest / "stubs"
+        _uv(
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--target",
+            str(stubs),
+            "--python-version",
+            "3.13",
+            STUBS_WHEEL,
+        )
+        for path in (stubs / "tests" / "protos").rglob("*_pb2*.py"):
+            target = protos / path.relative_to(stubs / "tests" / "protos")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+    python = dest / "venv" / "bin" / "python"
+    if not python.is_file():
+        _uv("venv", "-q", str(dest / "venv"), "--python", "3.11")
+        _uv("pip", "install", "-q", "--python", str(python), *WORKER_PINS)
+    return Worker(worker, python, runtimes / HOST / "host.py")
+
+
 def prepare() -> Worker:
-    """Make the worker ready under ``cache_dir()`` with the shared ``setup.sh``; raises
-    ``WorkerUnavailable`` naming what is missing."""
+    """Make the worker ready under ``cache_dir()`` with the shared ``setup.sh`` (or, without proto
+    sources, with stubs from PyPI); raises ``WorkerUnavailable`` naming what is missing."""
     runtimes = runtimes_dir()
     setup = runtimes / HOST / "setup.sh"
     if not setup.is_file() or not (runtimes / WORKER / "azure_functions_worker").is_dir():
@@ -112,6 +174,8 @@ def prepare() -> Worker:
         )
     dest = cache_dir()
     dest.mkdir(parents=True, exist_ok=True)
+    if not _has_proto_sources(runtimes):
+        return _prepare_with_pypi_stubs(runtimes, dest)
     _place_worker(runtimes, dest)
     proc = subprocess.run(
         ["bash", str(setup), str(dest)],
