@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
@@ -13,6 +14,9 @@ from pydantic_core import to_json
 
 HeaderInput = Mapping[str, str] | Mapping[str, list[str]] | Iterable[tuple[str, str]] | None
 
+_FORBIDDEN_IN_HEADER = re.compile(r"[\r\n\x00]")
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_LIST_ITEM = re.compile(r'\s*((?:"(?:[^"\\]|\\.)*"|[^,"])*)\s*(?:,|$)')
 _TEXT_TYPES = ("text/", "application/json", "application/problem+json", "application/xml")
 _TEXT_SUFFIXES = ("+json", "+xml")
 
@@ -45,6 +49,17 @@ class Headers:
         """Every value of ``name``, in order."""
         key = name.lower()
         return [v for k, v in self._items if k.lower() == key]
+
+    def get_list(self, name: str) -> list[str]:
+        """Every element of a list-valued header (RFC 9110 5.6.1), in order, however it arrived.
+
+        Providers differ in whether a repeated header arrives as several values or as one value
+        joined with commas; this reads both the same way. Quoted strings keep their commas.
+        """
+        out: list[str] = []
+        for value in self.get_all(name):
+            out.extend(item for item in (m.group(1).strip() for m in _LIST_ITEM.finditer(value)) if item)
+        return out
 
     def add(self, name: str, value: str) -> None:
         """Append a value, keeping any already there."""
@@ -99,6 +114,24 @@ class Headers:
 
     def __repr__(self) -> str:
         return f"Headers({self._items!r})"
+
+
+def unsafe_header(headers: Headers, cookies: Iterable[str] = ()) -> str | None:
+    """The first header name a response must not send: a value with CR, LF or NUL, or a bad name.
+
+    A handler that copies client input into a header would otherwise let the client add headers
+    or a body of its own (response splitting).
+    """
+    for name, value in [*headers.items(), *(("Set-Cookie", c) for c in cookies)]:
+        if not _TOKEN.fullmatch(name):
+            return _printable(name)
+        if _FORBIDDEN_IN_HEADER.search(value):
+            return name
+    return None
+
+
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() else "?" for c in text[:100])
 
 
 def parse_query(query: str) -> dict[str, list[str]]:

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any, Literal
-from urllib.parse import unquote_plus
+from urllib.parse import quote, unquote_plus
 
 from portafn.errors import EventFormatError
 from portafn.http import Headers, HttpRequest, HttpResponse
@@ -124,13 +125,43 @@ def _v1_request(event: Mapping[str, Any], *, alb: bool) -> HttpRequest:
         client = forwarded.split(",")[0].strip() if forwarded else None
     return HttpRequest(
         str(event["httpMethod"]),
-        str(event.get("path") or "/"),
+        str(event.get("path") or "/") if alb else _rest_path(event),
         query=query,
         headers=headers,
         body=_body(event),
         client=client,
         raw=event,
     )
+
+
+_PATH_SAFE = "/!$&'()*+,;=:@-._~"
+_TEMPLATE_PARAM = re.compile(r"\{([^{}/]+?)(\+?)\}")
+
+
+def _rest_path(event: Mapping[str, Any]) -> str:
+    """The raw path of a REST API (payload 1.0) event, as the client sent it.
+
+    API Gateway's REST API hands over ``path`` already percent-decoded, so ``%2F`` and a real
+    ``/`` look alike there. Its ``resource`` template and decoded ``pathParameters`` still tell
+    them apart: rebuild the path from those (each parameter re-encoded, a greedy ``{name+}``
+    keeping its slashes), and otherwise re-encode ``path``.
+    """
+    path = str(event.get("path") or "/")
+    resource = event.get("resource")
+    params = event.get("pathParameters")
+    if isinstance(resource, str) and "{" in resource and isinstance(params, Mapping):
+
+        def one(m: re.Match[str]) -> str:
+            value = params.get(m.group(1) + m.group(2)) or params.get(m.group(1))
+            if not isinstance(value, str):
+                raise KeyError(m.group(1))
+            return quote(value, safe="/" if m.group(2) else "")
+
+        try:
+            return _TEMPLATE_PARAM.sub(one, resource)
+        except KeyError:
+            pass  # a template the parameters do not fill: fall back to the decoded path
+    return quote(path, safe=_PATH_SAFE)
 
 
 def _encode_body(response: HttpResponse) -> tuple[str, bool]:
