@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from portafn import constraints
 from portafn.context import Context
 from portafn.errors import EventDataError, RegistrationError
 from portafn.events import Change, Event, Message, Schedule, StorageEvent
@@ -97,9 +98,9 @@ def _is_scalar(annotation: Any) -> bool:
     return inspect.isclass(annotation) and issubclass(annotation, _SCALARS)
 
 
-def _hints(func: Callable[..., Any], name: str) -> dict[str, Any]:
+def _hints(func: Callable[..., Any], name: str, *, extras: bool = False) -> dict[str, Any]:
     try:
-        return typing.get_type_hints(func)
+        return typing.get_type_hints(func, include_extras=extras)
     except Exception as exc:  # NameError for forward references, TypeError for bad annotations
         raise RegistrationError(name, f"cannot read annotations: {exc}") from None
 
@@ -108,12 +109,17 @@ def _params(func: Callable[..., Any]) -> list[inspect.Parameter]:
     return list(inspect.signature(func).parameters.values())
 
 
+def _element(annotation: Any) -> Any:
+    args = [a for a in typing.get_args(_strip_optional(annotation)) if a is not Ellipsis]
+    return constraints.unannotated(args[0]) if args else Any
+
+
 class HttpBinder:
     """Fills an HTTP handler's parameters from a request."""
 
     def __init__(self, name: str, func: Callable[..., Any], path_params: tuple[str, ...]) -> None:
         self.name = name
-        hints = _hints(func, name)
+        hints = _hints(func, name, extras=True)
         self.params: list[Param] = []
         body_seen: str | None = None
         for p in _params(func):
@@ -121,7 +127,8 @@ class HttpBinder:
                 raise RegistrationError(name, f"parameter {p.name!r}: *args and **kwargs cannot be bound")
             if p.name not in hints:
                 raise RegistrationError(name, f"parameter {p.name!r} needs a type annotation")
-            ann = hints[p.name]
+            full, default = constraints.with_field_default(hints[p.name], p.default)
+            ann = constraints.unannotated(full)
             if ann is Context:
                 self.params.append(Param(p.name, "context"))
             elif ann is HttpRequest:
@@ -131,10 +138,13 @@ class HttpBinder:
                     raise RegistrationError(
                         name, f"path parameter {p.name!r} must be a simple type, not {ann!r}"
                     )
-                self.params.append(Param(p.name, "path", TypeAdapter(ann)))
+                constraints.check(full, _strip_optional(ann), many=False, func=name, param=p.name)
+                self.params.append(Param(p.name, "path", TypeAdapter(full)))
             elif p.name != "body" and (_is_scalar(ann) or self._is_scalar_list(ann)):
                 many = not _is_scalar(ann)
-                self.params.append(Param(p.name, "query", TypeAdapter(ann), p.default, many))
+                element = _element(ann) if many else _strip_optional(ann)
+                constraints.check(full, element, many=many, func=name, param=p.name)
+                self.params.append(Param(p.name, "query", TypeAdapter(full), default, many))
             else:
                 kind = self._body_kind(name, p.name, ann)
                 if body_seen:
@@ -143,7 +153,7 @@ class HttpBinder:
                         f"parameters {body_seen!r} and {p.name!r} both look like the body; keep one",
                     )
                 body_seen = p.name
-                self.params.append(Param(p.name, "body", TypeAdapter(ann), p.default, body_kind=kind))
+                self.params.append(Param(p.name, "body", TypeAdapter(full), default, body_kind=kind))
         missing = set(path_params) - {p.name for p in self.params if p.source == "path"}
         self.unbound_path = sorted(missing)
 
