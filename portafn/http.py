@@ -172,7 +172,9 @@ class HttpRequest:
     """An HTTP request as every provider delivers it, translated to one shape.
 
     ``query`` keeps repeated keys (``query["tag"] == ["a", "b"]``); ``headers`` is case-insensitive;
-    ``body`` is the exact bytes received; ``raw`` is the provider's original event.
+    ``body`` is the exact bytes received; ``raw`` is the provider's original event. ``path`` is
+    the path as the client sent it (percent-encoding kept); ``path_params`` are decoded once.
+    ``principal`` is who the platform's authorizer says the caller is, where one ran.
     """
 
     __slots__ = (
@@ -183,6 +185,7 @@ class HttpRequest:
         "method",
         "path",
         "path_params",
+        "principal",
         "query",
         "raw",
     )
@@ -198,6 +201,7 @@ class HttpRequest:
         client: str | None = None,
         cookies: Mapping[str, str] | None = None,
         path_params: Mapping[str, str] | None = None,
+        principal: str | None = None,
         raw: Any = None,
     ) -> None:
         self.method = method.upper()
@@ -211,6 +215,7 @@ class HttpRequest:
         self.client = client
         self._cookies = dict(cookies) if cookies is not None else None
         self.path_params: dict[str, str] = dict(path_params or {})
+        self.principal = principal
         self.raw = raw
 
     @property

@@ -67,9 +67,9 @@ def _mapping(event: Mapping[str, Any], name: str) -> Mapping[str, Any]:
 
 def to_request(event: Mapping[str, Any], source: HttpSource) -> HttpRequest:
     """The neutral request for an HTTP event of ``source``."""
-    if source == "apigw-v2":
-        return _v2_request(event)
-    return _v1_request(event, alb=source == "alb")
+    request = _v2_request(event) if source == "apigw-v2" else _v1_request(event, alb=source == "alb")
+    request.principal = principal(event)
+    return request
 
 
 def _v2_request(event: Mapping[str, Any]) -> HttpRequest:
@@ -162,6 +162,26 @@ def _rest_path(event: Mapping[str, Any]) -> str:
         except KeyError:
             pass  # a template the parameters do not fill: fall back to the decoded path
     return quote(path, safe=_PATH_SAFE)
+
+
+def principal(event: Mapping[str, Any]) -> str | None:
+    """Who API Gateway's authorizer says the caller is: JWT ``sub``, Lambda or IAM principal."""
+    ctx = event.get("requestContext")
+    auth = ctx.get("authorizer") if isinstance(ctx, Mapping) else None
+    if not isinstance(auth, Mapping):
+        return None
+    jwt = auth.get("jwt")
+    claims = jwt.get("claims") if isinstance(jwt, Mapping) else auth.get("claims")
+    iam = auth.get("iam")
+    for candidate in (
+        claims.get("sub") if isinstance(claims, Mapping) else None,
+        auth.get("principalId"),
+        iam.get("userArn") if isinstance(iam, Mapping) else None,
+        (auth.get("lambda") or {}).get("principalId") if isinstance(auth.get("lambda"), Mapping) else None,
+    ):
+        if isinstance(candidate, str) and candidate:
+            return candidate
+    return None
 
 
 def _encode_body(response: HttpResponse) -> tuple[str, bool]:
