@@ -23,6 +23,12 @@ def register(sub: Any) -> None:
     p.add_argument("app", metavar="MODULE:APP")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
+    p.add_argument(
+        "--read-timeout",
+        type=float,
+        default=DEFAULT_READ_TIMEOUT,
+        help="seconds a client may stall while sending a request (default: %(default)s)",
+    )
     p.set_defaults(run=run)
 
 
@@ -164,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
     except AppLoadError as exc:
         raise CliError(str(exc)) from None
     try:
-        server = make_server(app, args.host, args.port)
+        server = make_server(app, args.host, args.port, read_timeout=args.read_timeout)
     except OSError as exc:
         raise CliError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
     print(
