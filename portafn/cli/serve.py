@@ -127,6 +127,9 @@ class PortafnHandler(BaseHTTPRequestHandler):
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Refusals from http.server itself (400, 414, 431, 501) as problem+json."""
         self.close_connection = True
+        # An unparsable request line leaves http.server in HTTP/0.9, which sends no status line.
+        if self.request_version == "HTTP/0.9":
+            self.request_version = "HTTP/1.0"
         detail = explain or message or None
         if code == 501:
             detail = f"Method not supported; use one of {', '.join(_METHODS)}."

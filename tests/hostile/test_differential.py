@@ -349,7 +349,14 @@ def test_every_path_gives_the_same_request_and_answer(
     assert reference.seen() == expected(spec)
     answers = {**{name: run(spec) for name, run in lambda_paths.items()}}
     answers["azure"] = azure_path(spec)
-    answers["gcp"] = gcp_path(spec)
+    gcp = gcp_path(spec)
+    if "\n" in spec.segment:
+        # functions-framework routes ``/<path:path>`` on the decoded path, and werkzeug's path
+        # converter does not match a newline: flask answers its own 404 before portafn runs
+        # (docs/concepts/http.md, "What a provider cannot carry").
+        assert gcp.status == 404
+    else:
+        answers["gcp"] = gcp
     for name, answer in answers.items():
         assert answer.seen() == expected(spec), name
         assert answer.comparable() == reference.comparable(), name
