@@ -74,6 +74,9 @@ class PortafnHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     runtime: Runtime
     timeout = DEFAULT_READ_TIMEOUT
+    # Headers and body go out in two writes; without TCP_NODELAY a kept-alive client waits for
+    # the delayed ACK (tens of milliseconds) on every response.
+    disable_nagle_algorithm = True
 
     def _handle(self) -> None:
         try:

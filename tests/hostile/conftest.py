@@ -33,7 +33,10 @@ def served_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         ],
         ready=lambda: port_open(port),
         cwd=ROOT,
-        env={"PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""), "PORTAFN_STORE": "memory://"},
+        env={
+            "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+            "PORTAFN_STORE": "memory://",
+        },
         log_dir=tmp_path_factory.mktemp("serve-logs"),
         startup_timeout=30,
     )

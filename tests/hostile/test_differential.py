@@ -123,8 +123,13 @@ def _answer(status: int, pairs: list[tuple[str, str]], body: bytes) -> Answer:
 # -- paths ----------------------------------------------------------------------------------------
 
 
+_connections: dict[int, http.client.HTTPConnection] = {}
+
+
 def via_serve(port: int, spec: Spec) -> Answer:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    """One request over a kept-alive connection to the served subprocess."""
+    conn = _connections.get(port) or http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    _connections[port] = conn
     try:
         conn.putrequest(spec.method, spec.target, skip_accept_encoding=True)
         for name, value in spec.all_headers:
@@ -132,9 +137,15 @@ def via_serve(port: int, spec: Spec) -> Answer:
         conn.putheader("Content-Length", str(len(spec.body)))
         conn.endheaders(spec.body)
         resp = conn.getresponse()
-        return _answer(resp.status, resp.getheaders(), resp.read())
-    finally:
+        answer = _answer(resp.status, resp.getheaders(), resp.read())
+    except Exception:
+        _connections.pop(port, None)
         conn.close()
+        raise
+    if resp.will_close:
+        _connections.pop(port, None)
+        conn.close()
+    return answer
 
 
 class _LambdaContext:
@@ -215,7 +226,9 @@ def alb(spec: Spec, *, multi: bool) -> dict[str, Any]:
     for k, v in spec.all_headers:
         headers.setdefault(k.lower(), []).append(v)
     event: dict[str, Any] = {
-        "requestContext": {"elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/t/1"}},
+        "requestContext": {
+            "elb": {"targetGroupArn": "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/t/1"}
+        },
         "httpMethod": spec.method,
         "path": spec.raw_path,
         **_body_fields(spec),
@@ -285,7 +298,9 @@ def azure_path() -> Callable[[Spec], Answer]:
         req = HttpRequestConverter.decode(datum, trigger_metadata={})
         resp = driver.call(name, req)
         out = decode_http_response(HttpResponseConverter.encode(resp, expected_type=None))
-        return _answer(out.status, [*out.headers.items(), *(("Set-Cookie", c) for c in out.cookies)], out.body)
+        return _answer(
+            out.status, [*out.headers.items(), *(("Set-Cookie", c) for c in out.cookies)], out.body
+        )
 
     return run
 
@@ -306,20 +321,30 @@ def gcp_path() -> Callable[[Spec], Answer]:
 
 # -- generated requests ----------------------------------------------------------------------------
 
-_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=8)
+# A chosen alphabet keeps generation cheap (2,000 examples in CI) while covering what matters:
+# reserved and percent characters, space, controls, and one-, two-, three- and four-byte UTF-8.
+_ALPHABET = list("aZ09-._~") + list("/?#[]@!$&'()*+,;=%") + [" ", "\t", "\n", "\x00", "\x7f"]
+_ALPHABET += ["\u00e9", "\u00fc", "\u00a0", "\u4e2d", "\u200b", "\ufeff", "\U0001f600", "\u0301"]
+_text = st.text(st.sampled_from(_ALPHABET), max_size=8)
 _segments = st.one_of(
     _text.filter(lambda s: s not in ("", ".", "..")),
-    st.sampled_from(["a/b", "caf\u00e9", "%2F", "a%b", "..a", " ", "\u00e9/\u00e9", "x+y", "?#", "\U0001f600"]),
+    st.sampled_from(
+        ["a/b", "caf\u00e9", "%2F", "a%b", "..a", " ", "\u00e9/\u00e9", "x+y", "?#", "\U0001f600"]
+    ),
 )
 _tokens = st.text(st.sampled_from(_TOKEN), min_size=1, max_size=6)
 _query = st.lists(st.tuples(st.sampled_from(["q", "tag", "e", "x y"]), _text), max_size=5)
 _headers = st.lists(st.tuples(st.sampled_from(["X-H-A", "x-h-b", "X-h-a"]), _tokens), max_size=4)
 _cookies = st.lists(
-    st.tuples(st.sampled_from(["sid", "theme", "a"]), st.text(st.sampled_from("abcXYZ019"), min_size=1, max_size=6)),
+    st.tuples(
+        st.sampled_from(["sid", "theme", "a"]), st.text(st.sampled_from("abcXYZ019"), min_size=1, max_size=6)
+    ),
     max_size=3,
     unique_by=lambda c: c[0],
 )
-_bodies = st.one_of(st.just(b""), st.binary(max_size=64), st.just(LARGE), st.text(max_size=20).map(str.encode))
+_bodies = st.one_of(
+    st.just(b""), st.binary(max_size=64), st.just(LARGE), st.text(max_size=20).map(str.encode)
+)
 
 
 @st.composite
@@ -333,7 +358,11 @@ def specs(draw: st.DrawFn) -> Spec:
     max_examples=EXAMPLES,
     deadline=None,
     derandomize=True,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
 )
 @given(spec=specs())
 def test_every_path_gives_the_same_request_and_answer(
@@ -375,7 +404,12 @@ def test_encoded_slash_stays_in_its_parameter_on_every_path(
 ) -> None:
     spec = Spec("GET", "a/b", [], [], [])
     assert spec.raw_path == "/seg/a%2Fb"
-    paths = {"serve": lambda s: via_serve(served_port, s), **lambda_paths, "azure": azure_path, "gcp": gcp_path}
+    paths = {
+        "serve": lambda s: via_serve(served_port, s),
+        **lambda_paths,
+        "azure": azure_path,
+        "gcp": gcp_path,
+    }
     for name, run in paths.items():
         answer = run(spec)
         assert answer.status == 200, name
@@ -391,6 +425,11 @@ def test_unicode_is_decoded_once_on_every_path(
     # "%25C3%25A9" is the text "%C3%A9": decoding twice would give "é".
     for segment in ("caf\u00e9", "%C3%A9"):
         spec = Spec("GET", segment, [], [], [])
-        paths = {"serve": lambda s: via_serve(served_port, s), **lambda_paths, "azure": azure_path, "gcp": gcp_path}
+        paths = {
+            "serve": lambda s: via_serve(served_port, s),
+            **lambda_paths,
+            "azure": azure_path,
+            "gcp": gcp_path,
+        }
         for name, run in paths.items():
             assert run(spec).seen()["value"] == segment, name

@@ -121,7 +121,9 @@ def test_a_client_that_stalls_mid_headers_is_dropped(served_port: int) -> None:
 
 
 def test_the_server_still_answers_after_hostile_clients(served_port: int) -> None:
-    status, headers, body = exchange(served_port, b"GET /seg/ok HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    status, headers, body = exchange(
+        served_port, b"GET /seg/ok HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
     assert status == 200
     assert json.loads(body)["value"] == "ok"
 
@@ -148,7 +150,9 @@ def test_response_splitting_through_serve_is_refused(served_port: int, value: st
 
 
 def test_an_undecodable_path_parameter_is_400(served_port: int) -> None:
-    status, headers, body = exchange(served_port, b"GET /seg/%FF%FE HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    status, headers, body = exchange(
+        served_port, b"GET /seg/%FF%FE HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
     assert status == 400
     assert problem_of(status, headers, body)["errors"][0]["loc"] == ["path", "value"]
 
