@@ -162,7 +162,7 @@ class HttpBinder:
         ann = _strip_optional(ann)
         if typing.get_origin(ann) in (list, tuple, set, frozenset):
             args = typing.get_args(ann)
-            return bool(args) and all(a is Ellipsis or _is_scalar(a) for a in args)
+            return bool(args) and all(a is Ellipsis or _is_scalar(constraints.unannotated(a)) for a in args)
         return False
 
     @staticmethod

@@ -204,6 +204,8 @@ class Runtime:
                 ctx.logger.exception("handler raised")
                 return problem(500, "An internal error occurred.", correlation_id=correlation)
             ctx.logger.warning("store error answered as %s: %s", mapped, type(exc).__name__)
+            if isinstance(exc, InvalidCursor):
+                return _invalid_cursor(exc, correlation)
             resp = problem(mapped, exc.summary.capitalize() + ".", correlation_id=correlation)
             if isinstance(exc, Throttled) and exc.retry_after is not None:
                 resp.headers.set("Retry-After", str(max(1, round(exc.retry_after))))
@@ -271,6 +273,16 @@ def _call(fn: Function, kwargs: dict[str, Any]) -> Any:
     if fn.is_async:
         return asyncio.run(result)
     return result
+
+
+def _invalid_cursor(exc: InvalidCursor, correlation: str) -> HttpResponse:
+    # The detail is the store's fixed wording, never the cursor: a client value is not echoed.
+    why = f" ({exc.detail})" if exc.detail else ""
+    return problem(
+        400,
+        f"Invalid cursor{why}: pass back a cursor from an earlier page unchanged, or none to start.",
+        correlation_id=correlation,
+    )
 
 
 def _store_status(exc: StoreError) -> int | None:

@@ -12,7 +12,7 @@ from portafn import HttpRequest
 from portafn.http import Headers, unsafe_header
 from portafn.runtime import CORRELATION_HEADER, Runtime
 from tests.hostile.apps import app
-from tests.hostile.test_differential import Spec, _LambdaContext, _lambda_answer, http_v2, rest_v1
+from tests.hostile.test_differential import Spec, _lambda_answer, _LambdaContext, http_v2, rest_v1
 
 HOSTILE = ["a\r\nSet-Cookie: evil=1", "a\nb", "a\rb", "a\x00b", "\r\n\r\n<html>"]
 

@@ -80,7 +80,7 @@ SECRET_VALUES: list[tuple[str, str]] = [
     ("Authorization: Basic dXNlcjpwYXNzd29yZA==", "dXNlcjpwYXNzd29yZA=="),
     ("basic dXNlcjpwYXNzd29yZA==", "dXNlcjpwYXNzd29yZA=="),
     (f"key id {AKID} used", AKID),
-    (f"ASIA session ASIAIOSFODNN7EXAMPLE", "ASIAIOSFODNN7EXAMPLE"),
+    ("ASIA session ASIAIOSFODNN7EXAMPLE", "ASIAIOSFODNN7EXAMPLE"),
     (f"secret {AWS_SECRET}", AWS_SECRET),
     (f"aws_secret_access_key={AWS_SECRET}", AWS_SECRET),
     (f"gh token {GHP}", GHP),
