@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any, Literal
-from urllib.parse import quote, unquote_plus
+from urllib.parse import quote, unquote, unquote_plus
 
 from portafn.errors import EventFormatError
 from portafn.http import Headers, HttpRequest, HttpResponse
@@ -158,9 +158,12 @@ def _rest_path(event: Mapping[str, Any]) -> str:
             return quote(value, safe="/" if m.group(2) else "")
 
         try:
-            return _TEMPLATE_PARAM.sub(one, resource)
+            rebuilt = _TEMPLATE_PARAM.sub(one, resource)
         except KeyError:
-            pass  # a template the parameters do not fill: fall back to the decoded path
+            rebuilt = None  # a template the parameters do not fill: fall back to the decoded path
+        # Trust the rebuild only when it is the same path (a stage or base-path mapping is not).
+        if rebuilt is not None and unquote(rebuilt) == path:
+            return rebuilt
     return quote(path, safe=_PATH_SAFE)
 
 
