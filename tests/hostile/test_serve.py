@@ -163,3 +163,11 @@ def test_raw_non_ascii_bytes_in_the_path_are_utf8(served_port: int) -> None:
     status, _, body = exchange(served_port, raw)
     assert status == 200
     assert json.loads(body)["value"] == "caf\u00e9"
+
+
+def test_a_declared_length_over_the_limit_is_413_without_reading_it(served_port: int) -> None:
+    raw = b"POST /seg/a HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\nabc"
+    status, headers, body = exchange(served_port, raw)
+    assert status == 413
+    problem_of(status, headers, body)
+    assert headers.get("connection") == "close"
