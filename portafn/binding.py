@@ -24,10 +24,10 @@ from portafn import constraints
 from portafn.context import Context
 from portafn.errors import EventDataError, RegistrationError
 from portafn.events import Change, Event, Message, Schedule, StorageEvent
-from portafn.http import HttpRequest
+from portafn.http import Header, HttpRequest
 from portafn.triggers import Trigger
 
-Source = Literal["context", "request", "path", "query", "body"]
+Source = Literal["context", "request", "path", "query", "header", "body"]
 _SCALARS = (str, int, float, bool, Enum)
 _EVENT_FOR_KIND: dict[str, type[Event[Any]]] = {
     "queue": Message,
@@ -59,6 +59,7 @@ class Param:
     default: Any = inspect.Parameter.empty
     many: bool = False
     body_kind: Literal["model", "bytes", "str", "json"] = "json"
+    header: str | None = None
 
 
 @dataclass(slots=True)
@@ -133,6 +134,8 @@ class HttpBinder:
                 self.params.append(Param(p.name, "context"))
             elif ann is HttpRequest:
                 self.params.append(Param(p.name, "request"))
+            elif header := constraints.marker(full, Header):
+                self.params.append(self._header_param(name, p.name, full, ann, default, header))
             elif p.name in path_params:
                 if not _is_scalar(ann):
                     raise RegistrationError(
@@ -156,6 +159,15 @@ class HttpBinder:
                 self.params.append(Param(p.name, "body", TypeAdapter(full), default, body_kind=kind))
         missing = set(path_params) - {p.name for p in self.params if p.source == "path"}
         self.unbound_path = sorted(missing)
+
+    def _header_param(self, func: str, name: str, full: Any, ann: Any, default: Any, header: Header) -> Param:
+        many = not _is_scalar(ann)
+        if many and not self._is_scalar_list(ann):
+            raise RegistrationError(func, f"header parameter {name!r} must be a simple type or a list of one")
+        element = _element(ann) if many else _strip_optional(ann)
+        constraints.check(full, element, many=many, func=func, param=name)
+        header_name = header.name or name.replace("_", "-")
+        return Param(name, "header", TypeAdapter(full), default, many, header=header_name)
 
     @staticmethod
     def _is_scalar_list(ann: Any) -> bool:
@@ -195,19 +207,33 @@ class HttpBinder:
             elif p.source == "path":
                 self._convert(p, request.path_params.get(p.name), ("path", p.name), kwargs, errors)
             elif p.source == "query":
-                values = request.query.get(p.name)
-                if not values:
-                    if p.default is inspect.Parameter.empty:
-                        errors.append({"loc": ["query", p.name], "msg": "Field required", "type": "missing"})
-                    else:
-                        kwargs[p.name] = p.default
-                    continue
-                self._convert(p, values if p.many else values[-1], ("query", p.name), kwargs, errors)
+                self._bind_values(p, request.query.get(p.name), ("query", p.name), kwargs, errors)
+            elif p.source == "header":
+                assert p.header is not None
+                values = request.headers.get_list(p.header) if p.many else request.headers.get_all(p.header)
+                self._bind_values(p, values, ("header", p.header), kwargs, errors)
             else:
                 self._bind_body(p, request, kwargs, errors)
         if errors:
             raise BindError(400, "The request has invalid or missing fields.", errors)
         return kwargs
+
+    @classmethod
+    def _bind_values(
+        cls,
+        p: Param,
+        values: list[str] | None,
+        loc: tuple[str, str],
+        kwargs: dict[str, Any],
+        errors: list[dict[str, Any]],
+    ) -> None:
+        if not values:
+            if p.default is inspect.Parameter.empty:
+                errors.append({"loc": list(loc), "msg": "Field required", "type": "missing"})
+            else:
+                kwargs[p.name] = p.default
+            return
+        cls._convert(p, values if p.many else values[-1], loc, kwargs, errors)
 
     @staticmethod
     def _convert(

@@ -12,7 +12,7 @@ import dataclasses
 import inspect
 import typing
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
@@ -22,6 +22,7 @@ from portafn.errors import RegistrationError
 _NUMERIC = frozenset({"gt", "ge", "lt", "le", "multiple_of", "max_digits", "decimal_places", "allow_inf_nan"})
 _TEXT = frozenset({"pattern", "strip_whitespace", "to_lower", "to_upper"})
 _SIZED = frozenset({"min_length", "max_length"})
+T = TypeVar("T")
 _UNSUPPORTED = ("alias", "validation_alias", "default_factory")
 
 
@@ -31,6 +32,17 @@ def with_field_default(annotation: Any, default: Any) -> tuple[Any, Any]:
         return annotation, default
     plain = default.default
     return Annotated[annotation, default], inspect.Parameter.empty if plain is PydanticUndefined else plain
+
+
+def marker(annotation: Any, cls: type[T]) -> T | None:
+    """The first ``cls`` instance in an annotation's ``Annotated`` metadata, if any."""
+    while typing.get_origin(annotation) is Annotated:
+        base, *extras = typing.get_args(annotation)
+        for meta in extras:
+            if isinstance(meta, cls):
+                return meta
+        annotation = base
+    return None
 
 
 def unannotated(annotation: Any) -> Any:
@@ -52,6 +64,8 @@ def constraint_names(annotation: Any, func: str, param: str) -> list[str]:
     while typing.get_origin(annotation) is Annotated:
         base, *extras = typing.get_args(annotation)
         for meta in extras:
+            if getattr(meta, "__portafn_marker__", False):
+                continue  # portafn's own markers (Header) say where a value comes from
             if isinstance(meta, FieldInfo):
                 for option in _UNSUPPORTED:
                     if getattr(meta, option, None) is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 from urllib.parse import parse_qsl
@@ -19,6 +20,19 @@ _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _LIST_ITEM = re.compile(r'\s*((?:"(?:[^"\\]|\\.)*"|[^,"])*)\s*(?:,|$)')
 _TEXT_TYPES = ("text/", "application/json", "application/problem+json", "application/xml")
 _TEXT_SUFFIXES = ("+json", "+xml")
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """Marks a handler parameter as a request header: ``tenant: Annotated[str, Header()]``.
+
+    The header's name is ``name``, else the parameter's name with ``_`` as ``-``
+    (``x_tenant`` reads ``X-Tenant``). ``list[X]`` takes every element (``Headers.get_list``);
+    otherwise the last value counts, as for a query parameter. Field constraints apply.
+    """
+
+    name: str | None = None
+    __portafn_marker__ = True
 
 
 class Headers:

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from portafn import App, HttpRequest, HttpResponse
+from portafn.http import Header
 
 app = App("hostile")
 ECHO_HEADERS = ("x-h-a", "x-h-b")
@@ -77,3 +78,13 @@ def items(
 def item(item_id: Annotated[int, Field(ge=1)]) -> dict[str, int]:
     """A constrained path parameter."""
     return {"item_id": item_id}
+
+
+@app.http("GET", "/tenant")
+def tenant(
+    x_tenant: Annotated[str, Header(), Field(pattern=r"^t-[0-9]{1,6}$")],
+    accept: Annotated[list[str], Header(), Field(max_length=3)] = [],  # noqa: B006 - never mutated
+    x_page_size: Annotated[int, Header(), Field(ge=1, le=50)] = 10,
+) -> dict[str, Any]:
+    """Constrained header parameters."""
+    return {"tenant": x_tenant, "accept": accept, "page_size": x_page_size}

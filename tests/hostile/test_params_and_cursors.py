@@ -49,6 +49,32 @@ def test_values_inside_the_constraints_pass() -> None:
     assert get("/items").json() == {"limit": 10, "code": "abc", "page": 1}
 
 
+def tenant(headers: list[tuple[str, str]]) -> Any:
+    return runtime.handle_http(HttpRequest("GET", "/tenant", headers=headers))
+
+
+def test_header_parameters_are_bound_with_their_constraints() -> None:
+    ok = tenant([("X-Tenant", "t-1"), ("Accept", "a/b, c/d"), ("Accept", "e/f"), ("X-Page-Size", "5")])
+    assert ok.status == 200
+    assert ok.json() == {"tenant": "t-1", "accept": ["a/b", "c/d", "e/f"], "page_size": 5}
+
+
+@pytest.mark.parametrize(
+    ("headers", "loc"),
+    [
+        ([], ["header", "x-tenant"]),
+        ([("X-Tenant", "t-1\r\nX: y")], ["header", "x-tenant"]),
+        ([("X-Tenant", "other")], ["header", "x-tenant"]),
+        ([("X-Tenant", "t-1"), ("X-Page-Size", "0")], ["header", "x-page-size"]),
+        ([("X-Tenant", "t-1"), ("Accept", "a, b, c, d")], ["header", "accept"]),
+    ],
+)
+def test_a_header_constraint_is_a_400_naming_the_header(headers: list[tuple[str, str]], loc: list[str]) -> None:
+    resp = tenant(headers)
+    assert resp.status == 400
+    assert [e["loc"][:2] for e in resp.json()["errors"]] == [loc]
+
+
 @pytest.mark.parametrize("item", ["0", "-1"])
 def test_a_path_constraint_is_a_400_naming_the_parameter(item: str) -> None:
     resp = get(f"/items/{item}")
