@@ -20,13 +20,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from portafn import constraints
 from portafn.context import Context
 from portafn.errors import EventDataError, RegistrationError
 from portafn.events import Change, Event, Message, Schedule, StorageEvent
-from portafn.http import HttpRequest
+from portafn.http import Header, HttpRequest
 from portafn.triggers import Trigger
 
-Source = Literal["context", "request", "path", "query", "body"]
+Source = Literal["context", "request", "path", "query", "header", "body"]
 _SCALARS = (str, int, float, bool, Enum)
 _EVENT_FOR_KIND: dict[str, type[Event[Any]]] = {
     "queue": Message,
@@ -58,6 +59,7 @@ class Param:
     default: Any = inspect.Parameter.empty
     many: bool = False
     body_kind: Literal["model", "bytes", "str", "json"] = "json"
+    header: str | None = None
 
 
 @dataclass(slots=True)
@@ -97,9 +99,9 @@ def _is_scalar(annotation: Any) -> bool:
     return inspect.isclass(annotation) and issubclass(annotation, _SCALARS)
 
 
-def _hints(func: Callable[..., Any], name: str) -> dict[str, Any]:
+def _hints(func: Callable[..., Any], name: str, *, extras: bool = False) -> dict[str, Any]:
     try:
-        return typing.get_type_hints(func)
+        return typing.get_type_hints(func, include_extras=extras)
     except Exception as exc:  # NameError for forward references, TypeError for bad annotations
         raise RegistrationError(name, f"cannot read annotations: {exc}") from None
 
@@ -108,12 +110,17 @@ def _params(func: Callable[..., Any]) -> list[inspect.Parameter]:
     return list(inspect.signature(func).parameters.values())
 
 
+def _element(annotation: Any) -> Any:
+    args = [a for a in typing.get_args(_strip_optional(annotation)) if a is not Ellipsis]
+    return constraints.unannotated(args[0]) if args else Any
+
+
 class HttpBinder:
     """Fills an HTTP handler's parameters from a request."""
 
     def __init__(self, name: str, func: Callable[..., Any], path_params: tuple[str, ...]) -> None:
         self.name = name
-        hints = _hints(func, name)
+        hints = _hints(func, name, extras=True)
         self.params: list[Param] = []
         body_seen: str | None = None
         for p in _params(func):
@@ -121,20 +128,26 @@ class HttpBinder:
                 raise RegistrationError(name, f"parameter {p.name!r}: *args and **kwargs cannot be bound")
             if p.name not in hints:
                 raise RegistrationError(name, f"parameter {p.name!r} needs a type annotation")
-            ann = hints[p.name]
+            full, default = constraints.with_field_default(hints[p.name], p.default)
+            ann = constraints.unannotated(full)
             if ann is Context:
                 self.params.append(Param(p.name, "context"))
             elif ann is HttpRequest:
                 self.params.append(Param(p.name, "request"))
+            elif header := constraints.marker(full, Header):
+                self.params.append(self._header_param(name, p.name, full, ann, default, header))
             elif p.name in path_params:
                 if not _is_scalar(ann):
                     raise RegistrationError(
                         name, f"path parameter {p.name!r} must be a simple type, not {ann!r}"
                     )
-                self.params.append(Param(p.name, "path", TypeAdapter(ann)))
+                constraints.check(full, _strip_optional(ann), many=False, func=name, param=p.name)
+                self.params.append(Param(p.name, "path", TypeAdapter(full)))
             elif p.name != "body" and (_is_scalar(ann) or self._is_scalar_list(ann)):
                 many = not _is_scalar(ann)
-                self.params.append(Param(p.name, "query", TypeAdapter(ann), p.default, many))
+                element = _element(ann) if many else _strip_optional(ann)
+                constraints.check(full, element, many=many, func=name, param=p.name)
+                self.params.append(Param(p.name, "query", TypeAdapter(full), default, many))
             else:
                 kind = self._body_kind(name, p.name, ann)
                 if body_seen:
@@ -143,16 +156,25 @@ class HttpBinder:
                         f"parameters {body_seen!r} and {p.name!r} both look like the body; keep one",
                     )
                 body_seen = p.name
-                self.params.append(Param(p.name, "body", TypeAdapter(ann), p.default, body_kind=kind))
+                self.params.append(Param(p.name, "body", TypeAdapter(full), default, body_kind=kind))
         missing = set(path_params) - {p.name for p in self.params if p.source == "path"}
         self.unbound_path = sorted(missing)
+
+    def _header_param(self, func: str, name: str, full: Any, ann: Any, default: Any, header: Header) -> Param:
+        many = not _is_scalar(ann)
+        if many and not self._is_scalar_list(ann):
+            raise RegistrationError(func, f"header parameter {name!r} must be a simple type or a list of one")
+        element = _element(ann) if many else _strip_optional(ann)
+        constraints.check(full, element, many=many, func=func, param=name)
+        header_name = header.name or name.replace("_", "-")
+        return Param(name, "header", TypeAdapter(full), default, many, header=header_name)
 
     @staticmethod
     def _is_scalar_list(ann: Any) -> bool:
         ann = _strip_optional(ann)
         if typing.get_origin(ann) in (list, tuple, set, frozenset):
             args = typing.get_args(ann)
-            return bool(args) and all(a is Ellipsis or _is_scalar(a) for a in args)
+            return bool(args) and all(a is Ellipsis or _is_scalar(constraints.unannotated(a)) for a in args)
         return False
 
     @staticmethod
@@ -185,19 +207,33 @@ class HttpBinder:
             elif p.source == "path":
                 self._convert(p, request.path_params.get(p.name), ("path", p.name), kwargs, errors)
             elif p.source == "query":
-                values = request.query.get(p.name)
-                if not values:
-                    if p.default is inspect.Parameter.empty:
-                        errors.append({"loc": ["query", p.name], "msg": "Field required", "type": "missing"})
-                    else:
-                        kwargs[p.name] = p.default
-                    continue
-                self._convert(p, values if p.many else values[-1], ("query", p.name), kwargs, errors)
+                self._bind_values(p, request.query.get(p.name), ("query", p.name), kwargs, errors)
+            elif p.source == "header":
+                assert p.header is not None
+                values = request.headers.get_list(p.header) if p.many else request.headers.get_all(p.header)
+                self._bind_values(p, values, ("header", p.header), kwargs, errors)
             else:
                 self._bind_body(p, request, kwargs, errors)
         if errors:
             raise BindError(400, "The request has invalid or missing fields.", errors)
         return kwargs
+
+    @classmethod
+    def _bind_values(
+        cls,
+        p: Param,
+        values: list[str] | None,
+        loc: tuple[str, str],
+        kwargs: dict[str, Any],
+        errors: list[dict[str, Any]],
+    ) -> None:
+        if not values:
+            if p.default is inspect.Parameter.empty:
+                errors.append({"loc": list(loc), "msg": "Field required", "type": "missing"})
+            else:
+                kwargs[p.name] = p.default
+            return
+        cls._convert(p, values if p.many else values[-1], loc, kwargs, errors)
 
     @staticmethod
     def _convert(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 from urllib.parse import parse_qsl
@@ -13,8 +15,24 @@ from pydantic_core import to_json
 
 HeaderInput = Mapping[str, str] | Mapping[str, list[str]] | Iterable[tuple[str, str]] | None
 
+_FORBIDDEN_IN_HEADER = re.compile(r"[\r\n\x00]")
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_LIST_ITEM = re.compile(r'\s*((?:"(?:[^"\\]|\\.)*"|[^,"])*)\s*(?:,|$)')
 _TEXT_TYPES = ("text/", "application/json", "application/problem+json", "application/xml")
 _TEXT_SUFFIXES = ("+json", "+xml")
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """Marks a handler parameter as a request header: ``tenant: Annotated[str, Header()]``.
+
+    The header's name is ``name``, else the parameter's name with ``_`` as ``-``
+    (``x_tenant`` reads ``X-Tenant``). ``list[X]`` takes every element (``Headers.get_list``);
+    otherwise the last value counts, as for a query parameter. Field constraints apply.
+    """
+
+    name: str | None = None
+    __portafn_marker__ = True
 
 
 class Headers:
@@ -45,6 +63,17 @@ class Headers:
         """Every value of ``name``, in order."""
         key = name.lower()
         return [v for k, v in self._items if k.lower() == key]
+
+    def get_list(self, name: str) -> list[str]:
+        """Every element of a list-valued header (RFC 9110 5.6.1), in order, however it arrived.
+
+        Providers differ in whether a repeated header arrives as several values or as one value
+        joined with commas; this reads both the same way. Quoted strings keep their commas.
+        """
+        out: list[str] = []
+        for value in self.get_all(name):
+            out.extend(item for item in (m.group(1).strip() for m in _LIST_ITEM.finditer(value)) if item)
+        return out
 
     def add(self, name: str, value: str) -> None:
         """Append a value, keeping any already there."""
@@ -101,6 +130,24 @@ class Headers:
         return f"Headers({self._items!r})"
 
 
+def unsafe_header(headers: Headers, cookies: Iterable[str] = ()) -> str | None:
+    """The first header name a response must not send: a value with CR, LF or NUL, or a bad name.
+
+    A handler that copies client input into a header would otherwise let the client add headers
+    or a body of its own (response splitting).
+    """
+    for name, value in [*headers.items(), *(("Set-Cookie", c) for c in cookies)]:
+        if not _TOKEN.fullmatch(name):
+            return _printable(name)
+        if _FORBIDDEN_IN_HEADER.search(value):
+            return name
+    return None
+
+
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() else "?" for c in text[:100])
+
+
 def parse_query(query: str) -> dict[str, list[str]]:
     """Parse a raw query string into names with every value, blank values kept."""
     out: dict[str, list[str]] = {}
@@ -139,7 +186,9 @@ class HttpRequest:
     """An HTTP request as every provider delivers it, translated to one shape.
 
     ``query`` keeps repeated keys (``query["tag"] == ["a", "b"]``); ``headers`` is case-insensitive;
-    ``body`` is the exact bytes received; ``raw`` is the provider's original event.
+    ``body`` is the exact bytes received; ``raw`` is the provider's original event. ``path`` is
+    the path as the client sent it (percent-encoding kept); ``path_params`` are decoded once.
+    ``principal`` is who the platform's authorizer says the caller is, where one ran.
     """
 
     __slots__ = (
@@ -150,6 +199,7 @@ class HttpRequest:
         "method",
         "path",
         "path_params",
+        "principal",
         "query",
         "raw",
     )
@@ -165,6 +215,7 @@ class HttpRequest:
         client: str | None = None,
         cookies: Mapping[str, str] | None = None,
         path_params: Mapping[str, str] | None = None,
+        principal: str | None = None,
         raw: Any = None,
     ) -> None:
         self.method = method.upper()
@@ -178,6 +229,7 @@ class HttpRequest:
         self.client = client
         self._cookies = dict(cookies) if cookies is not None else None
         self.path_params: dict[str, str] = dict(path_params or {})
+        self.principal = principal
         self.raw = raw
 
     @property

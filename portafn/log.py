@@ -10,23 +10,92 @@ from collections.abc import Mapping, MutableMapping
 from datetime import UTC, datetime
 from typing import Any
 
-_SECRET_KEY = re.compile(
-    r"(pass(word)?|secret|token|authorization|api[-_]?key|credential|cookie|signature|sig)$", re.I
+# Words that make a key secret wherever they appear in it, once separators are removed and
+# case folded: ``aws_secret_access_key``, ``X-Api-Key``, ``id_token_hint``, ``privateKey``.
+_SECRET_WORDS = (
+    "password",
+    "passwd",
+    "passphrase",
+    "pwd",
+    "secret",
+    "token",
+    "authorization",
+    "apikey",
+    "accesskey",
+    "privatekey",
+    "credential",
+    "cookie",
+    "signature",
+    "sessionid",
+    "connectionstring",
 )
-_SECRET_VALUE = re.compile(r"(?i)(AccountKey=|SharedAccessKey=|sig=|Bearer\s+|password=)[^;&\s\"']+")
+_KEY_SEPARATORS = re.compile(r"[-_.\s]")
+_SECRET_VALUES = (
+    # JSON Web Tokens (header.payload[.signature], base64url, header starting with {" -> eyJ).
+    re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}(?:\.[A-Za-z0-9_-]*)?"),
+    # AWS access key ids.
+    re.compile(r"\b(?:AKIA|ASIA|AROA|AIDA|ANPA|AGPA)[A-Z0-9]{16}\b"),
+    # Common token prefixes: GitHub, Slack, Stripe, OpenAI-style, GitLab, npm, Google API keys.
+    re.compile(
+        r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|xox[abposr]-[A-Za-z0-9-]{10,}"
+        r"|[sr]k_(?:live|test)_[A-Za-z0-9]{10,}|sk-[A-Za-z0-9_-]{20,}|glpat-[A-Za-z0-9_-]{20,}"
+        r"|npm_[A-Za-z0-9]{36}|AIza[A-Za-z0-9_-]{35})"
+    ),
+)
+# Secrets that follow a marker: the marker stays, what follows goes.
+_SECRET_AFTER = re.compile(
+    r"(?i)(\b(?:Bearer|Basic|Digest|Negotiate)\s+"
+    r"|\b(?:AccountKey|SharedAccessKey|SharedAccessSignature|sig|password|passwd|pwd|secret"
+    r"|client_secret|access_token|refresh_token|id_token|token|api[-_]?key|apikey"
+    r"|aws_secret_access_key|x-amz-signature|x-amz-security-token)=)[^;&\s\"',]+"
+)
+# Credentials inside a URL: scheme://user:password@host.
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@:]*(?::[^/\s@]*)?@")
+# An AWS secret access key after an obvious label, or as a bare 40-character base64 word.
+_AWS_SECRET = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
 REDACTED = "[redacted]"
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+# Fields the formatter writes itself; ``extra`` cannot replace them.
+RESERVED = frozenset({"time", "level", "message", "logger", "exception"})
+
+
+def is_secret_key(key: str) -> bool:
+    """Whether a key names a secret: a secret word anywhere in it, ignoring case and separators."""
+    folded = _KEY_SEPARATORS.sub("", key).lower()
+    # "sig" alone (SAS signatures) but not inside "design" or "assignee".
+    return folded == "sig" or folded.endswith("sig") or any(word in folded for word in _SECRET_WORDS)
+
+
+def redact_text(text: str) -> str:
+    """``text`` with secret-looking values replaced (tokens, keys, credentials, URL userinfo)."""
+    out = _URL_USERINFO.sub(lambda m: m.group(1) + REDACTED + "@", text)
+    out = _SECRET_AFTER.sub(lambda m: m.group(1) + REDACTED, out)
+    for pattern in _SECRET_VALUES:
+        out = pattern.sub(REDACTED, out)
+    return _AWS_SECRET.sub(_aws_secret, out)
+
+
+def _aws_secret(m: re.Match[str]) -> str:
+    word = m.group(0)
+    # A 40-character base64 word is a secret key only if it mixes cases and digits like one;
+    # a hex digest or a run of one class of character is left alone.
+    mixed = (
+        any(c.islower() for c in word) and any(c.isupper() for c in word) and any(c.isdigit() for c in word)
+    )
+    return REDACTED if mixed else word
 
 
 def redact(value: Any, key: str | None = None) -> Any:
-    """Replace anything that looks like a secret: values under secret-sounding keys, and inline keys."""
-    if key is not None and _SECRET_KEY.search(key):
+    """Replace anything that looks like a secret: values under secret-sounding keys, and inline ones."""
+    if key is not None and is_secret_key(key):
         return REDACTED
     if isinstance(value, str):
-        return _SECRET_VALUE.sub(lambda m: m.group(1) + REDACTED, value)
+        return redact_text(value)
+    if isinstance(value, bytes):
+        return redact_text(value.decode("utf-8", errors="replace"))
     if isinstance(value, Mapping):
         return {k: redact(v, str(k)) for k, v in value.items()}
-    if isinstance(value, list | tuple):
+    if isinstance(value, list | tuple | set | frozenset):
         return [redact(v) for v in value]
     return value
 
@@ -42,7 +111,11 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
         }
         for key, value in record.__dict__.items():
-            if key not in _STANDARD and not key.startswith("_"):
+            if key in RESERVED:
+                # An ``extra`` field spelled like one the line itself writes keeps its value
+                # under another name instead of replacing the real one.
+                entry["extra_" + key] = redact(value, key)
+            elif key not in _STANDARD and not key.startswith("_"):
                 entry[key] = redact(value, key)
         if record.exc_info:
             entry["exception"] = redact(self.formatException(record.exc_info))
@@ -70,6 +143,8 @@ class ContextLogger(logging.LoggerAdapter[logging.Logger]):
 
     def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
         extra = dict(self.extra or {})
-        extra.update(kwargs.get("extra") or {})
+        for key, value in (kwargs.get("extra") or {}).items():
+            # logging refuses an extra named like a record attribute; keep the value, renamed.
+            extra["extra_" + key if key in _STANDARD else key] = value
         kwargs["extra"] = extra
         return msg, kwargs

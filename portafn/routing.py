@@ -5,11 +5,48 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
+from urllib.parse import unquote
 
 T = TypeVar("T")
 
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}")
 _LITERAL = re.compile(r"^[A-Za-z0-9._~!$&'()*+,;=:@%-]*$")
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+class PathDecodeError(ValueError):
+    """A path parameter whose percent-escapes are not UTF-8: the client sent a bad path (400)."""
+
+    def __init__(self, param: str) -> None:
+        self.param = param
+        super().__init__(f"path parameter {param!r} is not valid percent-encoded UTF-8")
+
+
+def normalize_path(raw: str) -> str:
+    """``raw`` with escapes of unreserved characters decoded (RFC 3986 6.2.2.2), others kept.
+
+    Routing compares this form, so ``/%6Frders`` matches ``/orders`` while ``%2F`` stays an
+    escape and never splits a segment.
+    """
+    if "%" not in raw:
+        return raw
+
+    def one(m: re.Match[str]) -> str:
+        char = chr(int(m.group(1), 16))
+        return char if char in _UNRESERVED else "%" + m.group(1).upper()
+
+    return _ESCAPE.sub(one, raw)
+
+
+def decode_param(name: str, raw: str) -> str:
+    """A path parameter percent-decoded exactly once as UTF-8; ``PathDecodeError`` if not UTF-8."""
+    if "%" not in raw:
+        return raw
+    try:
+        return unquote(raw, encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        raise PathDecodeError(name) from None
 
 
 class TemplateError(ValueError):
@@ -26,9 +63,12 @@ class PathTemplate:
     specificity: tuple[int, int]
 
     def match(self, path: str) -> dict[str, str] | None:
-        """The path parameters if ``path`` matches, else None."""
-        m = self.pattern.match(path)
-        return m.groupdict() if m else None
+        """The decoded path parameters if the raw (still percent-encoded) ``path`` matches, else None.
+
+        Segments are split on literal ``/`` before decoding, so ``/seg/a%2Fb`` gives ``a/b``.
+        """
+        m = self.pattern.match(normalize_path(path))
+        return {k: decode_param(k, v) for k, v in m.groupdict().items()} if m else None
 
 
 def compile_template(template: str) -> PathTemplate:

@@ -20,10 +20,11 @@ from portafn.binding import BindError, EventBinder, HttpBinder
 from portafn.context import Context
 from portafn.errors import HttpError
 from portafn.events import Event
-from portafn.http import HttpRequest, HttpResponse
+from portafn.http import HttpRequest, HttpResponse, unsafe_header
 from portafn.log import get_logger
 from portafn.metrics import InvocationRecord
 from portafn.problems import problem
+from portafn.routing import PathDecodeError
 from portafn.store.errors import (
     AlreadyExists,
     ConcurrencyConflict,
@@ -40,8 +41,8 @@ if TYPE_CHECKING:
     from portafn.reliability.publish import Publisher
 
 _log = get_logger("portafn.runtime")
-_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
-_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_TRACEPARENT = re.compile(r"[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}")
+_SAFE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 CORRELATION_HEADER = "X-Correlation-Id"
 
 
@@ -136,12 +137,34 @@ class Runtime:
         except Exception:
             _log.exception("unhandled error before the handler ran", extra={"correlation_id": correlation})
             response = problem(500, "An internal error occurred.", correlation_id=correlation)
+        bad = unsafe_header(response.headers, response.cookies)
+        if bad is not None:
+            _log.error(
+                "response refused: header %s holds CR, LF or NUL (or is not a valid name)",
+                bad,
+                extra={"correlation_id": correlation, "header": bad},
+            )
+            response = problem(
+                500,
+                f"The response header {bad!r} holds characters a header cannot carry.",
+                header=bad,
+                correlation_id=correlation,
+            )
         response.headers.set(CORRELATION_HEADER, correlation)
         return response
 
     def _http(self, request: HttpRequest, invocation: Invocation | None, correlation: str) -> HttpResponse:
         self.start()
-        found = self.app.router.match(request.method, request.path)
+        try:
+            found = self.app.router.match(request.method, request.path)
+        except PathDecodeError as exc:
+            return problem(
+                400,
+                f"Path parameter {exc.param!r} is not valid percent-encoded UTF-8.",
+                errors=[
+                    {"loc": ["path", exc.param], "msg": "Invalid percent-encoding", "type": "path_encoding"}
+                ],
+            )
         if found.target is None:
             if found.allowed:
                 resp = problem(405, f"{request.method} is not allowed here.", allowed=found.allowed)
@@ -181,6 +204,8 @@ class Runtime:
                 ctx.logger.exception("handler raised")
                 return problem(500, "An internal error occurred.", correlation_id=correlation)
             ctx.logger.warning("store error answered as %s: %s", mapped, type(exc).__name__)
+            if isinstance(exc, InvalidCursor):
+                return _invalid_cursor(exc, correlation)
             resp = problem(mapped, exc.summary.capitalize() + ".", correlation_id=correlation)
             if isinstance(exc, Throttled) and exc.retry_after is not None:
                 resp.headers.set("Retry-After", str(max(1, round(exc.retry_after))))
@@ -250,6 +275,16 @@ def _call(fn: Function, kwargs: dict[str, Any]) -> Any:
     return result
 
 
+def _invalid_cursor(exc: InvalidCursor, correlation: str) -> HttpResponse:
+    # The detail is the store's fixed wording, never the cursor: a client value is not echoed.
+    why = f" ({exc.detail})" if exc.detail else ""
+    return problem(
+        400,
+        f"Invalid cursor{why}: pass back a cursor from an earlier page unchanged, or none to start.",
+        correlation_id=correlation,
+    )
+
+
 def _store_status(exc: StoreError) -> int | None:
     """The HTTP status a store error means to a caller, when it means one."""
     for cls, status in _STORE_STATUS:
@@ -282,10 +317,10 @@ def to_response(result: Any) -> HttpResponse:
 
 def _http_correlation(request: HttpRequest, invocation: Invocation | None) -> str:
     given = request.headers.get(CORRELATION_HEADER)
-    if given and _SAFE_ID.match(given):
+    if given and _SAFE_ID.fullmatch(given):
         return given
     trace = request.headers.get("traceparent")
-    if trace and (m := _TRACEPARENT.match(trace.strip().lower())):
+    if trace and (m := _TRACEPARENT.fullmatch(trace.strip().lower())):
         return m.group(1)
     if invocation and invocation.request_id:
         return invocation.request_id
@@ -294,10 +329,10 @@ def _http_correlation(request: HttpRequest, invocation: Invocation | None) -> st
 
 def _event_correlation(event: Event[Any], invocation: Invocation | None) -> str:
     given = event.extensions.get("correlationid")
-    if isinstance(given, str) and _SAFE_ID.match(given):
+    if isinstance(given, str) and _SAFE_ID.fullmatch(given):
         return given
     trace = event.traceparent
-    if trace and (m := _TRACEPARENT.match(trace.strip().lower())):
+    if trace and (m := _TRACEPARENT.fullmatch(trace.strip().lower())):
         return m.group(1)
     return event.id or (invocation.request_id if invocation and invocation.request_id else str(uuid.uuid4()))
 

@@ -39,7 +39,7 @@ import json
 import threading
 import time
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, overload
 
@@ -61,6 +61,7 @@ if typing.TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 KeySpec = str | Callable[[Any], Any] | None
+ScopeSpec = str | Callable[[Any], Any] | None
 
 TABLE_NAME = "idempotency"
 KEY_HEADER = "Idempotency-Key"
@@ -463,6 +464,7 @@ def idempotent(
     wait: float = 0.0,
     required: bool | None = None,
     header: str = KEY_HEADER,
+    scope: ScopeSpec = None,
 ) -> Callable[[F], F]: ...
 
 
@@ -477,123 +479,200 @@ def idempotent(
     wait: float = 0.0,
     required: bool | None = None,
     header: str = KEY_HEADER,
+    scope: ScopeSpec = None,
 ) -> F | Callable[[F], F]:
     """Make a function idempotent on a key; use under ``@app.http``/``@app.queue``/... .
 
     ``key``: None for the default (event functions: the CloudEvent / message id; HTTP: the
     ``header``, ``Idempotency-Key``), a dotted path into the JSON body or event data
-    (``"order.id"``), or a callable given the event or ``HttpRequest``. ``table``: where records
-    live (default: the app's ``idempotency`` table if declared, else a shared one of that name).
-    ``ttl``: seconds a completed result is kept. ``lease``: seconds an in-progress claim holds
-    (default: ``ctx.remaining_time()``). ``wait``: seconds a repeat waits for an in-progress one
-    to finish before ``IdempotencyInProgress``. ``required``: whether a missing key is an error
-    (default: yes for events; for HTTP a request without the header runs normally).
+    (``"order.id"``), or a callable given the event or ``HttpRequest``. ``scope``: whose key it
+    is. By default an HTTP key belongs to its caller (the principal the provider's authorizer
+    established, else a hash of the ``Authorization`` header) and an event key to its producer
+    (the CloudEvent ``source``), so the same key from another caller never replays this one's
+    result; a string or a callable (given the event or ``HttpRequest``) sets it, for tenants.
+    ``table``: where records live (default: the app's ``idempotency`` table if declared, else a
+    shared one of that name). ``ttl``: seconds a completed result is kept. ``lease``: seconds an
+    in-progress claim holds (default: ``ctx.remaining_time()``). ``wait``: seconds a repeat
+    waits for an in-progress one to finish before ``IdempotencyInProgress``. ``required``:
+    whether a missing key is an error (default: yes for events; for HTTP a request without the
+    header runs normally).
     """
     if ttl <= 0:
         raise ValueError("ttl must be positive")
+    options = _Options(key, table, ttl, lease, wait, required, header, scope)
 
     def decorate(handler: F) -> F:
-        plan, signature, annotations = _plan(handler)
-        must_have = (not plan.http) if required is None else required
+        return typing.cast(F, _Idempotent(handler, options).wrapper())
 
-        def prepare(kwargs: dict[str, Any]) -> tuple[Context, Guard | None]:
-            ctx: Context = kwargs.pop(plan.ctx) if plan.ctx_injected else kwargs[plan.ctx]
-            if plan.http:
-                assert plan.request is not None
-                request: HttpRequest = (
-                    kwargs.pop(plan.request) if plan.request_injected else kwargs[plan.request]
-                )
-                raw_key = _request_key(request, key, header)
-                payload = _request_hash(request)
-                where = (
-                    f"header {header}"
-                    if key is None
-                    else f"body field {key}"
-                    if isinstance(key, str)
-                    else "key"
-                )
-            else:
-                assert plan.event is not None
-                event: Event[Any] = kwargs[plan.event]
-                raw_key = _event_key(event, key)
-                payload = _event_hash(event)
-                where = "event id" if key is None else f"data field {key}" if isinstance(key, str) else "key"
-            text = _key_text(raw_key)
-            if text is None:
-                if raw_key is None and not must_have:
-                    return ctx, None
-                raise IdempotencyKeyMissing(where)
-            record_key = f"{ctx.function_name}#{_digest(text.encode())}"
-            held = lease if lease is not None else max(1.0, ctx.remaining_time() + 1.0)
-            return ctx, Guard(_table_for(ctx, table), record_key, payload, held, ttl, wait)
+    if func is not None:
+        return decorate(func)
+    return decorate
 
-        def stored_form(result: Any) -> Any:
-            if plan.http:
-                from portafn.runtime import to_response
 
-                return _dump_response(to_response(result))
-            return to_jsonable_python(result)
+@dataclass(frozen=True, slots=True)
+class _Options:
+    key: KeySpec
+    table: Table[IdempotencyRecord] | None
+    ttl: float
+    lease: float | None
+    wait: float
+    required: bool | None
+    header: str
+    scope: ScopeSpec
 
-        def replayed(begin: _Begin) -> Any:
-            if plan.http:
-                if not begin.stored:
-                    raise IdempotencyResultUnavailable()
-                return _load_response(begin.result)
-            if plan.returns is not None and begin.result is not None:
-                try:
-                    return plan.returns.validate_python(begin.result)
-                except ValidationError:
-                    return begin.result
-            return begin.result
 
-        def finish(guard: Guard, etag: str, result: Any) -> Any:
-            stored = stored_form(result)
-            guard.complete(etag, stored)
-            return result
+class _Idempotent:
+    """One idempotent handler: the same run path (``_flow``) for sync and async handlers."""
 
+    def __init__(self, handler: Callable[..., Any], options: _Options) -> None:
+        self.handler = handler
+        self.options = options
+        self.plan, self.signature, self.annotations = _plan(handler)
+        self.must_have = (not self.plan.http) if options.required is None else options.required
+
+    def wrapper(self) -> Callable[..., Any]:
+        """The function to register in the handler's place."""
+        handler = self.handler
         if inspect.iscoroutinefunction(handler):
 
             @functools.wraps(handler)
             async def async_wrapper(**kwargs: Any) -> Any:
-                _ctx, guard = prepare(kwargs)
-                if guard is None:
-                    return await handler(**kwargs)
-                begin = guard.begin()
-                if not begin.run:
-                    return replayed(begin)
-                assert begin.etag is not None
+                flow = self._flow(kwargs)
+                try:
+                    next(flow)
+                except StopIteration as done:
+                    return done.value
                 try:
                     result = await handler(**kwargs)
-                except BaseException:
-                    guard.abort(begin.etag)
-                    raise
-                return finish(guard, begin.etag, result)
+                except BaseException as exc:
+                    return _throw(flow, exc)
+                return _send(flow, result)
 
             wrapper: Callable[..., Any] = async_wrapper
         else:
 
             @functools.wraps(handler)
             def sync_wrapper(**kwargs: Any) -> Any:
-                _ctx, guard = prepare(kwargs)
-                if guard is None:
-                    return handler(**kwargs)
-                begin = guard.begin()
-                if not begin.run:
-                    return replayed(begin)
-                assert begin.etag is not None
+                flow = self._flow(kwargs)
+                try:
+                    next(flow)
+                except StopIteration as done:
+                    return done.value
                 try:
                     result = handler(**kwargs)
-                except BaseException:
-                    guard.abort(begin.etag)
-                    raise
-                return finish(guard, begin.etag, result)
+                except BaseException as exc:
+                    return _throw(flow, exc)
+                return _send(flow, result)
 
             wrapper = sync_wrapper
-        wrapper.__signature__ = signature  # type: ignore[attr-defined]
-        wrapper.__annotations__ = annotations
+        wrapper.__signature__ = self.signature  # type: ignore[attr-defined]
+        wrapper.__annotations__ = self.annotations
         wrapper.__portafn_idempotent__ = True  # type: ignore[attr-defined]
-        return typing.cast(F, wrapper)
+        return wrapper
 
-    if func is not None:
-        return decorate(func)
-    return decorate
+    def _flow(self, kwargs: dict[str, Any]) -> Generator[None, Any, Any]:
+        """Claim, yield to run the handler (the caller sends its result), store; or replay."""
+        guard = self._guard(kwargs)
+        if guard is None:
+            return (yield)
+        begin = guard.begin()
+        if not begin.run:
+            return self._replayed(begin)
+        assert begin.etag is not None
+        try:
+            result = yield
+        except BaseException:
+            guard.abort(begin.etag)
+            raise
+        guard.complete(begin.etag, self._stored_form(result))
+        return result
+
+    def _guard(self, kwargs: dict[str, Any]) -> Guard | None:
+        plan, opts = self.plan, self.options
+        ctx: Context = kwargs.pop(plan.ctx) if plan.ctx_injected else kwargs[plan.ctx]
+        owner: HttpRequest | Event[Any]
+        if plan.http:
+            assert plan.request is not None
+            request: HttpRequest = kwargs.pop(plan.request) if plan.request_injected else kwargs[plan.request]
+            raw_key, payload, owner = (
+                _request_key(request, opts.key, opts.header),
+                _request_hash(request),
+                request,
+            )
+            where = f"header {opts.header}" if opts.key is None else _where("body field", opts.key)
+        else:
+            assert plan.event is not None
+            event: Event[Any] = kwargs[plan.event]
+            raw_key, payload, owner = _event_key(event, opts.key), _event_hash(event), event
+            where = "event id" if opts.key is None else _where("data field", opts.key)
+        text = _key_text(raw_key)
+        if text is None:
+            if raw_key is None and not self.must_have:
+                return None
+            raise IdempotencyKeyMissing(where)
+        key = record_key(ctx.function_name, text, scope_of(owner, opts.scope))
+        held = opts.lease if opts.lease is not None else max(1.0, ctx.remaining_time() + 1.0)
+        return Guard(_table_for(ctx, opts.table), key, payload, held, opts.ttl, opts.wait)
+
+    def _stored_form(self, result: Any) -> Any:
+        if self.plan.http:
+            from portafn.runtime import to_response
+
+            return _dump_response(to_response(result))
+        return to_jsonable_python(result)
+
+    def _replayed(self, begin: _Begin) -> Any:
+        if self.plan.http:
+            if not begin.stored:
+                raise IdempotencyResultUnavailable()
+            return _load_response(begin.result)
+        returns = self.plan.returns
+        if returns is not None and begin.result is not None:
+            try:
+                return returns.validate_python(begin.result)
+            except ValidationError:
+                return begin.result
+        return begin.result
+
+
+def _where(what: str, key: KeySpec) -> str:
+    return f"{what} {key}" if isinstance(key, str) else "key"
+
+
+def _send(flow: Generator[None, Any, Any], result: Any) -> Any:
+    try:
+        flow.send(result)
+    except StopIteration as done:
+        return done.value
+    raise RuntimeError("idempotency flow yielded twice")  # pragma: no cover - a bug in _flow
+
+
+def _throw(flow: Generator[None, Any, Any], exc: BaseException) -> Any:
+    try:
+        flow.throw(exc)
+    except StopIteration as done:  # pragma: no cover - _flow re-raises
+        return done.value
+    raise RuntimeError("idempotency flow yielded twice")  # pragma: no cover - a bug in _flow
+
+
+def record_key(function: str, key: str, scope: str) -> str:
+    """The idempotency table's key for ``key`` in ``scope`` (see ``scope_of``) of one function."""
+    scoped = scope + "\0" + key
+    return f"{function}#{_digest(scoped.encode())}"
+
+
+def scope_of(owner: HttpRequest | Event[Any], spec: ScopeSpec = None) -> str:
+    """Whose key this is: the given scope, else the caller (HTTP) or the producer (events)."""
+    if isinstance(spec, str):
+        return "scope:" + spec
+    if callable(spec):
+        return "scope:" + str(spec(owner))
+    if isinstance(owner, Event):
+        return "source:" + (owner.source or "")
+    if owner.principal:
+        return "principal:" + owner.principal
+    authorization = owner.headers.get("authorization")
+    if authorization:
+        # A hash, not the credential: the record key must not hold a secret.
+        return "authorization:" + _digest(authorization.encode())
+    return "anonymous"

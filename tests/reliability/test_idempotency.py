@@ -21,6 +21,8 @@ from portafn.reliability import (
     idempotent,
     outcome_of,
 )
+from portafn.reliability.idempotency import record_key as idempotency_record_key
+from portafn.reliability.idempotency import scope_of
 from portafn.store.registry import current_store, use_store
 from portafn.testing import Client
 from portafn.testing.drivers import LocalDriver
@@ -92,10 +94,15 @@ def test_a_failed_run_releases_the_key_so_the_retry_runs(portafn_client: Client)
     assert effects.runs["flaky"] == 2
 
 
-def record_key(function: str, key: str) -> str:
-    import hashlib
+_QUEUES = {"no_wait": "no-wait", "probe": "probe-q"}
 
-    return f"{function}#{hashlib.sha256(key.encode()).hexdigest()}"
+
+def record_key(function: str, key: str) -> str:
+    # Event keys are scoped to their producer (the CloudEvent source); HTTP keys without an
+    # Authorization header or authorizer principal to the anonymous caller.
+    queue = _QUEUES.get(function)
+    scope = scope_of(make_message({}, queue=queue)) if queue else "anonymous"
+    return idempotency_record_key(function, key, scope)
 
 
 def payload_hash(body: bytes) -> str:

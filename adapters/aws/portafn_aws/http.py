@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any, Literal
-from urllib.parse import unquote_plus
+from urllib.parse import quote, unquote, unquote_plus
 
 from portafn.errors import EventFormatError
 from portafn.http import Headers, HttpRequest, HttpResponse
@@ -66,9 +67,9 @@ def _mapping(event: Mapping[str, Any], name: str) -> Mapping[str, Any]:
 
 def to_request(event: Mapping[str, Any], source: HttpSource) -> HttpRequest:
     """The neutral request for an HTTP event of ``source``."""
-    if source == "apigw-v2":
-        return _v2_request(event)
-    return _v1_request(event, alb=source == "alb")
+    request = _v2_request(event) if source == "apigw-v2" else _v1_request(event, alb=source == "alb")
+    request.principal = principal(event)
+    return request
 
 
 def _v2_request(event: Mapping[str, Any]) -> HttpRequest:
@@ -124,13 +125,66 @@ def _v1_request(event: Mapping[str, Any], *, alb: bool) -> HttpRequest:
         client = forwarded.split(",")[0].strip() if forwarded else None
     return HttpRequest(
         str(event["httpMethod"]),
-        str(event.get("path") or "/"),
+        str(event.get("path") or "/") if alb else _rest_path(event),
         query=query,
         headers=headers,
         body=_body(event),
         client=client,
         raw=event,
     )
+
+
+_PATH_SAFE = "/!$&'()*+,;=:@-._~"
+_TEMPLATE_PARAM = re.compile(r"\{([^{}/]+?)(\+?)\}")
+
+
+def _rest_path(event: Mapping[str, Any]) -> str:
+    """The raw path of a REST API (payload 1.0) event, as the client sent it.
+
+    API Gateway's REST API hands over ``path`` already percent-decoded, so ``%2F`` and a real
+    ``/`` look alike there. Its ``resource`` template and decoded ``pathParameters`` still tell
+    them apart: rebuild the path from those (each parameter re-encoded, a greedy ``{name+}``
+    keeping its slashes), and otherwise re-encode ``path``.
+    """
+    path = str(event.get("path") or "/")
+    resource = event.get("resource")
+    params = event.get("pathParameters")
+    if isinstance(resource, str) and "{" in resource and isinstance(params, Mapping):
+
+        def one(m: re.Match[str]) -> str:
+            value = params.get(m.group(1) + m.group(2)) or params.get(m.group(1))
+            if not isinstance(value, str):
+                raise KeyError(m.group(1))
+            return quote(value, safe="/" if m.group(2) else "")
+
+        try:
+            rebuilt = _TEMPLATE_PARAM.sub(one, resource)
+        except KeyError:
+            rebuilt = None  # a template the parameters do not fill: fall back to the decoded path
+        # Trust the rebuild only when it is the same path (a stage or base-path mapping is not).
+        if rebuilt is not None and unquote(rebuilt) == path:
+            return rebuilt
+    return quote(path, safe=_PATH_SAFE)
+
+
+def principal(event: Mapping[str, Any]) -> str | None:
+    """Who API Gateway's authorizer says the caller is: JWT ``sub``, Lambda or IAM principal."""
+    ctx = event.get("requestContext")
+    auth = ctx.get("authorizer") if isinstance(ctx, Mapping) else None
+    if not isinstance(auth, Mapping):
+        return None
+    jwt = auth.get("jwt")
+    claims = jwt.get("claims") if isinstance(jwt, Mapping) else auth.get("claims")
+    iam = auth.get("iam")
+    for candidate in (
+        claims.get("sub") if isinstance(claims, Mapping) else None,
+        auth.get("principalId"),
+        iam.get("userArn") if isinstance(iam, Mapping) else None,
+        (auth.get("lambda") or {}).get("principalId") if isinstance(auth.get("lambda"), Mapping) else None,
+    ):
+        if isinstance(candidate, str) and candidate:
+            return candidate
+    return None
 
 
 def _encode_body(response: HttpResponse) -> tuple[str, bool]:

@@ -40,6 +40,8 @@ def to_request(req: Any, route_prefix: str = "api") -> HttpRequest:
         body=body,
         client=client.split(",")[0].strip() if client else None,
         path_params={str(k): str(v) for k, v in dict(getattr(req, "route_params", {}) or {}).items()},
+        # App Service authentication sets this after it verified the caller; clients cannot.
+        principal=headers.get("x-ms-client-principal-id"),
         raw=req,
     )
 

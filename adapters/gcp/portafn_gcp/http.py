@@ -8,6 +8,7 @@ as RFC 9110 allows). Responses keep repeated headers and every ``Set-Cookie`` se
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from urllib.parse import quote, urlsplit
 
 from portafn.http import Headers, HttpRequest, HttpResponse
 
@@ -21,13 +22,33 @@ def to_request(request: flask.Request) -> HttpRequest:
     headers = Headers(list(request.headers.items()))
     return HttpRequest(
         request.method,
-        request.path,
+        raw_path(request),
         query=query,
         headers=headers,
         body=request.get_data(cache=True),
         client=request.remote_addr,
         raw=request,
     )
+
+
+_RAW_SAFE = "/%!$&'()*+,;=:@-._~"
+
+
+def raw_path(request: flask.Request) -> str:
+    """The path as the client sent it, percent-encoding kept.
+
+    WSGI decodes ``PATH_INFO``, which would turn ``%2F`` into a path separator. The servers
+    functions-framework runs on (gunicorn, werkzeug) keep the request target in ``RAW_URI`` /
+    ``REQUEST_URI``; where neither is set, the decoded path is re-encoded.
+    """
+    for name in ("RAW_URI", "REQUEST_URI"):
+        target = request.environ.get(name)
+        if isinstance(target, str) and target:
+            path = urlsplit(target).path
+            if path.startswith("/"):
+                # WSGI strings are latin-1 decoded bytes; re-encode any raw non-ASCII byte.
+                return path if path.isascii() else quote(path.encode("latin-1"), safe=_RAW_SAFE)
+    return quote(request.path, safe=_RAW_SAFE)
 
 
 def to_flask(response: HttpResponse) -> flask.Response:
