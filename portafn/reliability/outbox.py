@@ -429,7 +429,7 @@ class Relay:
 
     def start(self) -> RelayResult:
         """Recover: sweep what is pending, then follow changes from before the sweep."""
-        from portafn.store.changes import tail_cursor
+        from portafn.changes import tail_cursor
 
         if self._follows_changes():
             self.cursors = {t.name: tail_cursor(t) for t in self.outbox.sources()}
