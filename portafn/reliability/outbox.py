@@ -248,7 +248,8 @@ class Outbox:
         table); ``Unsupported`` when neither works there."""
         if store.capabilities.has(Capability.TRANSACTIONS_ACROSS_PARTITIONS):
             return False
-        if store.supports_attached and self.tables:
+        attaches = store.capabilities.has(Capability.ATTACHED_DOCUMENTS)
+        if attaches and self.tables:
             return True
         raise Unsupported(
             store.name,
@@ -256,7 +257,7 @@ class Outbox:
             self.table.name,
             "its transactions stay in one partition: list the tables whose transactions publish in "
             "Outbox(app, tables=...)"
-            if store.supports_attached
+            if attaches
             else "and it cannot keep records beside a partition",
         )
 
