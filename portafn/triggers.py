@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from portafn.events import Change
     from portafn.store.table import Table
 
+
 @dataclass(frozen=True, slots=True)
 class HttpTrigger:
     """An HTTP route: one method (or ``*``) on one path template."""

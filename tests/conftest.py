@@ -23,7 +23,7 @@ SERVER_FIXTURES = frozenset(
         "cosmos_server",
         "firestore_server",
         "pubsub_server",
-        "azurite_server",
+        "azurite",
         "build",
     }
 )
