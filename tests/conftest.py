@@ -33,7 +33,8 @@ EMBEDDED_STORES = frozenset({"memory", "sqlite"})
 
 # Modules whose tests run a real runtime or server process of their own (the Lambda runtime client
 # against the Runtime API test host, functions-framework as a server, `portafn dev up`, the
-# benchmarks' smoke run, the getting-started walk-through, crash recovery in a killed subprocess).
+# benchmarks' smoke run, the getting-started walk-through, crash recovery in a killed subprocess,
+# packaging the samples, which resolves wheels from the index).
 PROCESS_MODULES = frozenset(
     {
         "tests/aws/test_lambda_runtime.py",
@@ -44,9 +45,13 @@ PROCESS_MODULES = frozenset(
         "tests/docs/test_getting_started.py",
         "tests/gcp/test_functions_framework_server.py",
         "tests/package/test_released.py",
+        "tests/package/test_samples_package.py",
         "tests/reliability/test_crash.py",
     }
 )
+
+# Single tests that run a provider's own CLI many times (gcloud's --help takes seconds a call).
+PROCESS_TESTS = frozenset({"tests/package/test_gcp.py::test_every_flag_is_one_gcloud_documents"})
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -65,7 +70,7 @@ def needs_emulator(item: pytest.Item) -> bool:
         module = item.path.resolve().relative_to(ROOT).as_posix()
     except ValueError:
         return False
-    return module in PROCESS_MODULES
+    return module in PROCESS_MODULES or f"{module}::{item.name}" in PROCESS_TESTS
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
