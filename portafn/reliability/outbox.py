@@ -58,7 +58,7 @@ from pydantic import BaseModel
 
 from portafn.context import Context
 from portafn.events import Change, Schedule
-from portafn.reliability.publish import Outgoing, Publisher, PublishError
+from portafn.reliability.publish import Outgoing, Publisher, PublishError, no_outbox, register_stager
 from portafn.store.capabilities import Capability
 from portafn.store.errors import Unsupported
 from portafn.store.port import Attached, ChangeRecord, KeyValue, Store
@@ -164,6 +164,7 @@ class Outbox:
             requires=() if self.tables else (Capability.TRANSACTIONS_ACROSS_PARTITIONS,),
         )
         _registry[app] = self
+        register_stager(app, self.stage)
         if functions:
             self._register(sweep_cron)
 
@@ -173,9 +174,7 @@ class Outbox:
         try:
             return _registry[app]
         except KeyError:
-            raise PublishError(
-                f"app {app.name!r} has no outbox: add `Outbox(app)` next to its tables to publish with tx="
-            ) from None
+            raise no_outbox(app) from None
 
     def _register(self, sweep_cron: str) -> None:
         outbox = self

@@ -131,6 +131,12 @@ def test_no_module_level_import_cycle() -> None:
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph) or [])
 
 
+def test_no_cycle_even_through_imports_inside_functions() -> None:
+    # A deferred import keeps start-up cheap; it must not be how two layers lean on each other.
+    graph = {m: all_imports(m) - {m} for m in MODULES}
+    assert find_cycle(graph) is None, " -> ".join(find_cycle(graph) or [])
+
+
 def test_stores_do_not_depend_on_functions_or_the_runtime() -> None:
     bad = {
         (m, dep)
