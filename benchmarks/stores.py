@@ -61,65 +61,96 @@ def measure(kind: str, server: Any, settings: Settings) -> dict[str, dict[str, f
     raw = _raw_for(kind, server)
     out: dict[str, dict[str, float]] = {"portafn": {}, "raw": {}}
     with use_store(store):
-        # One partition of query_items items each side, for get and query to read.
-        for i in range(settings.query_items):
-            item = _item("q", i)
-            table.put(item)
-            raw.put(item.model_dump())
-        blocks = settings.warm_blocks
+        _fill_query_partition(table, raw, settings.query_items)
         ops = settings.cosmos_ops if kind == "cosmos" else settings.store_ops
-        batch_items = settings.cosmos_batch_items if kind == "cosmos" else settings.batch_items
-        per_block = max(1, ops // blocks)
         for op in ("put", "get", "query"):
             progress(f"store {kind}: {op}")
-            counter = {"portafn": 0, "raw": 0}
-
-            def pf_run(n: int, op: str = op, counter: dict[str, int] = counter) -> None:
-                for _ in range(n):
-                    i = counter["portafn"] = counter["portafn"] + 1
-                    if op == "put":
-                        table.put(_item("p", i))
-                    elif op == "get":
-                        if table.get("q", f"s{i % settings.query_items:06d}") is None:
-                            raise RuntimeError("portafn get missed")
-                    elif len(table.query("q", limit=settings.query_items)) != settings.query_items:
-                        raise RuntimeError("portafn query came back short")
-
-            def raw_run(n: int, op: str = op, counter: dict[str, int] = counter) -> None:
-                for _ in range(n):
-                    i = counter["raw"] = counter["raw"] + 1
-                    if op == "put":
-                        raw.put(_item("p", i).model_dump())
-                    elif op == "get":
-                        if raw.get("q", f"s{i % settings.query_items:06d}") is None:
-                            raise RuntimeError("raw get missed")
-                    elif len(raw.query("q", settings.query_items)) != settings.query_items:
-                        raise RuntimeError("raw query came back short")
-
-            times = timed_blocks(
-                {"portafn": pf_run, "raw": raw_run}, blocks=blocks, per_block=per_block, warmup=3
-            )
+            times = _time_op(op, table, raw, settings, ops)
             out["portafn"][op] = median(times["portafn"])
             out["raw"][op] = median(times["raw"])
+        batch_items = settings.cosmos_batch_items if kind == "cosmos" else settings.batch_items
         progress(f"store {kind}: batch of {batch_items}")
-        best = {"portafn": 0.0, "raw": 0.0}
-        # Full runs write the batch once each (10,000 items take long enough to average out);
-        # quick runs twice, alternating, best of two.
-        for rnd in range(2 if settings.quick else 1):
-            pf_items = [_item(f"b{rnd}", i) for i in range(batch_items)]
-            raw_items = [item.model_dump() for item in pf_items]
-            order: list[tuple[str, Callable[[], None]]] = [
-                ("portafn", partial(table.batch_put, pf_items)),
-                ("raw", partial(raw.batch_put, raw_items)),
-            ]
-            for name, fn in order if rnd == 0 else reversed(order):
-                start = time.perf_counter_ns()
-                fn()
-                rate = batch_items / ((time.perf_counter_ns() - start) / 1e9)
-                best[name] = max(best[name], rate)
+        best = _best_batch_rates(table, raw, batch_items, rounds=2 if settings.quick else 1)
         out["portafn"]["batch"] = best["portafn"]
         out["raw"]["batch"] = best["raw"]
     return out
+
+
+def _fill_query_partition(table: Any, raw: RawStore, items: int) -> None:
+    """One partition of ``items`` items each side, for get and query to read."""
+    for i in range(items):
+        item = _item("q", i)
+        table.put(item)
+        raw.put(item.model_dump())
+
+
+def _portafn_op(op: str, table: Any, query_items: int) -> Callable[[int], None]:
+    """Run ``op`` on portafn's table ``n`` times, each call on the next item."""
+    counter = [0]
+
+    def run(n: int) -> None:
+        for _ in range(n):
+            counter[0] += 1
+            i = counter[0]
+            if op == "put":
+                table.put(_item("p", i))
+            elif op == "get":
+                if table.get("q", f"s{i % query_items:06d}") is None:
+                    raise RuntimeError("portafn get missed")
+            elif len(table.query("q", limit=query_items)) != query_items:
+                raise RuntimeError("portafn query came back short")
+
+    return run
+
+
+def _raw_op(op: str, raw: RawStore, query_items: int) -> Callable[[int], None]:
+    """Run ``op`` with the raw SDK ``n`` times, each call on the next item."""
+    counter = [0]
+
+    def run(n: int) -> None:
+        for _ in range(n):
+            counter[0] += 1
+            i = counter[0]
+            if op == "put":
+                raw.put(_item("p", i).model_dump())
+            elif op == "get":
+                if raw.get("q", f"s{i % query_items:06d}") is None:
+                    raise RuntimeError("raw get missed")
+            elif len(raw.query("q", query_items)) != query_items:
+                raise RuntimeError("raw query came back short")
+
+    return run
+
+
+def _time_op(op: str, table: Any, raw: RawStore, settings: Settings, ops: int) -> dict[str, list[float]]:
+    """Interleaved timed blocks of ``op``, portafn against raw."""
+    blocks = settings.warm_blocks
+    runs = {
+        "portafn": _portafn_op(op, table, settings.query_items),
+        "raw": _raw_op(op, raw, settings.query_items),
+    }
+    return timed_blocks(runs, blocks=blocks, per_block=max(1, ops // blocks), warmup=3)
+
+
+def _best_batch_rates(table: Any, raw: RawStore, batch_items: int, rounds: int) -> dict[str, float]:
+    """Items/s of one batch write each side, best over ``rounds`` (alternating who goes first).
+
+    Full runs write the batch once each (10,000 items take long enough to average out); quick
+    runs twice, alternating, best of two."""
+    best = {"portafn": 0.0, "raw": 0.0}
+    for rnd in range(rounds):
+        pf_items = [_item(f"b{rnd}", i) for i in range(batch_items)]
+        raw_items = [item.model_dump() for item in pf_items]
+        order: list[tuple[str, Callable[[], None]]] = [
+            ("portafn", partial(table.batch_put, pf_items)),
+            ("raw", partial(raw.batch_put, raw_items)),
+        ]
+        for name, fn in order if rnd == 0 else reversed(order):
+            start = time.perf_counter_ns()
+            fn()
+            rate = batch_items / ((time.perf_counter_ns() - start) / 1e9)
+            best[name] = max(best[name], rate)
+    return best
 
 
 SERVER_OF = {"dynamodb": "dynamodb", "cosmos": "cosmos", "firestore": "firestore"}

@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 from pydantic_core import to_json
 
-from portafn.app import Function
 from portafn.events import Message, Schedule, StorageEvent, StorageObject, now_utc
 from portafn.triggers import ScheduleTrigger
+
+if TYPE_CHECKING:
+    from portafn.app import Function
 
 
 def encode_payload(data: Any) -> bytes:

@@ -21,6 +21,7 @@ from portafn.context import Context
 from portafn.errors import HttpError
 from portafn.events import Event
 from portafn.http import HttpRequest, HttpResponse, unsafe_header
+from portafn.lazy import Lazy
 from portafn.log import get_logger
 from portafn.metrics import InvocationRecord
 from portafn.problems import problem
@@ -65,38 +66,37 @@ class Runtime:
     def __init__(self, app: App, provider: str = "local", *, publisher: Publisher | None = None) -> None:
         self.app = app
         self.provider = provider
-        self._started = False
+        self._started = Lazy(self._run_start_hooks)
         self._cold = True
         self._lock = threading.Lock()
-        self._publisher = publisher
+        self._publisher: Lazy[Publisher] = Lazy(self._resolve_publisher)
+        if publisher is not None:
+            self.publisher = publisher
+
+    def _resolve_publisher(self) -> Publisher:
+        from portafn.reliability.publish import resolve_publisher
+
+        return resolve_publisher(self)
 
     @property
     def publisher(self) -> Publisher:
         """The publisher ``ctx.publish`` uses, made on first use."""
-        if self._publisher is None:
-            from portafn.reliability.publish import resolve_publisher
-
-            with self._lock:
-                if self._publisher is None:
-                    self._publisher = resolve_publisher(self)
-        return self._publisher
+        return self._publisher.get()
 
     @publisher.setter
     def publisher(self, value: Publisher) -> None:
-        self._publisher = value
+        self._publisher = Lazy(lambda: value)
 
     def start(self) -> None:
         """Run the app's start-up hooks once; later calls return at once."""
-        if self._started:
-            return
-        with self._lock:
-            if self._started:
-                return
-            for hook in self.app.start_hooks:
-                result = hook()
-                if asyncio.iscoroutine(result):
-                    asyncio.run(result)
-            self._started = True
+        self._started.get()
+
+    def _run_start_hooks(self) -> bool:
+        for hook in self.app.start_hooks:
+            result = hook()
+            if asyncio.iscoroutine(result):
+                asyncio.run(result)
+        return True
 
     def _take_cold(self) -> bool:
         with self._lock:

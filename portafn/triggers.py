@@ -13,8 +13,6 @@ if TYPE_CHECKING:
     from portafn.events import Change
     from portafn.store.table import Table
 
-TriggerKind = Literal["http", "queue", "topic", "schedule", "storage", "changes", "event"]
-
 
 @dataclass(frozen=True, slots=True)
 class HttpTrigger:

@@ -13,13 +13,14 @@ capability it does not claim, the suite checks that using it raises ``Unsupporte
 store and the capability. A claimed capability the store lists in ``local_gaps`` is reported as a
 ``local gap`` with its reason: shown, neither hidden nor passed.
 
-For pytest, parametrize over ``plan(StoreClass.capabilities)`` and call ``execute`` (see
-``docs/stores.md``), so each case is its own test id.
+For pytest, parametrize over ``CASES``, turn each into a row with ``plan_case(store.capabilities,
+case)`` and call ``execute`` (see ``tests/stores/test_conformance.py`` and ``docs/stores.md``), so
+each case is its own test id.
 """
 
 from portafn.conformance.cases import CASES, UNCLAIMED, Case
 from portafn.conformance.harness import Harness
-from portafn.conformance.runner import Planned, Report, Result, execute, plan, redact, run
+from portafn.conformance.runner import Planned, Report, Result, execute, plan, plan_case, redact, run
 
 __all__ = [
     "CASES",
@@ -31,6 +32,7 @@ __all__ = [
     "Result",
     "execute",
     "plan",
+    "plan_case",
     "redact",
     "run",
 ]

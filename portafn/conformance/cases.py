@@ -799,6 +799,27 @@ def query_descending_paging(h: Harness) -> str | None:
 # -- unclaimed capabilities --------------------------------------------------------------------
 
 
+# -- attached documents ------------------------------------------------------------------------
+
+
+@case(Capability.ATTACHED_DOCUMENTS)
+def attached_documents_commit_with_the_transaction(h: Harness) -> str | None:
+    """documents attached in a transaction commit with it in its partition, and the table never shows them"""
+    table = h.table("items")
+    pk = h.pk()
+    with transaction() as tx:
+        tx.put(table, Item(pk=pk, sk="a"))
+        tx.attach("g#1", {"m": 1})
+    equal([i.sk for i in table.query(pk).items], ["a"], "the table shows only its item")
+    equal(table.get(pk, "g#1"), None, "an attached document is no item")
+    listed = h.store.list_attached(table.spec, pk=pk)
+    equal([(a.name, a.doc) for a in listed], [("g#1", {"m": 1})], "attached documents")
+    h.store.delete_attached(listed[0])
+    h.store.delete_attached(listed[0])  # already gone: not an error
+    equal(h.store.list_attached(table.spec, pk=pk), [], "attached documents after delete")
+    return None
+
+
 def _unclaimed_conditional(h: Harness) -> None:
     items = h.table("items")
     item = Item(pk=h.pk(), sk="k")
@@ -815,6 +836,12 @@ def _unclaimed_across_partitions(h: Harness) -> None:
     with transaction() as tx:
         tx.put(h.table("items"), Item(pk=h.pk(), sk="k"))
         tx.put(h.table("items"), Item(pk=h.pk(), sk="k"))
+
+
+def _unclaimed_attached(h: Harness) -> None:
+    with transaction() as tx:
+        tx.put(h.table("items"), Item(pk=h.pk(), sk="k"))
+        tx.attach("g#1", {})
 
 
 def _unclaimed_every_version(h: Harness) -> None:
@@ -841,4 +868,5 @@ UNCLAIMED: dict[Capability, Callable[[Harness], Any]] = {
     Capability.QUERY_BETWEEN: lambda h: h.table("items").query(h.pk(), between=("a", "b")),
     Capability.QUERY_RANGE: lambda h: h.table("items").query(h.pk(), gt="a"),
     Capability.QUERY_DESCENDING: lambda h: h.table("items").query(h.pk(), descending=True),
+    Capability.ATTACHED_DOCUMENTS: _unclaimed_attached,
 }

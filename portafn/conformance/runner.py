@@ -162,6 +162,27 @@ def plan(capabilities: Capabilities) -> list[Planned]:
     return rows
 
 
+def plan_case(capabilities: Capabilities, case: Case) -> Planned:
+    """The one row ``case`` becomes for a store with these capabilities: run it (core, or claimed);
+    a ``gap`` row where the store names a local gap for its capability; or, where the capability is
+    not claimed, the check that using it raises ``Unsupported``. A pytest suite parametrized over
+    ``CASES`` gets both directions of the check from this without knowing the store in advance."""
+    cap = case.capability
+    if cap is None or capabilities.has(cap):
+        label = _label(cap)
+        gap = capabilities.local_gaps.get(cap) if cap is not None else None
+        mode: Mode = "gap" if gap else "run"
+        return Planned(f"{_slug(label)}/{case.name}", label, case.name, mode, case.doc, case=case, reason=gap)
+    return Planned(
+        f"{_slug(cap.value)}/{case.name}_unclaimed_raises_unsupported",
+        cap.value,
+        "unclaimed_raises_unsupported",
+        "unsupported",
+        f"the store does not claim {cap.value}: using it raises Unsupported",
+        unclaimed=cap,
+    )
+
+
 def _slug(text: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in text).strip("_").replace("__", "_")
 

@@ -58,7 +58,7 @@ from pydantic import BaseModel
 
 from portafn.context import Context
 from portafn.events import Change, Schedule
-from portafn.reliability.publish import Outgoing, Publisher, PublishError
+from portafn.reliability.publish import Outgoing, Publisher, PublishError, no_outbox, register_stager
 from portafn.store.capabilities import Capability
 from portafn.store.errors import Unsupported
 from portafn.store.port import Attached, ChangeRecord, KeyValue, Store
@@ -164,6 +164,7 @@ class Outbox:
             requires=() if self.tables else (Capability.TRANSACTIONS_ACROSS_PARTITIONS,),
         )
         _registry[app] = self
+        register_stager(app, self.stage)
         if functions:
             self._register(sweep_cron)
 
@@ -173,9 +174,7 @@ class Outbox:
         try:
             return _registry[app]
         except KeyError:
-            raise PublishError(
-                f"app {app.name!r} has no outbox: add `Outbox(app)` next to its tables to publish with tx="
-            ) from None
+            raise no_outbox(app) from None
 
     def _register(self, sweep_cron: str) -> None:
         outbox = self
@@ -248,7 +247,8 @@ class Outbox:
         table); ``Unsupported`` when neither works there."""
         if store.capabilities.has(Capability.TRANSACTIONS_ACROSS_PARTITIONS):
             return False
-        if store.supports_attached and self.tables:
+        attaches = store.capabilities.has(Capability.ATTACHED_DOCUMENTS)
+        if attaches and self.tables:
             return True
         raise Unsupported(
             store.name,
@@ -256,7 +256,7 @@ class Outbox:
             self.table.name,
             "its transactions stay in one partition: list the tables whose transactions publish in "
             "Outbox(app, tables=...)"
-            if store.supports_attached
+            if attaches
             else "and it cannot keep records beside a partition",
         )
 
@@ -429,7 +429,7 @@ class Relay:
 
     def start(self) -> RelayResult:
         """Recover: sweep what is pending, then follow changes from before the sweep."""
-        from portafn.store.changes import tail_cursor
+        from portafn.changes import tail_cursor
 
         if self._follows_changes():
             self.cursors = {t.name: tail_cursor(t) for t in self.outbox.sources()}

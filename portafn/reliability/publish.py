@@ -22,6 +22,7 @@ import re
 import secrets
 import threading
 import uuid
+import weakref
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
@@ -35,7 +36,7 @@ from portafn.events import Event, Message, now_utc
 from portafn.reliability.outcomes import Outcome, outcome_of, reason_of
 
 if TYPE_CHECKING:
-    from portafn.app import Function
+    from portafn.app import App, Function
     from portafn.context import Context
     from portafn.runtime import Runtime
     from portafn.store.transaction import Transaction
@@ -129,6 +130,23 @@ PublisherFactory = Callable[["Runtime"], Publisher]
 
 
 _override: ContextVar[PublisherFactory | None] = ContextVar("portafn_publisher", default=None)
+
+Stager = Callable[["Transaction", "Outgoing"], object]
+# Each app's outbox registers where ``ctx.publish(..., tx=...)`` stages a message, so publishing
+# needs no import of the outbox module (which builds on this one).
+_stagers: weakref.WeakKeyDictionary[App, Stager] = weakref.WeakKeyDictionary()
+
+
+def register_stager(app: App, stage: Stager) -> None:
+    """Make ``stage(tx, message)`` where ``app``'s transactional publishes go (``Outbox(app)`` does)."""
+    _stagers[app] = stage
+
+
+def no_outbox(app: App) -> PublishError:
+    """The error for a transactional publish in an app without an outbox."""
+    return PublishError(
+        f"app {app.name!r} has no outbox: add `Outbox(app)` next to its tables to publish with tx="
+    )
 
 
 @contextmanager
@@ -261,9 +279,10 @@ def publish_from(
         subject=subject,
     )
     if tx is not None:
-        from portafn.reliability.outbox import Outbox
-
-        Outbox.of(runtime.app).stage(tx, message)
+        stage = _stagers.get(runtime.app)
+        if stage is None:
+            raise no_outbox(runtime.app)
+        stage(tx, message)
     else:
         runtime.publisher.publish(message)
     ctx.logger.debug("published", extra={"topic": topic, "message_id": message.id})

@@ -17,6 +17,8 @@ class Capability(StrEnum):
     ``CHANGE_SOURCE`` alone promises each item's latest version eventually (Cosmos DB's change feed
     in latest-version mode coalesces updates and shows no deletes);
     ``CHANGE_SOURCE_EVERY_VERSION`` adds every intermediate version and removals, in order.
+    ``ATTACHED_DOCUMENTS``: a transaction can keep documents beside the partition it writes, which
+    the table never shows (the outbox's records where transactions stay in one partition).
     """
 
     CONDITIONAL_WRITES = "conditional writes"
@@ -31,6 +33,7 @@ class Capability(StrEnum):
     QUERY_BETWEEN = "query: between"
     QUERY_RANGE = "query: greater/less than"
     QUERY_DESCENDING = "query: descending"
+    ATTACHED_DOCUMENTS = "documents attached to a partition"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,4 +78,5 @@ ALL = frozenset(Capability)
 REFINES: dict[Capability, Capability] = {
     Capability.TRANSACTIONS_ACROSS_PARTITIONS: Capability.TRANSACTIONS,
     Capability.CHANGE_SOURCE_EVERY_VERSION: Capability.CHANGE_SOURCE,
+    Capability.ATTACHED_DOCUMENTS: Capability.TRANSACTIONS,
 }

@@ -31,7 +31,7 @@ from urllib.parse import quote
 from pydantic import BaseModel
 
 from portafn.errors import PortafnError, RegistrationError
-from portafn.store.port import Key, KeyValue, TableSpec
+from portafn.store.port import Key, KeyValue
 
 MAX_KEY_BYTES = 1024
 MAX_INT_KEY = 2**53 - 1
@@ -63,30 +63,36 @@ def check_key_value(table: str, field: str, value: object, expected: KeyType | N
     if isinstance(value, bool):
         raise InvalidKey(table, field, "a bool is not a key; use str or int")
     if isinstance(value, int):
-        plain_int = int(value)
-        if expected is str:
-            raise InvalidKey(table, field, f"expects a str, got int {plain_int}")
-        if not -MAX_INT_KEY <= plain_int <= MAX_INT_KEY:
-            raise InvalidKey(table, field, f"int keys must lie within +-(2**53 - 1); got {plain_int}")
-        return plain_int
+        return _check_int_key(table, field, int(value), expected)
     if isinstance(value, str):
-        text = "" + value  # a plain str, whatever subclass came in
-        if expected is int:
-            raise InvalidKey(table, field, f"expects an int, got str {_show(text)}")
-        if not text:
-            raise InvalidKey(table, field, "a str key must not be empty")
-        try:
-            size = len(text.encode("utf-8"))
-        except UnicodeEncodeError:
-            raise InvalidKey(table, field, "a str key must be valid Unicode (no lone surrogates)") from None
-        if size > MAX_KEY_BYTES:
-            raise InvalidKey(table, field, f"a str key is at most {MAX_KEY_BYTES} UTF-8 bytes; got {size}")
-        if "/" in text:
-            raise InvalidKey(table, field, f"a str key must not contain '/': {_show(text)}")
-        if _CONTROL.search(text):
-            raise InvalidKey(table, field, f"a str key must not contain control characters: {_show(text)}")
-        return text
+        return _check_str_key(table, field, "" + value, expected)  # a plain str, whatever subclass came in
     raise InvalidKey(table, field, f"a key is a str or an int, not {type(value).__name__}")
+
+
+def _check_int_key(table: str, field: str, value: int, expected: KeyType | None) -> int:
+    if expected is str:
+        raise InvalidKey(table, field, f"expects a str, got int {value}")
+    if not -MAX_INT_KEY <= value <= MAX_INT_KEY:
+        raise InvalidKey(table, field, f"int keys must lie within +-(2**53 - 1); got {value}")
+    return value
+
+
+def _check_str_key(table: str, field: str, text: str, expected: KeyType | None) -> str:
+    if expected is int:
+        raise InvalidKey(table, field, f"expects an int, got str {_show(text)}")
+    if not text:
+        raise InvalidKey(table, field, "a str key must not be empty")
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise InvalidKey(table, field, "a str key must be valid Unicode (no lone surrogates)") from None
+    if size > MAX_KEY_BYTES:
+        raise InvalidKey(table, field, f"a str key is at most {MAX_KEY_BYTES} UTF-8 bytes; got {size}")
+    if "/" in text:
+        raise InvalidKey(table, field, f"a str key must not contain '/': {_show(text)}")
+    if _CONTROL.search(text):
+        raise InvalidKey(table, field, f"a str key must not contain control characters: {_show(text)}")
+    return text
 
 
 def _show(text: str) -> str:
@@ -203,8 +209,3 @@ def dedupe_keys(keys: Iterable[Key]) -> list[Key]:
     for k in keys:
         seen.setdefault(k, None)
     return list(seen)
-
-
-def spec_fields(spec: TableSpec) -> tuple[str, ...]:
-    """The stored names of a table's key fields."""
-    return (spec.partition_key,) if spec.sort_key is None else (spec.partition_key, spec.sort_key)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from portafn.store.capabilities import ALL, Capabilities
+from portafn.store.capabilities import ALL, Capabilities, Capability
 from portafn.store.errors import (
     AlreadyExists,
     ConcurrencyConflict,
@@ -47,7 +47,7 @@ from portafn.store.port import (
 
 # DynamoDB's numbers: the strictest of the three cloud stores, so local runs exercise chunking.
 LOCAL_CAPABILITIES = Capabilities(
-    supported=ALL,
+    supported=ALL - {Capability.ATTACHED_DOCUMENTS},  # every transaction spans partitions here
     max_transaction_items=100,
     batch_write_size=25,
     batch_get_size=100,

@@ -152,9 +152,8 @@ class Store(ABC):
     """
 
     scheme: ClassVar[str]
+    #: A store that claims ``Capability.ATTACHED_DOCUMENTS`` overrides the three ``*_attached`` methods.
     capabilities: Capabilities
-    #: Whether the store keeps ``Attached`` documents (it overrides the three ``*_attached`` methods).
-    supports_attached: ClassVar[bool] = False
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -234,9 +233,10 @@ class Store(ABC):
         raise self._no_attached(item.table.name)
 
     def _no_attached(self, table: str | None) -> Exception:
+        from portafn.store.capabilities import Capability
         from portafn.store.errors import Unsupported
 
-        return Unsupported(self.name, "documents attached to a partition", table)
+        return Unsupported(self.name, Capability.ATTACHED_DOCUMENTS.value, table)
 
     @abstractmethod
     def clear(self, table: TableSpec) -> None:

@@ -3,25 +3,30 @@
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from urllib.parse import urlsplit
 
+from portafn.lazy import Lazy
 from portafn.store.port import Store
 
 DEFAULT_URL = "sqlite:///.portafn/portafn.db"
 
 _registered: dict[str, type[Store]] = {}
-_default: Store | None = None
-_default_lock = threading.Lock()
 _override: ContextVar[Store | None] = ContextVar("portafn_store", default=None)
 _threads_override: Store | None = None  # use_store(..., follow_threads=True): every thread's fallback
 
 
 class StoreConfigError(ValueError):
     """A store URL that names no installed store or is malformed."""
+
+
+def _open_default() -> Store:
+    return open_store(os.environ.get("PORTAFN_STORE") or DEFAULT_URL)
+
+
+_default: Lazy[Store] = Lazy(_open_default)
 
 
 def register_store(cls: type[Store]) -> type[Store]:
@@ -68,19 +73,14 @@ def current_store() -> Store:
         return override
     if _threads_override is not None:
         return _threads_override
-    global _default
-    if _default is None:
-        with _default_lock:
-            if _default is None:
-                _default = open_store(os.environ.get("PORTAFN_STORE") or DEFAULT_URL)
-    return _default
+    return _default.get()
 
 
 def set_default_store(store: Store | None) -> None:
     """Replace the process default store (None: resolve again from the environment on next use)."""
     global _default
-    with _default_lock:
-        _default = store
+    # Rebinding is atomic: a thread inside the old Lazy's get() finishes with the old value.
+    _default = Lazy(_open_default) if store is None else Lazy(lambda: store)
 
 
 @contextmanager

@@ -123,13 +123,13 @@ class Transaction:
     def attach(self, name: str, doc: dict[str, Any]) -> None:
         """Keep ``doc`` as ``name`` beside the partition this transaction writes, committed with it.
 
-        For stores whose transactions stay in one partition (``store.supports_attached``): the
+        For stores that claim ``Capability.ATTACHED_DOCUMENTS`` (Cosmos DB): the
         partition is the one the transaction's other operations write, known at commit. Tables
         never show attached documents; ``Store.list_attached`` reads them back.
         """
         if self.committed:
             raise RuntimeError("this transaction has already been committed")
-        if not self.store.supports_attached:
+        if not self.store.capabilities.has(Capability.ATTACHED_DOCUMENTS):
             raise self.store._no_attached(None)
         if any(n == name for n, _ in self._attached):
             raise ValueError(f"transaction already attaches {name!r}")

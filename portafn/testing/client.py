@@ -7,12 +7,12 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from portafn.app import App, Function
+from portafn.changes import pending_changes, receivers, tail_cursor
 from portafn.errors import FunctionNotFound
 from portafn.events import Event
 from portafn.factories import encode_payload, make_message, make_schedule, make_storage_event
 from portafn.http import HeaderInput, HttpRequest, HttpResponse
 from portafn.reliability.publish import Outgoing, Publisher, to_message, use_publisher
-from portafn.store.changes import pending_changes, receivers, tail_cursor
 from portafn.testing.drivers import Delivery, Driver, LocalDriver
 from portafn.triggers import ScheduleTrigger, StorageTrigger
 

@@ -1,6 +1,7 @@
 """The portafn pytest plugin (registered through the ``pytest11`` entry point).
 
-A test that takes the ``portafn_client`` fixture runs once per selected (provider, store) pair:
+A test that takes the ``portafn_client`` fixture runs once per selected (provider, store) pair,
+and a test that takes only ``portafn_store`` runs once per selected store:
 
     pytest --portafn-providers aws,azure,gcp --portafn-stores sqlite,dynamodb,cosmos,firestore
 
@@ -71,16 +72,23 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Parametrize every test that uses ``portafn_client``, ``portafn_store`` or ``portafn_target``
-    over the selected matrix (each fixture works on its own)."""
-    if not {"portafn_client", "portafn_store", "portafn_target"} & set(metafunc.fixturenames):
+    """Parametrize every test that uses ``portafn_client`` or ``portafn_target`` over the selected
+    matrix, and every test that uses only ``portafn_store`` over the selected stores (each fixture
+    works on its own)."""
+    if {"portafn_client", "portafn_target"} & set(metafunc.fixturenames):
+        targets = [
+            Target(p, s)
+            for p in _selected(metafunc.config, "providers")
+            for s in _selected(metafunc.config, "stores")
+        ]
+        ids = [t.id for t in targets]
+    elif "portafn_store" in metafunc.fixturenames:
+        # No provider is involved: a store test (the conformance suite, say) runs once per store.
+        targets = [Target("local", s) for s in _selected(metafunc.config, "stores")]
+        ids = [t.store.split("://")[0] for t in targets]
+    else:
         return
-    targets = [
-        Target(p, s)
-        for p in _selected(metafunc.config, "providers")
-        for s in _selected(metafunc.config, "stores")
-    ]
-    metafunc.parametrize("portafn_target", targets, ids=[t.id for t in targets], indirect=True)
+    metafunc.parametrize("portafn_target", targets, ids=ids, indirect=True)
 
 
 @pytest.fixture
@@ -204,6 +212,8 @@ def pytest_runtest_makereport(
     report = yield
     callspec = getattr(item, "callspec", None)
     target = callspec.params.get("portafn_target") if callspec else None
+    if "portafn_client" not in getattr(item, "fixturenames", ()):
+        target = None  # a store-only test is no cell of the provider x store matrix
     if isinstance(target, Target) and report.failed:
         seen = item.stash.get(_UNSUPPORTED, [])
         report.sections.append(("portafn cell", _cell_failure(target, call.excinfo, seen)))

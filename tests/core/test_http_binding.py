@@ -26,6 +26,15 @@ class Body(BaseModel):
 
 def make_app(max_body: int = 1024) -> App:
     app = App("binding", max_body_bytes=max_body)
+    add_typed_parameter_routes(app)
+    add_body_routes(app)
+    add_request_and_error_routes(app)
+    add_path_routes(app)
+    return app
+
+
+def add_typed_parameter_routes(app: App) -> None:
+    """Path and query parameters bound to typed arguments."""
 
     @app.http("GET", "/typed/{n}/{color}")
     def typed(
@@ -38,6 +47,10 @@ def make_app(max_body: int = 1024) -> App:
     @app.http("GET", "/required")
     def required(q: int) -> dict[str, int]:
         return {"q": q}
+
+
+def add_body_routes(app: App) -> None:
+    """A body bound as a model, bytes, text or a dict, and no body at all."""
 
     @app.http("POST", "/model")
     def model(body: Body) -> Body:
@@ -59,6 +72,10 @@ def make_app(max_body: int = 1024) -> App:
     def nothing() -> None:
         return None
 
+
+def add_request_and_error_routes(app: App) -> None:
+    """The whole request and context, an unexpected error and an ``HttpError``."""
+
     @app.http("GET", "/request")
     def whole(request: HttpRequest, ctx: Context) -> dict[str, Any]:
         return {
@@ -76,6 +93,10 @@ def make_app(max_body: int = 1024) -> App:
     def teapot() -> None:
         raise HttpError(418, "short and stout", headers={"X-Pot": "1"})
 
+
+def add_path_routes(app: App) -> None:
+    """Routes on one path with two methods, a greedy path parameter and an async handler."""
+
     @app.http("DELETE", "/items/{id}")
     def remove(id: str) -> None: ...
 
@@ -90,8 +111,6 @@ def make_app(max_body: int = 1024) -> App:
     @app.http("GET", "/async")
     async def in_async() -> dict[str, bool]:
         return {"async": True}
-
-    return app
 
 
 @pytest.fixture

@@ -66,7 +66,7 @@ def test_http_context_causation_defaults_to_the_request_id() -> None:
 
 def test_publisher_is_made_on_first_use_only() -> None:
     runtime = Runtime(App("lazy"))
-    assert runtime._publisher is None
+    assert runtime._publisher.peek() is None
     first = runtime.publisher
     assert runtime.publisher is first
     assert type(first).__name__ == "LocalBus"

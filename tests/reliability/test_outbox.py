@@ -44,7 +44,7 @@ def relay_by_change_source(client: Client) -> None:
     source cannot carry records attached to a partition (Lambda's or Cloud Functions' with Cosmos
     DB), check that the delivery fails saying so, then relay as the sweep does there."""
     deliveries = client.deliver_changes()
-    if client.provider in ("aws", "gcp") and current_store().supports_attached:
+    if client.provider in ("aws", "gcp") and current_store().capabilities.has(Capability.ATTACHED_DOCUMENTS):
         assert not deliveries.ok
         assert all("Unsupported" in str(e) for e in deliveries.errors), deliveries.errors
         assert client.fire("portafn_outbox_sweep").ok

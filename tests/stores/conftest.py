@@ -1,4 +1,5 @@
-"""Stores under test: the memory store and the SQLite store on a temporary file."""
+"""A fresh embedded store per test (memory, and SQLite on a temporary file). The conformance
+runner takes its stores from the portafn plugin instead (``--portafn-stores``)."""
 
 from __future__ import annotations
 
@@ -7,30 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from portafn.conformance import Harness
 from portafn.store.memory import MemoryStore
 from portafn.store.port import Store
-from portafn.store.registry import open_store, use_store
+from portafn.store.registry import use_store
 from portafn.store.sqlite import SqliteStore
 
 STORE_NAMES = ("memory", "sqlite")
-
-
-def store_url(name: str, tmp: Path) -> str:
-    """The URL of a fresh store of kind ``name`` under ``tmp``."""
-    return "memory://" if name == "memory" else f"sqlite:///{tmp / 'conformance.db'}"
-
-
-@pytest.fixture(scope="session")
-def harnesses(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Harness]]:
-    """One conformance harness per store, shared by every conformance case, cleared at the end."""
-    made: dict[str, Harness] = {}
-    for name in STORE_NAMES:
-        made[name] = Harness(open_store(store_url(name, tmp_path_factory.mktemp(name))))
-    yield made
-    for harness in made.values():
-        harness.cleanup()
-        harness.store.close()
 
 
 @pytest.fixture(params=STORE_NAMES)

@@ -6,8 +6,9 @@ import pytest
 from pydantic import BaseModel
 
 from portafn import App, Change, Context, Runtime
-from portafn.store.changes import deliver_all, deliver_changes, start_cursors
+from portafn.changes import pending_changes
 from portafn.store.port import Store
+from portafn.testing import LocalClient
 
 
 class Order(BaseModel):
@@ -36,11 +37,13 @@ def make_app() -> tuple[App, list[Change[Order]], list[str]]:
 def test_changes_reach_every_change_function_in_order(store: Store) -> None:
     app, seen, ids = make_app()
     orders = app.tables["orders"]
-    runtime = Runtime(app)
+    client = LocalClient(app)
     orders.insert(Order(customer_id="c1", order_id="o1", total_cents=5))
     orders.put(Order(customer_id="c1", order_id="o1", total_cents=7))
     orders.delete("c1", "o1")
-    cursor = deliver_changes(runtime, orders, None)
+    deliveries = client.deliver_changes()
+    assert deliveries.ok
+    assert len(deliveries) == 6  # three changes, two functions each
     assert [c.kind for c in seen] == ["insert", "modify", "remove"]
     assert [c.type for c in seen] == [
         "portafn.change.insert",
@@ -57,8 +60,8 @@ def test_changes_reach_every_change_function_in_order(store: Store) -> None:
     assert seen[2].new is None
     assert ids == [c.id for c in seen]
     assert len(set(ids)) == 3
-    assert cursor == ids[-1]
-    assert deliver_changes(runtime, orders, cursor) == cursor  # nothing new
+    assert list(pending_changes(orders, ids[-1])) == []  # the last id is the cursor past them all
+    assert client.deliver_changes() == []  # nothing new
     assert len(seen) == 3
 
 
@@ -75,20 +78,30 @@ def test_a_failing_handler_keeps_the_change_for_redelivery(store: Store) -> None
 
     runtime = Runtime(app)
     orders.insert(Order(customer_id="c", order_id="o"))
+    (function,) = app.change_functions(orders)
+
+    def deliver(cursor: str | None) -> str | None:
+        # The cursor moves past a change only once its function ran: at least once.
+        for event, after in pending_changes(orders, cursor):
+            if event is not None:
+                runtime.handle_event(function, event)
+            cursor = after
+        return cursor
+
     with pytest.raises(RuntimeError):
-        deliver_changes(runtime, orders, None)
-    cursor = deliver_changes(runtime, orders, None)
+        deliver(None)
+    cursor = deliver(None)
     assert calls == [calls[0], calls[0]]
     assert cursor == calls[0]
+    assert deliver(cursor) == cursor  # nothing new
 
 
-def test_deliver_all_starts_at_the_tail_and_counts(store: Store) -> None:
+def test_a_client_starts_at_the_tail(store: Store) -> None:
     app, seen, _ = make_app()
     orders = app.tables["orders"]
-    runtime = Runtime(app)
     orders.insert(Order(customer_id="old", order_id="o"))  # history before the client started
-    cursors = start_cursors(runtime)
+    client = LocalClient(app)
     orders.insert(Order(customer_id="new", order_id="o"))
-    assert deliver_all(runtime, cursors) == 1
+    assert len(client.deliver_changes()) == 2  # one change, two functions
     assert [c.key["customer_id"] for c in seen] == ["new"]
-    assert deliver_all(runtime, cursors) == 0
+    assert client.deliver_changes() == []

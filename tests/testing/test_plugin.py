@@ -88,6 +88,30 @@ def test_matrix_runs_each_cell_and_reports_it(pytester: pytest.Pytester) -> None
     assert "| `test_mini.py::test_put` | pass | pass |" in markdown
 
 
+STORE_ONLY = """
+def test_store(portafn_store, portafn_target):
+    assert portafn_target.provider == "local"
+    assert portafn_store.name == portafn_target.store
+"""
+
+
+def test_a_store_only_test_runs_once_per_store_and_stays_out_of_the_report(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_s=STORE_ONLY)
+    report_dir = pytester.path / "report"
+    result = pytester.runpytest(
+        "--portafn-providers",
+        "local,aws",
+        "--portafn-stores",
+        "memory,sqlite",
+        "--portafn-report",
+        str(report_dir),
+        "-v",
+    )
+    result.assert_outcomes(passed=2)  # once per store, whatever the providers
+    result.stdout.fnmatch_lines(["*test_store?memory? PASSED*", "*test_store?sqlite? PASSED*"])
+    assert not (report_dir / "report.json").exists()  # no provider x store cell was run
+
+
 def test_missing_app_fixture_fails_clearly(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_x="def test_x(portafn_client):\n    pass\n")
     result = pytester.runpytest("--portafn-stores", "memory")

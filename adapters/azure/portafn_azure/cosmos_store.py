@@ -106,6 +106,7 @@ _SUPPORTED = frozenset(
         Capability.QUERY_BETWEEN,
         Capability.QUERY_RANGE,
         Capability.QUERY_DESCENDING,
+        Capability.ATTACHED_DOCUMENTS,
     }
 )
 
@@ -142,7 +143,6 @@ class CosmosStore(Store):
     """
 
     scheme: ClassVar[str] = "cosmos"
-    supports_attached: ClassVar[bool] = True
     capabilities = Capabilities(
         supported=_SUPPORTED,
         max_transaction_items=MAX_TRANSACTION_ITEMS,

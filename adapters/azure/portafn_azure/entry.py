@@ -37,10 +37,10 @@ from functools import partial
 from typing import Any
 
 from portafn.app import App, Function
+from portafn.changes import receivers
 from portafn.log import get_logger
 from portafn.reliability.outcomes import Outcome, outcome_of, reason_of
 from portafn.runtime import Invocation, Runtime
-from portafn.store.changes import receivers
 from portafn.triggers import (
     ChangesTrigger,
     EventTrigger,
