@@ -72,20 +72,21 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Parametrize every test that uses ``portafn_client`` or ``portafn_target`` over the selected
-    matrix, and every test that uses only ``portafn_store`` over the selected stores (each fixture
-    works on its own)."""
-    if {"portafn_client", "portafn_target"} & set(metafunc.fixturenames):
+    """Parametrize every test that uses ``portafn_client`` (or ``portafn_target`` alone) over the
+    selected matrix, and every test that uses ``portafn_store`` without the client over the selected
+    stores (each fixture works on its own)."""
+    names = set(metafunc.fixturenames)
+    if "portafn_store" in names and "portafn_client" not in names:
+        # No provider is involved: a store test (the conformance suite, say) runs once per store.
+        targets = [Target("local", s) for s in _selected(metafunc.config, "stores")]
+        ids = [t.store.split("://")[0] for t in targets]
+    elif names & {"portafn_client", "portafn_target"}:
         targets = [
             Target(p, s)
             for p in _selected(metafunc.config, "providers")
             for s in _selected(metafunc.config, "stores")
         ]
         ids = [t.id for t in targets]
-    elif "portafn_store" in metafunc.fixturenames:
-        # No provider is involved: a store test (the conformance suite, say) runs once per store.
-        targets = [Target("local", s) for s in _selected(metafunc.config, "stores")]
-        ids = [t.store.split("://")[0] for t in targets]
     else:
         return
     metafunc.parametrize("portafn_target", targets, ids=ids, indirect=True)
