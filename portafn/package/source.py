@@ -67,10 +67,11 @@ def user_source(module: str) -> list[tuple[str, Path]]:
             raise PackageError(f"cannot find the source of {top!r}")
         roots = [Path(file).resolve()]
     base = roots[0].parent
+    included = included_files(base)  # first: a bad pattern fails before the import probe runs
     found = {p for p in loaded_files(module) if _under_any(p, roots)}
     found |= _package_inits(found, roots)
     found |= _data_files(found)
-    found |= included_files(base)
+    found |= included
     return sorted(((p.relative_to(base).as_posix(), p) for p in found), key=lambda item: item[0])
 
 

@@ -28,55 +28,65 @@ def topics_published(app: App, fn: Function) -> list[str]:
 
 
 def _walk(app: App, fn: Function) -> tuple[list[str], list[str]]:
-    by_id = {id(table): name for name, table in app.tables.items()}
-    top = fn.handler.__module__.split(".")[0]
-    found: set[str] = set(fn.options.get("tables", ()))
-    topics: set[str] = set(fn.options.get("topics", ()))
-    seen: set[int] = set()
-
-    def own(obj: Any) -> bool:
-        module = getattr(obj, "__module__", None) or getattr(obj, "__name__", "")
-        return isinstance(module, str) and module.split(".")[0] == top
-
-    def visit_object(obj: Any, attrs: tuple[str, ...]) -> None:
-        if id(obj) in by_id:
-            found.add(by_id[id(obj)])
-        elif isinstance(obj, types.FunctionType) and own(obj):
-            visit_function(obj)
-        elif isinstance(obj, types.ModuleType) and own(obj):
-            # `db.orders.insert(...)`: the attribute names the code uses, looked up on the module.
-            for attr in attrs:
-                visit_object(getattr(obj, attr, None), ())
-        elif isinstance(obj, types.MethodType):
-            visit_object(obj.__func__, ())
-
-    def visit_code(code: types.CodeType, globs: dict[str, Any]) -> None:
-        if id(code) in seen:
-            return
-        seen.add(id(code))
-        for name in code.co_names:
-            if name in globs:
-                visit_object(globs[name], code.co_names)
-        if "publish" in code.co_names:
-            topics.update(_published_topics(code, globs))
-        for const in code.co_consts:
-            if isinstance(const, types.CodeType):
-                visit_code(const, globs)
-
-    def visit_function(func: types.FunctionType) -> None:
-        visit_code(func.__code__, func.__globals__)
-        for cell in func.__closure__ or ():
-            try:
-                visit_object(cell.cell_contents, func.__code__.co_names)
-            except ValueError:  # an empty cell
-                continue
-
+    walker = _Walker(app, fn)
     handler = fn.handler
     if isinstance(handler, types.FunctionType):
-        visit_function(handler)
+        walker.visit_function(handler)
     else:
-        visit_object(handler, ())
-    return sorted(found), sorted(topics)
+        walker.visit_object(handler, ())
+    return sorted(walker.tables), sorted(walker.topics)
+
+
+class _Walker:
+    """One walk from a handler: the tables it reaches and the topics it publishes on."""
+
+    def __init__(self, app: App, fn: Function) -> None:
+        self.by_id = {id(table): name for name, table in app.tables.items()}
+        self.top = fn.handler.__module__.split(".")[0]
+        self.tables: set[str] = set(fn.options.get("tables", ()))
+        self.topics: set[str] = set(fn.options.get("topics", ()))
+        self.seen: set[int] = set()
+
+    def own(self, obj: Any) -> bool:
+        """Whether ``obj`` belongs to the user's top-level package (the walk stays inside it)."""
+        module = getattr(obj, "__module__", None) or getattr(obj, "__name__", "")
+        return isinstance(module, str) and module.split(".")[0] == self.top
+
+    def visit_object(self, obj: Any, attrs: tuple[str, ...]) -> None:
+        """A value the code names: a table, or something that may lead to one."""
+        if id(obj) in self.by_id:
+            self.tables.add(self.by_id[id(obj)])
+        elif isinstance(obj, types.FunctionType) and self.own(obj):
+            self.visit_function(obj)
+        elif isinstance(obj, types.ModuleType) and self.own(obj):
+            # `db.orders.insert(...)`: the attribute names the code uses, looked up on the module.
+            for attr in attrs:
+                self.visit_object(getattr(obj, attr, None), ())
+        elif isinstance(obj, types.MethodType):
+            self.visit_object(obj.__func__, ())
+
+    def visit_code(self, code: types.CodeType, globs: dict[str, Any]) -> None:
+        """The globals a code object names, its ``publish`` topics, and its nested code."""
+        if id(code) in self.seen:
+            return
+        self.seen.add(id(code))
+        for name in code.co_names:
+            if name in globs:
+                self.visit_object(globs[name], code.co_names)
+        if "publish" in code.co_names:
+            self.topics.update(_published_topics(code, globs))
+        for const in code.co_consts:
+            if isinstance(const, types.CodeType):
+                self.visit_code(const, globs)
+
+    def visit_function(self, func: types.FunctionType) -> None:
+        """A function's code and the values its closure captured."""
+        self.visit_code(func.__code__, func.__globals__)
+        for cell in func.__closure__ or ():
+            try:
+                self.visit_object(cell.cell_contents, func.__code__.co_names)
+            except ValueError:  # an empty cell
+                continue
 
 
 def _published_topics(code: types.CodeType, globs: dict[str, Any]) -> set[str]:
