@@ -7,7 +7,6 @@ templates from a ``BuildContext``. Everything here is shared.
 
 from __future__ import annotations
 
-import importlib
 import json
 import shutil
 import sys
@@ -19,6 +18,7 @@ from typing import Protocol
 
 from portafn.app import App
 from portafn.package.errors import CapabilityMissing, LimitExceeded, PackageError
+from portafn.package.source import user_source
 from portafn.package.wheels import (
     Progress,
     Target,
@@ -29,11 +29,7 @@ from portafn.package.wheels import (
     portafn_workspace,
     stderr_progress,
 )
-from portafn.package.zipper import tree_files, unzipped_size
-
-# Files of the user's package that are for development only and never deployed.
-_SKIP_DIRS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".portafn", "tests"}
-_SKIP_FILES = ("conftest.py",)
+from portafn.package.zipper import unzipped_size
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,29 +215,6 @@ def check_capabilities(app: App, spec: ProviderModule, progress: Progress) -> No
         raise CapabilityMissing(
             spec.NAME, spec.STORE_SCHEME, [(g.table, g.capability.value, g.reason) for g in gaps]
         )
-
-
-def user_source(module: str) -> list[tuple[str, Path]]:
-    """The files of the user's top-level package (or single module), as (archive path, source)."""
-    top = module.split(".")[0]
-    imported = sys.modules.get(top) or importlib.import_module(top)
-    paths = list(getattr(imported, "__path__", []))
-    if paths:
-        root = Path(paths[0])
-        files = []
-        for rel, path in tree_files(root):
-            parts = rel.split("/")
-            if any(p in _SKIP_DIRS or p.startswith(".") for p in parts[:-1]):
-                continue
-            name = parts[-1]
-            if name.endswith((".pyc", ".pyo")) or name in _SKIP_FILES or name.startswith("test_"):
-                continue
-            files.append((f"{top}/{rel}", path))
-        return files
-    file = getattr(imported, "__file__", None)
-    if not file:
-        raise PackageError(f"cannot find the source of {top!r}")
-    return [(Path(file).name, Path(file))]
 
 
 def enforce_limits(provider: str, artifact: Artifact) -> None:

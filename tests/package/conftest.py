@@ -15,6 +15,7 @@ import pytest
 from portafn.package import PackageResult, package
 
 APP = "samples.orders.app:app"
+INGEST = "samples.ingest.app:app"
 PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 
 Builder = Callable[..., PackageResult]
@@ -53,6 +54,22 @@ def azure_build(build: Builder) -> PackageResult:
 def gcp_build(build: Builder) -> PackageResult:
     """The orders sample as Cloud Functions source for this machine's Python."""
     return build("gcp", python=PYTHON)
+
+
+@pytest.fixture(scope="session")
+def ingest_builds(
+    tmp_path_factory: pytest.TempPathFactory, progress_lines: list[str]
+) -> Callable[[str], PackageResult]:
+    """``ingest_builds(provider)``: the ingest sample for this machine's Python, built once per provider."""
+    built: dict[str, PackageResult] = {}
+
+    def get(provider: str) -> PackageResult:
+        if provider not in built:
+            out = tmp_path_factory.mktemp(f"pkg-ingest-{provider}")
+            built[provider] = package(INGEST, provider, out, progress=progress_lines.append, python=PYTHON)
+        return built[provider]
+
+    return get
 
 
 def artifact(result: PackageResult, name: str) -> Path:
