@@ -19,6 +19,7 @@ from portafn.store.capabilities import Capability
 from portafn.store.errors import (
     AlreadyExists,
     ConcurrencyConflict,
+    InvalidCursor,
     NotFound,
     StoreError,
     TooLarge,
@@ -347,6 +348,35 @@ def query_cursor_resumes_exactly(h: Harness) -> str | None:
     equal(rest.cursor, None, "no cursor at the end")
     exact = items.query(pk, limit=len(items.query(pk, limit=100).items))
     equal(exact.cursor, None, "no cursor when the page ends exactly at the last item")
+    return None
+
+
+@case(None)
+def cursor_bound_to_its_query(h: Harness) -> str | None:
+    """a cursor from another table, partition or query, garbage, empty or over-long raises InvalidCursor"""
+    items, other = h.table("items"), h.table("other")
+    pk, pk2 = h.pk(), h.pk()
+    for table, p in ((items, pk), (items, pk2), (other, pk)):
+        h.fill(table, [Item(pk=p, sk=f"k{i}") for i in range(4)])
+    cursor = items.query(pk, limit=2).cursor
+    assert cursor is not None, "a cursor while items remain"
+    equal([i.sk for i in items.query(pk, limit=10, cursor=cursor).items], ["k2", "k3"], "own query")
+    hostile: list[tuple[str, Callable[[], Any]]] = [
+        ("another table", lambda: other.query(pk, limit=2, cursor=cursor)),
+        ("another partition", lambda: items.query(pk2, limit=2, cursor=cursor)),
+        ("another order", lambda: items.query(pk, limit=2, cursor=cursor, descending=True)),
+        ("another condition", lambda: items.query(pk, limit=2, cursor=cursor, begins_with="k")),
+        ("an empty cursor", lambda: items.query(pk, limit=2, cursor="")),
+        ("garbage", lambda: items.query(pk, limit=2, cursor="%%not-base64!!")),
+        ("json garbage", lambda: items.query(pk, limit=2, cursor="eyJwIjpbXX0")),
+        ("an over-long cursor", lambda: items.query(pk, limit=2, cursor=cursor + "A" * 100_000)),
+    ]
+    for what, call in hostile:
+        if what == "another order" and not h.claims(Capability.QUERY_DESCENDING):
+            continue
+        if what == "another condition" and not h.claims(Capability.QUERY_BEGINS_WITH):
+            continue
+        expect(InvalidCursor, call, f"a cursor from {what}" if what.startswith("another") else what)
     return None
 
 

@@ -17,17 +17,19 @@ import base64
 import binascii
 import dataclasses
 import json
-import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
+from portafn.lazy import Lazy
 from portafn.store.capabilities import Capabilities, Capability
+from portafn.store.cursor import decode_sort_position, encode_cursor, query_scope
 from portafn.store.errors import (
     AlreadyExists,
     ConcurrencyConflict,
+    InvalidCursor,
     NotFound,
     StoreError,
     StoreUnavailable,
@@ -135,9 +137,8 @@ class DynamoDBStore(Store):
             self.capabilities = dataclasses.replace(
                 type(self).capabilities, local_gaps={Capability.TTL: TTL_LOCAL_GAP}
             )
-        self._lock = threading.Lock()
-        self._client: DynamoDBClient | None = None
-        self._streams: Any = None  # no stubs for the streams client are installed
+        self._client: Lazy[DynamoDBClient] = Lazy(self._make_client)
+        self._streams: Lazy[Any] = Lazy(self._make_streams)  # no stubs
         self._stream_arns: dict[str, str] = {}
 
     # -- clients ---------------------------------------------------------------------------
@@ -154,43 +155,36 @@ class DynamoDBStore(Store):
             tcp_keepalive=True,
         )
 
+    def _make_client(self) -> DynamoDBClient:
+        import boto3
+
+        return boto3.session.Session().client(
+            "dynamodb", region_name=self.region, endpoint_url=self.endpoint, config=self._config()
+        )
+
+    def _make_streams(self) -> Any:
+        import boto3
+
+        return boto3.session.Session().client(
+            "dynamodbstreams", region_name=self.region, endpoint_url=self.endpoint, config=self._config()
+        )
+
     @property
     def client(self) -> DynamoDBClient:
         """The boto3 DynamoDB client, made on first use and shared by every thread."""
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    import boto3
-
-                    self._client = boto3.session.Session().client(
-                        "dynamodb", region_name=self.region, endpoint_url=self.endpoint, config=self._config()
-                    )
-        return self._client
+        return self._client.get()
 
     @property
     def streams(self) -> Any:
         """The boto3 DynamoDB Streams client, made on first use."""
-        if self._streams is None:
-            with self._lock:
-                if self._streams is None:
-                    import boto3
-
-                    self._streams = boto3.session.Session().client(
-                        "dynamodbstreams",
-                        region_name=self.region,
-                        endpoint_url=self.endpoint,
-                        config=self._config(),
-                    )
-        return self._streams
+        return self._streams.get()
 
     def close(self) -> None:
         """Drop the clients (their connection pools close with them)."""
-        with self._lock:
-            for c in (self._client, self._streams):
-                if c is not None:
-                    c.close()
-            self._client = None
-            self._streams = None
+        for lazy in (self._client, self._streams):
+            dropped = lazy.reset()
+            if dropped is not None:
+                dropped.close()
 
     # -- errors ----------------------------------------------------------------------------
 
@@ -364,7 +358,8 @@ class DynamoDBStore(Store):
                 raise ValueError(f"table {table.name!r} has no sort key to query on")
             names["#sk"] = SK
             expr += " AND " + _sort_expression(condition, values)
-        start = self._decode_cursor(table, pk, cursor) if cursor else None
+        scope = query_scope(table.name, pk, condition, descending)
+        start = self._start_key(table, pk, cursor, scope) if cursor is not None else None
         records: list[Record] = []
         more = False
         # Ask for one item beyond the page: DynamoDB hands back a LastEvaluatedKey whenever a page
@@ -390,23 +385,23 @@ class DynamoDBStore(Store):
             start = out.get("LastEvaluatedKey")
             if more or not start:
                 break
-        next_cursor = self._encode_cursor(table, records[-1].key) if more and records else None
+        next_cursor = None
+        if more and records:
+            last = records[-1].key.sk
+            next_cursor = encode_cursor(last if last is not None else "", scope=scope)
         return Page(records, next_cursor)
 
-    def _encode_cursor(self, table: TableSpec, key: Key) -> str:
-        raw = {"pk": encode_key(key.pk), "sk": encode_key(key.sk) if key.sk is not None else None}
-        return base64.urlsafe_b64encode(json.dumps(raw, separators=(",", ":")).encode()).decode().rstrip("=")
-
-    def _decode_cursor(self, table: TableSpec, pk: KeyValue, cursor: str) -> dict[str, Any]:
-        try:
-            raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-            start: dict[str, Any] = {PK: {"S": str(raw["pk"])}}
-            if table.sort_key is not None:
-                start[SK] = {"S": str(raw["sk"])}
-        except (ValueError, KeyError, TypeError, binascii.Error):
-            raise ValueError("malformed query cursor") from None
-        if raw["pk"] != encode_key(pk):
-            raise ValueError("the cursor belongs to another partition")
+    def _start_key(
+        self, table: TableSpec, pk: KeyValue, cursor: str, scope: tuple[Any, ...]
+    ) -> dict[str, Any]:
+        """The ``ExclusiveStartKey`` a query cursor resumes after (``InvalidCursor`` if not ours)."""
+        after = decode_sort_position(cursor, scope=scope, store=self.name, table=table.name)
+        start: dict[str, Any] = {PK: {"S": encode_key(pk)}}
+        if table.sort_key is not None:
+            try:
+                start[SK] = {"S": encode_key(after)}
+            except ValueError:
+                raise InvalidCursor(self.name, table.name, detail="not a cursor this store made") from None
         return start
 
     def batch_get(self, table: TableSpec, keys: Sequence[Key]) -> tuple[list[Record], list[Key]]:

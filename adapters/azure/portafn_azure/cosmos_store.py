@@ -39,7 +39,6 @@ import dataclasses
 import json
 import math
 import os
-import threading
 import time
 import zlib
 from collections.abc import Callable, Sequence
@@ -48,7 +47,9 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from portafn.lazy import Lazy
 from portafn.store.capabilities import Capabilities, Capability
+from portafn.store.cursor import decode_sort_position, encode_cursor, query_scope
 from portafn.store.errors import (
     AlreadyExists,
     ConcurrencyConflict,
@@ -75,7 +76,7 @@ from portafn.store.port import (
     TransactOp,
     Write,
 )
-from portafn_azure.cosmos_keys import attached_id, decode_cursor, encode_cursor, item_id
+from portafn_azure.cosmos_keys import attached_id, item_id
 
 if TYPE_CHECKING:
     from azure.cosmos import ContainerProxy, CosmosClient, DatabaseProxy
@@ -158,9 +159,7 @@ class CosmosStore(Store):
         self.is_local = host in _LOCAL_HOSTS
         if self.is_local:
             self.capabilities = dataclasses.replace(type(self).capabilities, local_gaps=dict(LOCAL_GAPS))
-        self._lock = threading.Lock()
-        self._client: CosmosClient | None = None
-        self._database: DatabaseProxy | None = None
+        self._conn: Lazy[tuple[CosmosClient, DatabaseProxy]] = Lazy(self._connect)
         self._containers: dict[str, ContainerProxy] = {}
 
     def __repr__(self) -> str:
@@ -169,25 +168,19 @@ class CosmosStore(Store):
 
     # -- clients ---------------------------------------------------------------------------
 
-    def _db(self) -> DatabaseProxy:
-        if self._database is not None:
-            return self._database
-        with self._lock:
-            if self._database is None:
-                from azure.cosmos import CosmosClient
+    def _connect(self) -> tuple[CosmosClient, DatabaseProxy]:
+        from azure.cosmos import CosmosClient
 
-                key = os.environ.get(KEY_ENV)
-                credential: Any = key if key else _default_credential()
-                # The local server is one region at one address: discovery would look elsewhere.
-                kwargs: dict[str, Any] = {"enable_endpoint_discovery": not self.is_local}
-                self._client = CosmosClient(self.endpoint, credential=credential, **kwargs)
-                self._database = self._call(
-                    None,
-                    None,
-                    lambda: self._client.create_database_if_not_exists(self.database_name),  # type: ignore[union-attr]
-                )
-        assert self._database is not None
-        return self._database
+        key = os.environ.get(KEY_ENV)
+        credential: Any = key if key else _default_credential()
+        # The local server is one region at one address: discovery would look elsewhere.
+        kwargs: dict[str, Any] = {"enable_endpoint_discovery": not self.is_local}
+        client = CosmosClient(self.endpoint, credential=credential, **kwargs)
+        database = self._call(None, None, lambda: client.create_database_if_not_exists(self.database_name))
+        return client, database
+
+    def _db(self) -> DatabaseProxy:
+        return self._conn.get()[1]
 
     def _container(self, table: TableSpec) -> ContainerProxy:
         found = self._containers.get(table.name)
@@ -373,9 +366,13 @@ class CosmosStore(Store):
             else:
                 sql += f" AND c.sk {_SORT_SQL[condition.op]} @v"
             params.append({"name": "@v", "value": condition.value})
-        if cursor and table.sort_key is not None:
+        scope = query_scope(table.name, pk, condition, descending)
+        if cursor is not None:
+            after = decode_sort_position(cursor, scope=scope, store=self.name, table=table.name)
+            if table.sort_key is None:
+                return Page([], None)  # a partition without sort key holds one item, all on page one
             sql += " AND c.sk " + ("<" if descending else ">") + " @after"
-            params.append({"name": "@after", "value": decode_cursor(cursor, pk)})
+            params.append({"name": "@after", "value": after})
         if table.sort_key is not None:
             sql += " ORDER BY c.sk " + ("DESC" if descending else "ASC")
 
@@ -386,7 +383,7 @@ class CosmosStore(Store):
         records = [self._record(table, item) for item in items[:limit]]
         more = len(items) > limit and table.sort_key is not None
         last = records[-1].key.sk if records else None
-        return Page(records, encode_cursor(pk, last) if more and last is not None else None)
+        return Page(records, encode_cursor(last, scope=scope) if more and last is not None else None)
 
     def transact(self, ops: Sequence[TransactOp]) -> None:
         if not ops:
@@ -661,12 +658,10 @@ class CosmosStore(Store):
             self._call(table, None, lambda: container.delete_item(doc_id, partition_key=pk))
 
     def close(self) -> None:
-        with self._lock:
-            client, self._client = self._client, None
-            self._database = None
-            self._containers.clear()
-        if client is not None:
-            client.close()
+        dropped = self._conn.reset()
+        self._containers.clear()
+        if dropped is not None:
+            dropped[0].close()
 
 
 def _by_partition(keys: Sequence[Key]) -> dict[KeyValue, list[Key]]:

@@ -13,9 +13,7 @@ never containing ``/``, never ``.`` or ``..``, never ``__x__``, and distinct for
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
@@ -117,24 +115,6 @@ def unwrap(data: dict[str, Any] | None) -> dict[str, Any] | None:
     if isinstance(inner, dict) and PK in data:
         return inner
     return data
-
-
-def encode_cursor(sk: KeyValue | None, last_id: str) -> str:
-    """An opaque cursor resuming after the record with this sort key and id."""
-    raw = json.dumps({"s": sk, "i": last_id}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[KeyValue | None, str]:
-    """The sort key and id a cursor resumes after; ``ValueError`` if it is not one of ours."""
-    padded = cursor + "=" * (-len(cursor) % 4)
-    obj = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    if not isinstance(obj, dict) or not isinstance(obj.get("i"), str):
-        raise ValueError("not a firestore cursor")
-    sk = obj.get("s")
-    if sk is not None and (isinstance(sk, bool) or not isinstance(sk, str | int)):
-        raise ValueError("not a firestore cursor")
-    return sk, obj["i"]
 
 
 def prefix_upper_bound(prefix: str) -> str | None:

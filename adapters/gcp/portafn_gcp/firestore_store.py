@@ -37,7 +37,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
+from portafn.lazy import Lazy
 from portafn.store.capabilities import Capabilities, Capability
+from portafn.store.cursor import decode_sort_position, encode_cursor, query_scope
 from portafn.store.errors import (
     AlreadyExists,
     ConcurrencyConflict,
@@ -119,22 +121,21 @@ class FirestoreStore(Store):
         self.project = parts.netloc or None
         self.database = query.get("database") or "(default)"
         self.prefix = query.get("prefix", "")
-        self._client: Client | None = None
+        self._client: Lazy[Client] = Lazy(self._connect)
         self._lock = threading.Lock()
         self._feeds: dict[str, _Feed] = {}
 
     # -- client and collections -----------------------------------------------------------------
 
+    def _connect(self) -> Client:
+        from google.cloud import firestore
+
+        return firestore.Client(project=self.project, database=self.database)
+
     @property
     def client(self) -> Client:
         """The Firestore client, made on first use."""
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    from google.cloud import firestore
-
-                    self._client = firestore.Client(project=self.project, database=self.database)
-        return self._client
+        return self._client.get()
 
     def collection(self, table: TableSpec) -> CollectionReference:
         """The collection that holds a table."""
@@ -327,18 +328,20 @@ class FirestoreStore(Store):
 
         if limit < 1:
             raise ValueError("limit must be at least 1")
+        scope = query_scope(table.name, pk, condition, descending)
+        after = (
+            decode_sort_position(cursor, scope=scope, store=self.name, table=table.name)
+            if cursor is not None
+            else None
+        )
         q: Any = self.collection(table).where(filter=FieldFilter(fk.PK, "==", pk))
         if table.sort_key is not None:
             for op, value in _sort_filters(self, table, condition):
                 q = q.where(filter=FieldFilter(fk.SK, op, value))
             q = q.order_by(fk.SK, direction=Query.DESCENDING if descending else Query.ASCENDING)
-            if cursor is not None:
-                try:
-                    after, _ = fk.decode_cursor(cursor)
-                except ValueError:
-                    raise ValueError("the cursor is not one this store made") from None
+            if after is not None:
                 q = q.start_after({fk.SK: after})
-        elif cursor is not None:
+        elif after is not None:
             return Page([], None)  # a partition without sort key holds one item, all on page one
         records: list[Record] = []
         more = False
@@ -355,7 +358,7 @@ class FirestoreStore(Store):
                 records.append(rec)
         if more and records:
             last = records[-1]
-            return Page(records, fk.encode_cursor(last.key.sk, fk.doc_id(last.key)))
+            return Page(records, encode_cursor(last.key.sk if last.key.sk is not None else "", scope=scope))
         return Page(records, None)
 
     def batch_get(self, table: TableSpec, keys: Sequence[Key]) -> tuple[list[Record], list[Key]]:
@@ -482,7 +485,7 @@ class FirestoreStore(Store):
     def close(self) -> None:
         with self._lock:
             feeds, self._feeds = list(self._feeds.values()), {}
-            client, self._client = self._client, None
+        client = self._client.reset()
         for feed in feeds:
             feed.close()
         if client is not None:
