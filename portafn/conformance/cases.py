@@ -427,6 +427,66 @@ def conditional_write_on_missing_item(h: Harness) -> str | None:
     return None
 
 
+def _forged_etags(h: Harness, pk: str) -> list[tuple[str, str]]:
+    """Etags the store never issued for the item ``(pk, "k")``: empty, another item's, absurd."""
+    items = h.table("items")
+    foreign = items.insert(Item(pk=pk, sk="someone-else"))
+    return [
+        ("an empty etag", ""),
+        ("another item's etag", foreign),
+        ("a 100 KB etag", "x" * 100_000),
+        ("an etag with control characters", 'W/"1"\r\nX-Injected: 1'),
+    ]
+
+
+@case(Capability.CONDITIONAL_WRITES)
+def forged_etag_fails_the_condition(h: Harness) -> str | None:
+    """an empty, foreign or absurd etag fails replace and delete with ConcurrencyConflict"""
+    items = h.table("items")
+    pk = h.pk()
+    item = Item(pk=pk, sk="k", n=1)
+    etag = items.insert(item)
+    for what, forged in _forged_etags(h, pk):
+        changed = item.model_copy(update={"n": 2})
+        expect(ConcurrencyConflict, partial(items.replace, changed, etag=forged), what)
+        expect(ConcurrencyConflict, partial(items.delete, pk, "k", etag=forged), f"delete with {what}")
+    got = items.get_versioned(pk, "k")
+    assert got is not None, "the item survives every forged delete"
+    equal((got.item.n, got.etag), (1, etag), "the item after forged writes")
+    return None
+
+
+@case(Capability.TRANSACTIONS)
+def forged_etag_fails_in_transactions(h: Harness) -> str | None:
+    """an empty, foreign or absurd etag cancels a transaction's replace, delete and check"""
+    items = h.table("items")
+    pk = h.pk()
+    item = Item(pk=pk, sk="k", n=1)
+    etag = items.insert(item)
+
+    def attempt(op: str, forged: str) -> None:
+        with transaction() as tx:
+            tx.put(items, Item(pk=pk, sk="should-not-exist"))
+            if op == "replace":
+                tx.replace(items, item.model_copy(update={"n": 2}), etag=forged)
+            elif op == "delete":
+                tx.delete(items, pk, "k", etag=forged)
+            else:
+                tx.check(items, pk, "k", etag=forged)
+
+    for what, forged in _forged_etags(h, pk):
+        for op in ("replace", "delete", "check"):
+            exc = expect(TransactionConflict, partial(attempt, op, forged), f"{op} with {what}")
+            assert isinstance(exc, TransactionConflict)
+            if exc.reasons:
+                assert isinstance(exc.reasons[1], ConcurrencyConflict), f"{op} with {what}: {exc.reasons!r}"
+            equal(items.get(pk, "should-not-exist"), None, f"{op} with {what}: nothing written")
+    got = items.get_versioned(pk, "k")
+    assert got is not None, "the item survives every forged transaction"
+    equal((got.item.n, got.etag), (1, etag), "the item after forged transactions")
+    return None
+
+
 @case(Capability.CONDITIONAL_WRITES)
 def concurrent_increments_no_lost_update(h: Harness) -> str | None:
     """8 threads x 100 read-modify-write increments with conditional replace end at exactly 800"""
@@ -492,6 +552,21 @@ def transaction_commits_all(h: Harness) -> str | None:
     got = items.get(pk, "change")
     assert got is not None
     equal(got.n, 2, "replaced value")
+    return None
+
+
+@case(Capability.TRANSACTIONS)
+def transaction_deletes_missing_item(h: Harness) -> str | None:
+    """a transaction that deletes missing items without an etag commits, like a plain delete"""
+    items = h.table("items")
+    pk = h.pk()
+    items.insert(Item(pk=pk, sk="gone"))
+    with transaction() as tx:
+        tx.put(items, Item(pk=pk, sk="new"))
+        tx.delete(items, pk, "never-was")
+        tx.delete(items, pk, "gone")
+        tx.delete(items, pk, "also-never-was")
+    equal([i.sk for i in items.query(pk).items], ["new"], "items after commit")
     return None
 
 

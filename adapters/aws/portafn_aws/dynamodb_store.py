@@ -76,6 +76,7 @@ THROTTLE_CODES = frozenset(
 UNAVAILABLE_CODES = frozenset(
     {"InternalServerError", "ServiceUnavailable", "ResourceNotFoundException", "UnrecognizedClientException"}
 )
+MAX_ITEM_BYTES = 400 * 1024
 _LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0"})
 TTL_LOCAL_GAP = "DynamoDB Local accepts the TTL setting but never deletes expired items"
 
@@ -120,7 +121,7 @@ class DynamoDBStore(Store):
         max_transaction_items=100,
         batch_write_size=25,
         batch_get_size=100,
-        max_item_bytes=400 * 1024,
+        max_item_bytes=MAX_ITEM_BYTES,
     )
 
     def __init__(self, url: str) -> None:
@@ -201,6 +202,8 @@ class DynamoDBStore(Store):
             raise StoreUnavailable(self.name, table, key, type(exc).__name__) from None
 
     def _map_client_error(self, exc: Any, table: str | None, key: Any) -> StoreError:
+        """The store error for a botocore ``ClientError``, chosen by its ``Error.Code`` (and the
+        HTTP status for codes not listed), never by its message."""
         err = exc.response.get("Error", {})
         code = str(err.get("Code", ""))
         message = str(err.get("Message", ""))
@@ -208,14 +211,12 @@ class DynamoDBStore(Store):
             return Throttled(self.name, table, key, code)
         if code in UNAVAILABLE_CODES:
             return StoreUnavailable(self.name, table, key, f"{code}: {message}"[:300])
-        if code == "ValidationException" and "size" in message.lower():
-            return TooLarge(self.name, table, key, message[:300])
         if code == "ItemCollectionSizeLimitExceededException":
             return TooLarge(self.name, table, key, code)
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         if isinstance(status, int) and status >= 500:
             return StoreUnavailable(self.name, table, key, code or str(status))
-        return StoreError(self.name, table, key, f"{code}: {message}"[:300])
+        return _CodedError(self.name, table, key, f"{code}: {message}"[:300], code=code)
 
     # -- tables ----------------------------------------------------------------------------
 
@@ -225,7 +226,6 @@ class DynamoDBStore(Store):
 
     def ensure_table(self, table: TableSpec) -> None:
         """Create the table with its stream, and turn TTL on for ``_expires`` if it has a TTL field."""
-        from botocore.exceptions import ClientError
 
         name = self.physical(table)
         schema: list[Any] = [{"AttributeName": PK, "KeyType": "HASH"}]
@@ -245,8 +245,8 @@ class DynamoDBStore(Store):
                     StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
                 ),
             )
-        except StoreError as exc:
-            if "ResourceInUseException" not in str(exc.detail):
+        except _CodedError as exc:
+            if exc.code != "ResourceInUseException":  # the table exists already: idempotent
                 raise
         self._call(
             table.name,
@@ -256,14 +256,22 @@ class DynamoDBStore(Store):
             ),
         )
         if table.ttl_field is not None:
-            try:
-                self.client.update_time_to_live(
-                    TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": EXPIRES}
-                )
-            except ClientError as exc:
-                # Already enabled is the idempotent case; anything else is real.
-                if "already enabled" not in str(exc).lower():
-                    raise self._map_client_error(exc, table.name, None) from None
+            self._ensure_ttl(table, name)
+
+    def _ensure_ttl(self, table: TableSpec, name: str) -> None:
+        """Turn TTL on for ``_expires`` unless it is on already (DynamoDB refuses a second enable
+        with a ValidationException whose only distinction is its message, so ask first)."""
+        out = self._call(table.name, None, lambda: self.client.describe_time_to_live(TableName=name))
+        status = out.get("TimeToLiveDescription", {}).get("TimeToLiveStatus", "DISABLED")
+        if status in ("ENABLED", "ENABLING"):
+            return
+        self._call(
+            table.name,
+            None,
+            lambda: self.client.update_time_to_live(
+                TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": EXPIRES}
+            ),
+        )
 
     def clear(self, table: TableSpec) -> None:
         """Delete every item (scan the keys, then batch deletes)."""
@@ -319,6 +327,13 @@ class DynamoDBStore(Store):
             expires = _epoch_seconds(doc.get(table.ttl_field))
             if expires is not None:
                 item[EXPIRES] = {"N": str(expires)}
+        size = item_size(item)
+        if size > MAX_ITEM_BYTES:
+            # Checked here because DynamoDB's own refusal is a ValidationException told apart
+            # from others only by its message.
+            raise TooLarge(
+                self.name, table.name, key, f"{size} bytes as stored; DynamoDB takes {MAX_ITEM_BYTES}"
+            )
         return item
 
     def _to_record(self, table: TableSpec, item: Mapping[str, Any]) -> Record:
@@ -450,8 +465,8 @@ class DynamoDBStore(Store):
     def _conditional(self, op: Write, fn: Callable[[], Any]) -> None:
         try:
             self._call(op.table.name, op.key, fn)
-        except StoreError as exc:
-            if "ConditionalCheckFailedException" not in str(exc.detail):
+        except _CodedError as exc:
+            if exc.code != "ConditionalCheckFailedException":
                 raise
             raise self._condition_error(op) from None
 
@@ -558,8 +573,6 @@ class DynamoDBStore(Store):
             return Throttled(self.name, op.table.name, key, code)
         if code == "ItemCollectionSizeLimitExceeded":
             return TooLarge(self.name, op.table.name, key, code)
-        if code == "ValidationError" and "size" in str(reason.get("Message", "")).lower():
-            return TooLarge(self.name, op.table.name, key, str(reason.get("Message", ""))[:200])
         return StoreError(self.name, op.table.name, key, f"{code}: {reason.get('Message', '')}"[:300])
 
     # -- change source ---------------------------------------------------------------------
@@ -765,6 +778,39 @@ def _decode_change_cursor(cursor: str | None, arn: str) -> dict[str, str]:
         raise ValueError("malformed change cursor") from None
     # A cursor from an older stream (the table was recreated) starts the new stream from its start.
     return shards if raw.get("arn") == arn else {}
+
+
+def item_size(item: Mapping[str, Any]) -> int:
+    """An item's size as DynamoDB counts it ("Item sizes and formats" in the developer guide):
+    attribute names plus values; a number at most 21 bytes; 3 bytes per map or list plus 1 per
+    element. Rounded up where the guide gives a range, so an item under it is never refused."""
+    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
+
+
+def _value_size(value: Mapping[str, Any]) -> int:
+    (kind, inner), *_ = value.items()
+    if kind == "S":
+        return len(str(inner).encode())
+    if kind == "N":
+        return 21
+    if kind == "B":
+        return len(inner) if isinstance(inner, bytes | bytearray) else len(str(inner))
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "M":
+        return 3 + sum(len(k.encode()) + 1 + _value_size(v) for k, v in inner.items())
+    if kind == "L":
+        return 3 + sum(1 + _value_size(v) for v in inner)
+    return sum(len(str(v).encode()) for v in inner)  # string, number and binary sets
+
+
+class _CodedError(StoreError):
+    """A DynamoDB error with no taxonomy type of its own; ``code`` is botocore's ``Error.Code``,
+    for the callers that expect one code (a failed condition, a table that exists)."""
+
+    def __init__(self, store: str, table: str | None, key: Any, detail: str, *, code: str) -> None:
+        self.code = code
+        super().__init__(store, table, key, detail)
 
 
 class _Raw(Exception):

@@ -88,6 +88,9 @@ PARTITION_PATH = "/pk"
 MAX_TRANSACTION_ITEMS = 100
 MAX_ITEM_BYTES = 2 * 1024 * 1024
 _LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+# Cosmos etags are a quoted GUID-like token (about 40 characters); anything far longer is forged.
+MAX_ETAG_CHARS = 256
+NEVER_ETAG = '"portafn-never-issued"'  # not a GUID: Cosmos never issues it, so it never matches
 _SORT_SQL = {"eq": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
 LOCAL_GAPS: dict[Capability, str] = {
@@ -283,7 +286,7 @@ class CosmosStore(Store):
             return str(created["_etag"])
         if op.etag is not None:
             body = self._item(op.table, key, op.doc, modified=True)
-            etag = op.etag
+            etag = _wire_etag(op.etag)
             replaced = self._call(
                 name,
                 key,
@@ -335,7 +338,7 @@ class CosmosStore(Store):
         name, key = op.table.name, op.key
         kwargs: dict[str, Any] = {}
         if op.etag is not None:
-            kwargs = {"etag": op.etag, "match_condition": MatchConditions.IfNotModified}
+            kwargs = {"etag": _wire_etag(op.etag), "match_condition": MatchConditions.IfNotModified}
         try:
             self._call(name, key, lambda: container.delete_item(item_id(key), partition_key=key.pk, **kwargs))
         except NotFound:
@@ -392,9 +395,9 @@ class CosmosStore(Store):
             raise TooLarge(
                 self.name, ops[0].table.name, None, f"{len(ops)} operations; Cosmos DB takes at most 100"
             )
-        self._execute_batch(ops, self._transaction_batch(ops))
+        self._commit(ops)
 
-    def _transaction_batch(self, ops: Sequence[TransactOp]) -> list[Any]:
+    def _transaction_batch(self, ops: Sequence[TransactOp], blind: frozenset[int] = frozenset()) -> list[Any]:
         first = ops[0]
         if any(op.table.name != first.table.name or op.key.pk != first.key.pk for op in ops):
             # Tables stop this when the second partition joins; this covers direct callers.
@@ -408,9 +411,29 @@ class CosmosStore(Store):
             if isinstance(op, Put):
                 _check_size(self.name, op)
         batch: list[Any] = []
-        for op in ops:
-            batch.extend(self._batch_ops(op))
+        for index, op in enumerate(ops):
+            batch.extend(self._batch_ops(op, index in blind))
         return batch
+
+    def _commit(self, ops: Sequence[TransactOp], extra: Sequence[Any] = ()) -> None:
+        """Run the transaction's batch (plus ``extra`` operations), hiding Cosmos's 404 on deletes.
+
+        Deleting a missing item without an etag succeeds in a portafn transaction, but fails a
+        Cosmos batch ("Transactional batch operations": any failed operation fails the batch). A
+        batch that failed only on such deletes applied nothing, so it is sent again with each of
+        them as upsert-then-delete, which succeeds whatever the item's state. Cosmos reports only
+        the first failing operation, hence the loop, bounded by the number of deletes.
+        """
+        blind: frozenset[int] = frozenset()
+        while True:
+            try:
+                self._execute_batch(ops, self._transaction_batch(ops, blind) + list(extra), blind)
+                return
+            except TransactionConflict as exc:
+                missing = _missing_deletes(ops, exc.reasons)
+                if not missing or missing & blind:
+                    raise
+                blind |= missing
 
     # -- attached documents (the outbox's records) ---------------------------------------------
 
@@ -426,7 +449,7 @@ class CosmosStore(Store):
                 f"{len(ops)} operations and {len(attached)} attached documents; Cosmos DB takes at most 100",
             )
         first = ops[0]
-        batch = self._transaction_batch(ops)
+        extra: list[Any] = []
         for item in attached:
             if item.table.name != first.table.name or item.pk != first.key.pk:
                 raise Unsupported(
@@ -436,8 +459,8 @@ class CosmosStore(Store):
                     "attached documents live in the partition the transaction writes",
                 )
             body = {"id": attached_id(item.name), "pk": item.pk, "on": item.name, "ob": item.doc}
-            batch.append(("create", (body,)))
-        self._execute_batch(ops, batch)
+            extra.append(("create", (body,)))
+        self._commit(ops, extra)
 
     def list_attached(
         self, table: TableSpec, *, pk: KeyValue | None = None, prefix: str = ""
@@ -467,30 +490,37 @@ class CosmosStore(Store):
         container = self._container(item.table)
         self._delete_id(container, item.table.name, attached_id(item.name), item.pk)
 
-    def _batch_ops(self, op: TransactOp) -> list[Any]:
+    def _batch_ops(self, op: TransactOp, blind: bool = False) -> list[Any]:
+        """The batch operations of one portafn op. ``blind``: an etag-less delete of an item found
+        missing, sent as upsert-then-delete so it succeeds whatever the item's state."""
         doc_id = item_id(op.key)
+        cond = {"if_match_etag": _wire_etag(op.etag)} if op.etag is not None else {}
         if isinstance(op, Put):
             if op.if_absent:
                 return [("create", (self._item(op.table, op.key, op.doc, modified=False),))]
             body = self._item(op.table, op.key, op.doc, modified=True)
             if op.etag is not None:
-                return [("replace", (doc_id, body), {"if_match_etag": op.etag})]
+                return [("replace", (doc_id, body), cond)]
             return [("upsert", (body,))]
+        placeholder = {"id": doc_id, "pk": op.key.pk, "doc": None, "m": False}
         if isinstance(op, Delete):
-            return [("delete", (doc_id,), {"if_match_etag": op.etag} if op.etag else {})]
+            if blind:
+                return [("upsert", (placeholder,)), ("delete", (doc_id,))]
+            return [("delete", (doc_id,), cond)]
         if op.exists:
-            return [("read", (doc_id,), {"if_match_etag": op.etag} if op.etag else {})]
+            return [("read", (doc_id,), cond)]
         # "Must not exist": create a placeholder and delete it in the same batch; the create fails
         # with 409 if the item exists, and on success nothing is left behind.
-        placeholder = {"id": doc_id, "pk": op.key.pk, "doc": None, "m": False}
         return [("create", (placeholder,)), ("delete", (doc_id,))]
 
-    def _batch_error(self, ops: Sequence[TransactOp], exc: Any) -> TransactionConflict:
+    def _batch_error(
+        self, ops: Sequence[TransactOp], exc: Any, blind: frozenset[int] = frozenset()
+    ) -> TransactionConflict:
         responses = list(getattr(exc, "operation_responses", None) or [])
         # Map each batch operation back to the portafn op it came from.
         owners: list[int] = []
         for index, op in enumerate(ops):
-            owners.extend([index] * len(self._batch_ops(op)))
+            owners.extend([index] * len(self._batch_ops(op, index in blind)))
         reasons: list[StoreError | None] = [None] * len(ops)
         for position, response in enumerate(responses):
             status = int(response.get("statusCode", 0)) if isinstance(response, dict) else 0
@@ -554,7 +584,9 @@ class CosmosStore(Store):
             return ("delete", (item_id(op.key),))
         return ("create", (self._item(op.table, op.key, op.doc, modified=False),))
 
-    def _execute_batch(self, ops: Sequence[TransactOp], batch: list[Any]) -> None:
+    def _execute_batch(
+        self, ops: Sequence[TransactOp], batch: list[Any], blind: frozenset[int] = frozenset()
+    ) -> None:
         """One transactional batch; a failed operation becomes ``TransactionConflict``."""
         from azure.cosmos import exceptions
 
@@ -565,7 +597,7 @@ class CosmosStore(Store):
             try:
                 container.execute_item_batch(batch_operations=batch, partition_key=first.key.pk)
             except exceptions.CosmosBatchOperationError as exc:
-                raise self._batch_error(ops, exc) from None
+                raise self._batch_error(ops, exc, blind) from None
 
         self._call(first.table.name, None, run)
 
@@ -662,6 +694,25 @@ class CosmosStore(Store):
         self._containers.clear()
         if dropped is not None:
             dropped[0].close()
+
+
+def _missing_deletes(ops: Sequence[TransactOp], reasons: Sequence[StoreError | None]) -> frozenset[int]:
+    """The etag-less deletes that failed as missing, if they are the batch's only failures."""
+    failed = {i for i, r in enumerate(reasons) if r is not None}
+    ok = all(
+        isinstance(reasons[i], NotFound) and isinstance(ops[i], Delete) and ops[i].etag is None
+        for i in failed
+    )
+    return frozenset(failed) if ok else frozenset()
+
+
+def _wire_etag(etag: str) -> str:
+    """The etag to send as ``If-Match``: the caller's if it could be one Cosmos issued, else one
+    that never matches. An empty etag would make azure-core drop the condition (or raise), and a
+    huge one is refused as a too-large header (431); both must simply fail the condition."""
+    if 0 < len(etag) <= MAX_ETAG_CHARS and etag.isascii() and etag.isprintable():
+        return etag
+    return NEVER_ETAG
 
 
 def _by_partition(keys: Sequence[Key]) -> dict[KeyValue, list[Key]]:

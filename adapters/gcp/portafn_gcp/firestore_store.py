@@ -280,6 +280,10 @@ class FirestoreStore(Store):
             return self._once(ref, body, op.etag, lambda: ref.update(body, option=option, retry=None))
         except (gexc.FailedPrecondition, gexc.NotFound):
             raise self._stale(ref, op.table, op.key) from None
+        except gexc.InvalidArgument:
+            # INVALID_ARGUMENT ("Invalid base version") is how Firestore refuses an update time
+            # that is not a version of this document, such as another item's etag.
+            raise self._stale(ref, op.table, op.key, op.etag) from None
 
     def _delete(self, ref: DocumentReference, op: Delete) -> None:
         from google.api_core import exceptions as gexc
@@ -295,6 +299,8 @@ class FirestoreStore(Store):
                 ref.delete(option=self.client.write_option(last_update_time=when), retry=None)
             except (gexc.FailedPrecondition, gexc.NotFound):
                 raise self._stale(ref, op.table, op.key) from None
+            except gexc.InvalidArgument:  # another document's version: see _conditional_put
+                raise self._stale(ref, op.table, op.key, op.etag) from None
             except (
                 gexc.ServiceUnavailable,
                 gexc.DeadlineExceeded,
@@ -305,13 +311,23 @@ class FirestoreStore(Store):
                 if ref.get().exists:
                     raise StoreUnavailable(self.name, op.table.name, None, _short(exc)) from None
 
-    def _stale(self, ref: DocumentReference, table: TableSpec, key: Key) -> StoreError:
-        # A failed precondition means "changed" or "gone": a read tells which.
+    def _stale(
+        self, ref: DocumentReference, table: TableSpec, key: Key, refused: str | None = None
+    ) -> StoreError:
+        """Why a conditional write failed: "gone" or "changed", as a read tells.
+
+        ``refused``: the etag of a write refused as an invalid argument. If the item still has
+        that very version, the refusal was about the write itself, not the condition.
+        """
         with self._errors(table, key):
             snap = ref.get()
-        if self._record(table, snap) is None:
-            return NotFound(self.name, table.name, key.as_dict(table))
-        return ConcurrencyConflict(self.name, table.name, key.as_dict(table))
+        record = self._record(table, snap)
+        where = (self.name, table.name, key.as_dict(table))
+        if record is None:
+            return NotFound(*where)
+        if refused is not None and record.etag == refused:
+            return StoreError(*where, "Firestore refused the write as an invalid argument")
+        return ConcurrencyConflict(*where)
 
     def query(
         self,
