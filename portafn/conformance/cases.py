@@ -14,12 +14,13 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from portafn.conformance.harness import Doc, Expiring, Harness, Item, Numbered
+from portafn.conformance.harness import Doc, EpochExpiring, Expiring, Harness, Item, Numbered
 from portafn.store.capabilities import Capability
 from portafn.store.errors import (
     AlreadyExists,
     ConcurrencyConflict,
     InvalidCursor,
+    InvalidValue,
     NotFound,
     StoreError,
     TooLarge,
@@ -380,6 +381,23 @@ def cursor_bound_to_its_query(h: Harness) -> str | None:
     return None
 
 
+@case(Capability.TTL)
+def non_finite_ttl_is_invalid(h: Harness) -> str | None:
+    """a NaN, infinite or absurd TTL is InvalidValue at the table, and nothing is written"""
+    table = h.table("numbered_ttl")
+    pk = h.pk()
+    for i, value in enumerate([float("nan"), float("inf"), float("-inf"), 1e20, -1e20]):
+        item = EpochExpiring(pk=pk, sk=f"k{i}", expires_at=value)
+        for what, call in (
+            ("insert", partial(table.insert, item)),
+            ("put", partial(table.put, item)),
+            ("batch_put", partial(table.batch_put, [item])),
+        ):
+            expect(InvalidValue, call, f"{what} with ttl {value!r}")
+    equal(table.query(pk).items, [], "nothing written")
+    return None
+
+
 # -- conditional writes ------------------------------------------------------------------------
 
 
@@ -489,7 +507,7 @@ def forged_etag_fails_in_transactions(h: Harness) -> str | None:
 
 @case(Capability.CONDITIONAL_WRITES)
 def concurrent_increments_no_lost_update(h: Harness) -> str | None:
-    """8 threads x 100 read-modify-write increments with conditional replace end at exactly 800"""
+    """8 threads x 100 update() increments with the default retry budget end at exactly 800"""
     items = h.table("items")
     pk = h.pk()
     items.insert(Item(pk=pk, sk="counter", n=0))
@@ -508,7 +526,7 @@ def concurrent_increments_no_lost_update(h: Harness) -> str | None:
             barrier.wait()
             for _ in range(INCREMENTS):
                 try:
-                    items.update(pk, "counter", inc, attempts=1000)
+                    items.update(pk, "counter", inc)  # the default retry budget
                 except Exception as exc:
                     with lock:
                         errors.append(f"{type(exc).__name__}: {exc}")

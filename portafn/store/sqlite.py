@@ -169,8 +169,8 @@ class SqliteStore(Store):
             conn.execute("COMMIT")
 
     def _mapped(self, exc: sqlite3.OperationalError) -> StoreError:
-        text = str(exc).lower()
-        if "locked" in text or "busy" in text:
+        # By the result code (Python 3.11+ carries it), not the message.
+        if getattr(exc, "sqlite_errorcode", 0) & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
             return Throttled(self.name, None, None, "database is locked by another writer", retry_after=0.05)
         return StoreUnavailable(self.name, None, None, f"sqlite: {exc}")
 

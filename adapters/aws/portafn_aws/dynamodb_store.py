@@ -17,6 +17,7 @@ import base64
 import binascii
 import dataclasses
 import json
+import math
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -752,7 +753,8 @@ def _epoch_seconds(value: Any) -> int | None:
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return int(value)
+        # NaN and infinities have no whole seconds (tables refuse them before here).
+        return int(value) if math.isfinite(value) else None
     if isinstance(value, datetime):
         return int(value.timestamp())
     if isinstance(value, str):

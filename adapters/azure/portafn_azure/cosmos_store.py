@@ -90,6 +90,9 @@ MAX_ITEM_BYTES = 2 * 1024 * 1024
 _LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 # Cosmos etags are a quoted GUID-like token (about 40 characters); anything far longer is forged.
 MAX_ETAG_CHARS = 256
+MAX_TTL_SECONDS = 2**31 - 1
+READ_SESSION_NOT_AVAILABLE = 1002  # substatus of a 404 that is a replica lag, not a missing item
+TRANSIENT_STATUSES = frozenset({408, 410, 449, 503})  # timeout, gone (split), retry with, unavailable
 NEVER_ETAG = '"portafn-never-issued"'  # not a GUID: Cosmos never issues it, so it never matches
 _SORT_SQL = {"eq": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
@@ -214,7 +217,12 @@ class CosmosStore(Store):
             raise StoreUnavailable(self.name, table, key, type(exc).__name__) from None
 
     def _mapped(self, exc: Any, table: str | None, key: Any) -> StoreError:
+        """The store error for a Cosmos answer, by its status and substatus codes ("HTTP status
+        codes for Azure Cosmos DB"): only 408, 410, 449 and 5xx are retried as unavailable."""
         status = int(getattr(exc, "status_code", 0) or 0)
+        sub = int(getattr(exc, "sub_status", 0) or 0)
+        if status == 404 and sub == READ_SESSION_NOT_AVAILABLE:
+            return StoreUnavailable(self.name, table, key, "read session not available yet (404/1002)")
         if status == 404:
             return NotFound(self.name, table, key)
         if status == 409:
@@ -225,7 +233,9 @@ class CosmosStore(Store):
             return TooLarge(self.name, table, key, "over Cosmos DB's 2 MB item or request limit")
         if status == 429:
             return Throttled(self.name, table, key, "request rate too large", retry_after=_retry_after(exc))
-        return StoreUnavailable(self.name, table, key, f"Cosmos DB answered {status or 'an error'}")
+        if status in TRANSIENT_STATUSES or status >= 500 or status == 0:
+            return StoreUnavailable(self.name, table, key, f"Cosmos DB answered {status or 'an error'}/{sub}")
+        return StoreError(self.name, table, key, f"Cosmos DB refused the request ({status}/{sub})")
 
     # -- items -------------------------------------------------------------------------------
 
@@ -811,8 +821,11 @@ def _ttl_seconds(table: TableSpec, doc: dict[str, Any]) -> int | None:
     value = doc.get(table.ttl_field)
     if not isinstance(value, int | float) or isinstance(value, bool):
         return None
-    # Cosmos wants a positive whole number of seconds; an expiry already past expires at once.
-    return max(1, math.ceil(float(value) - time.time()))
+    if not math.isfinite(value):
+        return None  # tables refuse these; a direct caller's item simply does not expire
+    # Cosmos wants a positive whole number of seconds, at most 2**31 - 1 ("Time to Live"); an
+    # expiry already past expires at once, one beyond 68 years never (tables still hide it then).
+    return min(MAX_TTL_SECONDS, max(1, math.ceil(float(value) - time.time())))
 
 
 def _check_size(store: str, op: Put) -> None:
@@ -833,4 +846,6 @@ def _status_error(store: str, op: TransactOp, status: int) -> StoreError:
         return TooLarge(store, name, key)
     if status == 429:
         return Throttled(store, name, key)
-    return StoreUnavailable(store, name, key, f"batch operation answered {status}")
+    if status in TRANSIENT_STATUSES or status >= 500:
+        return StoreUnavailable(store, name, key, f"batch operation answered {status}")
+    return StoreError(store, name, key, f"batch operation refused ({status})")

@@ -1,4 +1,4 @@
-"""Document ids, the stored document layout, and opaque cursors and etags for the Firestore store.
+"""Document ids, the stored document layout, and document sizes for the Firestore store.
 
 A stored document is an envelope, so that a conditional write can replace the whole item with
 one ``update()`` under an update-time precondition (updating a map field replaces it whole)::
@@ -95,7 +95,10 @@ def expiry_of(value: Any) -> datetime | None:
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC)
+        try:
+            return datetime.fromtimestamp(value, UTC)
+        except (ValueError, OverflowError, OSError):
+            return None  # NaN, infinite or beyond year 9999: tables refuse these before here
     if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -132,3 +135,31 @@ def prefix_upper_bound(prefix: str) -> str | None:
         if nxt <= 0x10FFFF:
             return "".join(chars) + chr(nxt)
     return None
+
+
+MAX_DOCUMENT_BYTES = 1_048_576  # "Maximum size for a document": 1 MiB (1,048,576 bytes)
+
+
+def document_size(name: str, body: dict[str, Any]) -> int:
+    """A document's size as Firestore counts it ("Storage size calculations"): its name, 32
+    bytes, and each field name (UTF-8 + 1) with its value. Checked before a write because
+    Firestore's own refusal is an INVALID_ARGUMENT told apart from others only by its text."""
+    return len(name.encode()) + 16 + 32 + _map_size(body)
+
+
+def _map_size(body: dict[str, Any]) -> int:
+    return sum(len(str(k).encode()) + 1 + _value_size(v) for k, v in body.items())
+
+
+def _value_size(value: Any) -> int:
+    if isinstance(value, str):
+        return len(value.encode("utf-8", "surrogatepass")) + 1
+    if isinstance(value, bytes):
+        return len(value)
+    if isinstance(value, dict):
+        return _map_size(value)
+    if isinstance(value, list | tuple):
+        return sum(_value_size(v) for v in value)
+    if value is None or isinstance(value, bool):
+        return 1
+    return 8  # int, float, timestamp

@@ -519,7 +519,16 @@ class FirestoreStore(Store):
                 op.key.as_dict(op.table),
                 f"{size} bytes; the limit is {self.capabilities.max_item_bytes}",
             )
-        return {**fk.envelope(op.table, op.key, op.doc), fk.TOKEN: uuid.uuid4().hex}
+        body = {**fk.envelope(op.table, op.key, op.doc), fk.TOKEN: uuid.uuid4().hex}
+        stored = fk.document_size(self.prefix + op.table.name + "/" + fk.doc_id(op.key), body)
+        if stored > fk.MAX_DOCUMENT_BYTES:
+            raise TooLarge(
+                self.name,
+                op.table.name,
+                op.key.as_dict(op.table),
+                f"{stored} bytes as stored; Firestore takes {fk.MAX_DOCUMENT_BYTES}",
+            )
+        return body
 
     def _record(self, table: TableSpec, snap: DocumentSnapshot[Any]) -> Record | None:
         if not snap.exists:
@@ -552,10 +561,7 @@ class FirestoreStore(Store):
             raise ConcurrencyConflict(self.name, name, where_key) from None
         except (gexc.ResourceExhausted, gexc.TooManyRequests) as exc:
             raise Throttled(self.name, name, where_key, _short(exc)) from None
-        except gexc.InvalidArgument as exc:
-            text = str(exc).lower()
-            if "too big" in text or "exceeds" in text or "too large" in text:
-                raise TooLarge(self.name, name, where_key, _short(exc)) from None
+        except gexc.InvalidArgument as exc:  # sizes are checked before writing (see _body)
             raise StoreError(self.name, name, where_key, _short(exc)) from None
         except (gexc.GoogleAPICallError, gexc.RetryError) as exc:
             raise StoreUnavailable(self.name, name, where_key, _short(exc)) from None
