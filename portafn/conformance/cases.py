@@ -401,6 +401,116 @@ def non_finite_ttl_is_invalid(h: Harness) -> str | None:
     return None
 
 
+def _nested(depth: int) -> dict[str, Any]:
+    out: dict[str, Any] = {"leaf": 1}
+    for _ in range(depth):
+        out = {"d": out}
+    return out
+
+
+HOSTILE_KEYS: list[Any] = [
+    "..",
+    ".",
+    "__x__",
+    "__name__",
+    "a/b",
+    "a#b?c",
+    "back\\slash",
+    "%2F",
+    "~h",
+    "\x00",
+    "\ud800",
+    "e\u0301",
+    "\U0001f600" * 8,
+    "k" * 1024,
+    "k" * 1025,
+    "",
+    " ",
+    0,
+    -1,
+    2**53,
+    2**63,
+    True,
+    None,
+    1.5,
+]
+HOSTILE_DATA: list[dict[str, Any]] = [
+    {"": 1},
+    {"__name__": 1, "__x__": 2},
+    {"a.b": 1, "`c`": 2, "$d": 3, "_etag": "forged", "_pk": "forged", "id": "forged", "ttl": -1},
+    {"big": 2**64, "neg": -(2**64), "tiny": 5e-324, "huge": 1.7e308},
+    {"nan": float("nan"), "inf": float("inf")},
+    {"nul": "a\x00b", "surrogate": "\udfff"},
+    {"deep": _nested(40)},
+    {"wide": list(range(5000)), "empty": [], "empty_map": {}},
+]
+
+
+def _only_portafn_errors(h: Harness, calls: list[tuple[str, Callable[[], Any]]]) -> list[str]:
+    """Run each call; the escapes: an exception that is not a store error or a key error."""
+    escaped: list[str] = []
+    for what, call in calls:
+        try:
+            call()
+        except (StoreError, InvalidKey):
+            pass
+        except Exception as exc:
+            escaped.append(f"{what}: {type(exc).__module__}.{type(exc).__name__}: {str(exc)[:120]}")
+    return escaped
+
+
+@case(None)
+def no_sdk_exception_escapes(h: Harness) -> str | None:
+    """hostile keys, documents, etags and cursors through every operation raise only portafn errors"""
+    items = h.table("items")
+    pk = h.pk()
+    calls: list[tuple[str, Callable[[], Any]]] = []
+    for key in HOSTILE_KEYS:
+        calls += [
+            (f"get {key!r:.30}", partial(items.get, pk, key)),
+            (f"get pk {key!r:.30}", partial(items.get, key, "k")),
+            (f"delete {key!r:.30}", partial(items.delete, pk, key)),
+            (f"query pk {key!r:.30}", partial(items.query, key)),
+            (f"query eq {key!r:.30}", partial(items.query, pk, eq=key)),
+            (f"batch_get {key!r:.30}", partial(items.batch_get, [(pk, key), (pk, key)])),
+        ]
+        if isinstance(key, str):
+            calls.append((f"put sk {key!r:.30}", partial(items.put, Item(pk=pk, sk=key))))
+    for n, data in enumerate(HOSTILE_DATA):
+        item = Item(pk=pk, sk=f"d{n}", data=data)
+        calls += [
+            (f"put data {n}", partial(items.put, item)),
+            (f"insert data {n}", partial(items.insert, item)),
+            (f"batch_put data {n}", partial(items.batch_put, [item])),
+        ]
+        if h.claims(Capability.TRANSACTIONS):
+            calls.append((f"transaction data {n}", partial(_transact_put, items, item)))
+    target = Item(pk=pk, sk="target")
+    items.put(target)
+    for what, forged in (
+        ("empty", ""),
+        ("long", "e" * 100_000),
+        ("control", "\r\n\x00"),
+        ("unicode", "\u00e9\ud800"),
+    ):
+        if h.claims(Capability.CONDITIONAL_WRITES):
+            calls += [
+                (f"replace etag {what}", partial(items.replace, target, etag=forged)),
+                (f"delete etag {what}", partial(items.delete, pk, "target", etag=forged)),
+            ]
+        calls.append((f"query cursor {what}", partial(items.query, pk, cursor=forged)))
+    if h.claims(Capability.CHANGE_SOURCE):
+        calls.append(("changes cursor forged", partial(h.table("changes").changes, "forged!!", 1)))
+    escaped = _only_portafn_errors(h, calls)
+    assert not escaped, f"{len(escaped)} non-portafn errors escaped: {escaped[:5]}"
+    return f"{len(calls)} hostile calls"
+
+
+def _transact_put(table: Table[Any], item: Any) -> None:
+    with transaction() as tx:
+        tx.put(table, item)
+
+
 # -- conditional writes ------------------------------------------------------------------------
 
 

@@ -64,3 +64,13 @@ def decode_cursor(cursor: str, *, scope: tuple[Any, ...], store: str, table: str
     if obj["q"] != _scope_digest(scope):
         raise InvalidCursor(store, table, detail="the cursor belongs to another table, partition or query")
     return obj["p"]
+
+
+def change_sequence(cursor: str | None, *, store: str, table: str) -> int:
+    """The sequence number a local store's change cursor holds (0: from the start);
+    ``InvalidCursor`` if it is not one."""
+    if cursor is None or cursor == "":
+        return 0
+    if not (isinstance(cursor, str) and cursor.isascii() and cursor.isdigit() and len(cursor) <= 40):
+        raise InvalidCursor(store, table, detail="not a change cursor this store made")
+    return int(cursor)

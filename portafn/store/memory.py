@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from portafn.store.capabilities import ALL, Capabilities
-from portafn.store.cursor import decode_sort_position, encode_cursor, query_scope
+from portafn.store.cursor import change_sequence, decode_sort_position, encode_cursor, query_scope
 from portafn.store.errors import (
     AlreadyExists,
     ConcurrencyConflict,
@@ -347,7 +347,7 @@ class MemoryStore(Store):
     ) -> tuple[list[ChangeRecord], str | None]:
         with self._lock:
             changes = self._table(table).changes
-            after = int(cursor) if cursor else 0
+            after = change_sequence(cursor, store=self.name, table=table.name)
             out: list[ChangeRecord] = []
             # Sequences grow, so skip from the right end is not needed; the log is bounded.
             for change in changes:

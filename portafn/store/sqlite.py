@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from portafn.store.cursor import decode_sort_position, encode_cursor, query_scope
+from portafn.store.cursor import change_sequence, decode_sort_position, encode_cursor, query_scope
 from portafn.store.errors import (
     AlreadyExists,
     ConcurrencyConflict,
@@ -381,7 +381,7 @@ class SqliteStore(Store):
     def read_changes(
         self, table: TableSpec, cursor: str | None, limit: int = 100
     ) -> tuple[list[ChangeRecord], str | None]:
-        after = int(cursor) if cursor else 0
+        after = change_sequence(cursor, store=self.name, table=table.name)
         with self._conn() as conn:
             rows = conn.execute(
                 "SELECT seq, kind, pk, sk, old, new, time, expired FROM portafn_changes "

@@ -187,8 +187,14 @@ class Table(Generic[M]):
         doc = item.model_dump(mode="json", by_alias=True)
         if self._ttl_attr is not None and self.spec.ttl_field is not None:
             doc[self.spec.ttl_field] = _ttl_epoch(store.name, self.name, key, getattr(item, self._ttl_attr))
+        try:
+            encoded = to_json(doc)
+        except ValueError as exc:  # a lone surrogate, say: no store can keep it as UTF-8 text
+            raise InvalidValue(
+                store.name, self.name, key, f"the item is not JSON text: {exc}"[:300]
+            ) from None
         limit = store.capabilities.max_item_bytes
-        if limit and (size := len(to_json(doc))) > limit:
+        if limit and (size := len(encoded)) > limit:
             raise TooLarge(store.name, self.name, key, f"item is {size} bytes as JSON; the limit is {limit}")
         return key, doc
 

@@ -777,7 +777,7 @@ def _decode_change_cursor(cursor: str | None, arn: str) -> dict[str, str]:
         raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         shards = {str(k): str(v) for k, v in raw["shards"].items()}
     except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
-        raise ValueError("malformed change cursor") from None
+        raise InvalidCursor("dynamodb", None, detail="not a change cursor this store made") from None
     # A cursor from an older stream (the table was recreated) starts the new stream from its start.
     return shards if raw.get("arn") == arn else {}
 

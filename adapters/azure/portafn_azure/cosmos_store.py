@@ -53,6 +53,7 @@ from portafn.store.cursor import decode_sort_position, encode_cursor, query_scop
 from portafn.store.errors import (
     AlreadyExists,
     ConcurrencyConflict,
+    InvalidCursor,
     NotFound,
     StoreError,
     StoreUnavailable,
@@ -770,13 +771,13 @@ def _decode_change_cursor(cursor: str | None) -> tuple[str | None, tuple[int, st
         raw = zlib.decompress(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         token, after = json.loads(raw)
     except (ValueError, TypeError, zlib.error):
-        raise ValueError("change cursor is not one this store made") from None
+        raise InvalidCursor("cosmos", None, detail="not a change cursor this store made") from None
     if not (token is None or isinstance(token, str)):
-        raise ValueError("change cursor is not one this store made")
+        raise InvalidCursor("cosmos", None, detail="not a change cursor this store made")
     if after is None:
         return token, None
     if not (isinstance(after, list) and len(after) == 2 and isinstance(after[0], int)):
-        raise ValueError("change cursor is not one this store made")
+        raise InvalidCursor("cosmos", None, detail="not a change cursor this store made")
     return token, (after[0], str(after[1]))
 
 

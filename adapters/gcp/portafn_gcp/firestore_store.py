@@ -43,6 +43,7 @@ from portafn.store.cursor import decode_sort_position, encode_cursor, query_scop
 from portafn.store.errors import (
     AlreadyExists,
     ConcurrencyConflict,
+    InvalidCursor,
     NotFound,
     StoreError,
     StoreUnavailable,
@@ -477,7 +478,9 @@ class FirestoreStore(Store):
             try:
                 start = int(cursor)
             except ValueError:
-                raise ValueError("the cursor is not one this store made") from None
+                raise InvalidCursor(
+                    self.name, table.name, detail="not a change cursor this store made"
+                ) from None
         fence = self.collection(table).document(FENCE_ID)
         with self._errors(table, None):
             result = fence.set({"at": datetime.now(UTC)})
