@@ -443,6 +443,7 @@ HOSTILE_DATA: list[dict[str, Any]] = [
     {"nul": "a\x00b", "surrogate": "\udfff"},
     {"deep": _nested(40)},
     {"wide": list(range(5000)), "empty": [], "empty_map": {}},
+    {"nested_arrays": [[1, 2], [[3]]]},
 ]
 
 

@@ -163,3 +163,24 @@ def _value_size(value: Any) -> int:
     if value is None or isinstance(value, bool):
         return 1
     return 8  # int, float, timestamp
+
+
+MAX_DEPTH = 20  # "Maximum depth of fields in a map or array": 20
+INT64 = 2**63
+
+
+def value_problem(value: Any, depth: int = 0) -> str | None:
+    """Why Firestore cannot store ``value`` (an int beyond 64 bits, maps or arrays nested over
+    20 deep), or None. Checked before writing: the SDK fails on these with untyped errors."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return None if -INT64 <= value < INT64 else f"the integer {value} does not fit in 64 bits"
+    if isinstance(value, dict | list | tuple):
+        if depth >= MAX_DEPTH:
+            return f"maps and arrays nest at most {MAX_DEPTH} deep in Firestore"
+        children = value.values() if isinstance(value, dict) else value
+        if not isinstance(value, dict) and any(isinstance(v, list | tuple) for v in value):
+            return "Firestore keeps no array directly inside an array"
+        return next((p for p in (value_problem(v, depth + 1) for v in children) if p is not None), None)
+    return None

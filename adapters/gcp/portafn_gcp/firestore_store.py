@@ -44,6 +44,7 @@ from portafn.store.errors import (
     AlreadyExists,
     ConcurrencyConflict,
     InvalidCursor,
+    InvalidValue,
     NotFound,
     StoreError,
     StoreUnavailable,
@@ -399,18 +400,16 @@ class FirestoreStore(Store):
             raise TooLarge(self.name, None, None, f"a batch takes at most {MAX_BATCH} writes")
         if not ops:
             return []
+        if any(op.etag is not None or (isinstance(op, Put) and op.if_absent) for op in ops):
+            raise ValueError("batch_write takes unconditional writes only; use transact()")
+        refs = [self._ref(op.table, op.key) for op in ops]
         batch = self.client.batch()
-        for op in ops:
-            if isinstance(op, Put) and (op.if_absent or op.etag is not None):
-                raise ValueError("batch_write takes unconditional writes only; use transact()")
-            ref = self._ref(op.table, op.key)
-            if isinstance(op, Delete):
-                if op.etag is not None:
-                    raise ValueError("batch_write takes unconditional writes only; use transact()")
-                batch.delete(ref)
-            else:
-                batch.set(ref, self._body(op))
-        with self._errors(ops[0].table, None):
+        with self._errors(ops[0].table, None):  # the SDK encodes values as they are added
+            for op, ref in zip(ops, refs, strict=True):
+                if isinstance(op, Delete):
+                    batch.delete(ref)
+                else:
+                    batch.set(ref, self._body(op))
             batch.commit()
         return []
 
@@ -522,6 +521,9 @@ class FirestoreStore(Store):
                 op.key.as_dict(op.table),
                 f"{size} bytes; the limit is {self.capabilities.max_item_bytes}",
             )
+        problem = fk.value_problem(op.doc)
+        if problem is not None:
+            raise InvalidValue(self.name, op.table.name, op.key.as_dict(op.table), problem)
         body = {**fk.envelope(op.table, op.key, op.doc), fk.TOKEN: uuid.uuid4().hex}
         stored = fk.document_size(self.prefix + op.table.name + "/" + fk.doc_id(op.key), body)
         if stored > fk.MAX_DOCUMENT_BYTES:
