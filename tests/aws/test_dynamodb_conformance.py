@@ -48,4 +48,4 @@ def test_every_capability_is_claimed_and_ttl_expiry_is_a_declared_local_gap(harn
 def test_a_cloud_endpoint_declares_no_local_gap() -> None:
     store = DynamoDBStore("dynamodb://?region=eu-west-1")
     assert store.capabilities.local_gaps == {}
-    assert store._client.peek() is None  # nothing connects until first use
+    assert store._clients == {}  # nothing connects until first use

@@ -21,12 +21,14 @@ import math
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from portafn.lazy import Lazy
 from portafn.store.capabilities import Capabilities, Capability
 from portafn.store.cursor import decode_sort_position, encode_cursor, query_scope
+from portafn.store.deadline import configured_timeout, remaining
 from portafn.store.errors import (
     AlreadyExists,
     ConcurrencyConflict,
@@ -78,6 +80,7 @@ UNAVAILABLE_CODES = frozenset(
     {"InternalServerError", "ServiceUnavailable", "ResourceNotFoundException", "UnrecognizedClientException"}
 )
 MAX_ITEM_BYTES = 400 * 1024
+CONNECT_TIMEOUT_S = 5.0
 _LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0"})
 TTL_LOCAL_GAP = "DynamoDB Local accepts the TTL setting but never deletes expired items"
 
@@ -139,42 +142,54 @@ class DynamoDBStore(Store):
             self.capabilities = dataclasses.replace(
                 type(self).capabilities, local_gaps={Capability.TTL: TTL_LOCAL_GAP}
             )
-        self._client: Lazy[DynamoDBClient] = Lazy(self._make_client)
+        self._clients: dict[int, Lazy[DynamoDBClient]] = {}  # by read timeout in seconds
         self._streams: Lazy[Any] = Lazy(self._make_streams)  # no stubs
         self._stream_arns: dict[str, str] = {}
 
     # -- clients ---------------------------------------------------------------------------
 
-    def _config(self) -> Any:
+    def _config(self, timeout: float) -> Any:
         from botocore.config import Config
 
-        # Standard retry mode already backs off on throttling; keep its attempts few so that a
-        # persistent throttle reaches the caller (as Throttled) while the invocation has time left.
+        # One layer retries: the table's (bounded by the call's deadline), so botocore makes one
+        # attempt, and a stalled endpoint holds a request no longer than the time the call has.
         return Config(
-            retries={"mode": "standard", "max_attempts": 3},
-            connect_timeout=5,
-            read_timeout=30,
+            retries={"mode": "standard", "total_max_attempts": 1},
+            connect_timeout=min(CONNECT_TIMEOUT_S, timeout),
+            read_timeout=timeout,
             tcp_keepalive=True,
         )
 
-    def _make_client(self) -> DynamoDBClient:
+    def _make_client(self, timeout: int) -> DynamoDBClient:
         import boto3
 
         return boto3.session.Session().client(
-            "dynamodb", region_name=self.region, endpoint_url=self.endpoint, config=self._config()
+            "dynamodb", region_name=self.region, endpoint_url=self.endpoint, config=self._config(timeout)
         )
 
     def _make_streams(self) -> Any:
         import boto3
 
         return boto3.session.Session().client(
-            "dynamodbstreams", region_name=self.region, endpoint_url=self.endpoint, config=self._config()
+            "dynamodbstreams",
+            region_name=self.region,
+            endpoint_url=self.endpoint,
+            config=self._config(configured_timeout()),
         )
 
     @property
     def client(self) -> DynamoDBClient:
-        """The boto3 DynamoDB client, made on first use and shared by every thread."""
-        return self._client.get()
+        """A boto3 DynamoDB client whose read timeout fits the time the current call has left.
+
+        botocore fixes timeouts per client, so clients are kept per whole second of timeout, made
+        on first use and shared by every thread; in practice one (the configured timeout), and
+        short ones only near the end of an invocation.
+        """
+        seconds = max(1, math.ceil(remaining()))
+        lazy = self._clients.get(seconds)
+        if lazy is None:
+            lazy = self._clients.setdefault(seconds, Lazy(partial(self._make_client, seconds)))
+        return lazy.get()
 
     @property
     def streams(self) -> Any:
@@ -183,7 +198,7 @@ class DynamoDBStore(Store):
 
     def close(self) -> None:
         """Drop the clients (their connection pools close with them)."""
-        for lazy in (self._client, self._streams):
+        for lazy in [*self._clients.values(), self._streams]:
             dropped = lazy.reset()
             if dropped is not None:
                 dropped.close()
