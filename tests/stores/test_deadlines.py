@@ -36,43 +36,53 @@ class Counter(BaseModel):
     n: int = 0
 
 
-@pytest.fixture(scope="module")
-def dynamodb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    pytest.importorskip("portafn_aws", reason="the AWS adapter (portafn-aws) is not installed")
+ADAPTERS = {"dynamodb": "portafn_aws", "firestore": "portafn_gcp", "cosmos": "portafn_azure"}
+
+
+# Firestore and Cosmos DB are not here yet: a stopped Firestore emulator holds a document read
+# (the SDK's streaming BatchGetDocuments) past its gRPC timeout, and the Cosmos store does not yet
+# pass the deadline to azure-core; both are open work, not skips.
+@pytest.fixture(scope="module", params=["dynamodb"])
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
+    name: str = request.param
+    pytest.importorskip(ADAPTERS[name], reason=f"the adapter for {name} is not installed")
     try:
-        server = servers.start("dynamodb", tmp_path_factory.mktemp("dynamodb-logs"))
+        running = servers.start(name, tmp_path_factory.mktemp(f"{name}-logs"))
     except ServerError as exc:
         if os.environ.get("CI"):
             raise
-        pytest.skip(f"DynamoDB Local cannot start here: {exc}")
-    yield server
-    server.stop()
+        pytest.skip(f"{name} cannot start here: {exc}")
+    yield running
+    running.stop()
 
 
-def _pid(server: RunningServer) -> int:
+def _signal(server: RunningServer, signum: int) -> None:
+    """Signal the server's whole process group (a launcher script and the JVM it starts)."""
     proc = server.process.proc
     assert proc is not None, "the server process is running"
-    return proc.pid
+    os.killpg(os.getpgid(proc.pid), signum)
 
 
-def test_a_stalled_dynamodb_call_gives_store_unavailable_by_its_deadline(
-    dynamodb: RunningServer, monkeypatch: pytest.MonkeyPatch
+def test_a_stalled_store_call_gives_store_unavailable_by_its_deadline(
+    server: RunningServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert dynamodb.store_url is not None
-    for name, value in dynamodb.env.items():
+    assert server.store_url is not None
+    for name, value in server.env.items():
         monkeypatch.setenv(name, value)
-    store = open_store(dynamodb.store_url)
+    store = open_store(server.store_url)
     table = Table(Counter, partition_key="pk", sort_key="sk", name=f"stall{uuid.uuid4().hex[:8]}")
     with use_store(store):
         etag = table.insert(Counter(pk="p", sk="c"))  # the table exists and the client is warm
-        os.kill(_pid(dynamodb), signal.SIGSTOP)
+        _signal(server, signal.SIGSTOP)
         try:
             started = time.monotonic()
             with within(DEADLINE_S), pytest.raises(StoreUnavailable):
                 table.replace(Counter(pk="p", sk="c", n=1), etag=etag)
             elapsed = time.monotonic() - started
         finally:
-            os.kill(_pid(dynamodb), signal.SIGCONT)
+            _signal(server, signal.SIGCONT)
         assert elapsed < ANSWER_WITHIN_S, f"the stalled call took {elapsed:.1f} s"
         # The next call works; the stalled replace landed at most once (it may land on resume).
         got = retry_transient(lambda: table.get("p", "c"))

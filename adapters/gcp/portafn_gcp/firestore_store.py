@@ -40,6 +40,7 @@ from urllib.parse import parse_qs, urlsplit
 from portafn.lazy import Lazy
 from portafn.store.capabilities import Capabilities, Capability
 from portafn.store.cursor import decode_sort_position, encode_cursor, query_scope
+from portafn.store.deadline import call_deadline, remaining
 from portafn.store.errors import (
     AlreadyExists,
     ConcurrencyConflict,
@@ -169,7 +170,7 @@ class FirestoreStore(Store):
     def get(self, table: TableSpec, key: Key) -> Record | None:
         ref = self._ref(table, key)
         with self._errors(table, key):
-            snap = ref.get()
+            snap = ref.get(timeout=remaining())
         return self._record(table, snap)
 
     def write(self, op: Write) -> str | None:
@@ -185,7 +186,7 @@ class FirestoreStore(Store):
             elif op.etag is not None:
                 result = self._conditional_put(ref, op, body)
             else:
-                result = ref.set(body)  # idempotent: the SDK's own retries are safe here
+                result = ref.set(body, timeout=remaining())  # idempotent: SDK retries (within it) are safe
         return _etag(result.update_time)
 
     def _once(
@@ -228,27 +229,32 @@ class FirestoreStore(Store):
         from google.api_core import exceptions as gexc
 
         try:
-            return self._once(ref, body, None, lambda: ref.create(body, retry=None))
+            return self._once(ref, body, None, lambda: ref.create(body, retry=None, timeout=remaining()))
         except gexc.Aborted:
             raise
         except gexc.Conflict:
-            snap = ref.get()
+            snap = ref.get(timeout=remaining())
             if not snap.exists or self._record(op.table, snap) is not None:
                 raise  # live (or just deleted, which a retry answers): the key is taken now
         base = _etag(snap.update_time)
         option = self.client.write_option(last_update_time=snap.update_time)
         takeover = {**_replacing(body), fk.BASE: base}
         try:
-            return self._once(ref, takeover, base, lambda: ref.update(takeover, option=option, retry=None))
+            return self._once(
+                ref,
+                takeover,
+                base,
+                lambda: ref.update(takeover, option=option, retry=None, timeout=remaining()),
+            )
         except (gexc.FailedPrecondition, gexc.NotFound):
             raise AlreadyExists(
                 self.name, op.table.name, op.key.as_dict(op.table), "taken while replacing an expired item"
             ) from None
 
     def _settle(self, ref: DocumentReference, body: dict[str, Any], base: str | None, why: str) -> Any:
-        deadline = time.monotonic() + SETTLE_S
+        deadline = min(time.monotonic() + SETTLE_S, call_deadline())
         while True:
-            snap = ref.get()
+            snap = ref.get(timeout=remaining())
             data = snap.to_dict() if snap.exists else None
             if data is not None and data.get(fk.TOKEN) == body[fk.TOKEN]:
                 return snap  # it landed
@@ -279,7 +285,9 @@ class FirestoreStore(Store):
         try:
             # update() of the envelope's top-level fields replaces them whole (a map field too),
             # under a precondition that the document still has the update time we read.
-            return self._once(ref, body, op.etag, lambda: ref.update(body, option=option, retry=None))
+            return self._once(
+                ref, body, op.etag, lambda: ref.update(body, option=option, retry=None, timeout=remaining())
+            )
         except (gexc.FailedPrecondition, gexc.NotFound):
             raise self._stale(ref, op.table, op.key) from None
         except gexc.InvalidArgument:
@@ -292,13 +300,15 @@ class FirestoreStore(Store):
 
         with self._errors(op.table, op.key):
             if op.etag is None:
-                ref.delete()
+                ref.delete(timeout=remaining())
                 return
             when = _parse_etag(op.etag)
             if when is None:
                 raise self._stale(ref, op.table, op.key)
             try:
-                ref.delete(option=self.client.write_option(last_update_time=when), retry=None)
+                ref.delete(
+                    option=self.client.write_option(last_update_time=when), retry=None, timeout=remaining()
+                )
             except (gexc.FailedPrecondition, gexc.NotFound):
                 raise self._stale(ref, op.table, op.key) from None
             except gexc.InvalidArgument:  # another document's version: see _conditional_put
@@ -310,7 +320,7 @@ class FirestoreStore(Store):
                 gexc.Unknown,
             ) as exc:
                 # Lost answer: gone now means the delete (ours, or one it raced) is done.
-                if ref.get().exists:
+                if ref.get(timeout=remaining()).exists:
                     raise StoreUnavailable(self.name, op.table.name, None, _short(exc)) from None
 
     def _stale(
@@ -322,7 +332,7 @@ class FirestoreStore(Store):
         that very version, the refusal was about the write itself, not the condition.
         """
         with self._errors(table, key):
-            snap = ref.get()
+            snap = ref.get(timeout=remaining())
         record = self._record(table, snap)
         where = (self.name, table.name, key.as_dict(table))
         if record is None:
@@ -366,7 +376,7 @@ class FirestoreStore(Store):
         with self._errors(table, pk):
             # Ask for one more than the page so the cursor is None exactly at the end; expired
             # items still stored are skipped, so keep reading until the page is full.
-            for snap in q.limit(limit + 1).stream():
+            for snap in q.limit(limit + 1).stream(timeout=remaining()):
                 rec = self._record(table, snap)
                 if rec is None:
                     continue
@@ -391,7 +401,7 @@ class FirestoreStore(Store):
         if not refs:
             return [], []
         with self._errors(table, None):
-            snaps = list(self.client.get_all(refs))
+            snaps = list(self.client.get_all(refs, timeout=remaining()))
         found = [r for r in (self._record(table, s) for s in snaps) if r is not None]
         return found, []
 
@@ -410,7 +420,7 @@ class FirestoreStore(Store):
                     batch.delete(ref)
                 else:
                     batch.set(ref, self._body(op))
-            batch.commit()
+            batch.commit(timeout=remaining())
         return []
 
     def transact(self, ops: Sequence[TransactOp]) -> None:
@@ -429,7 +439,7 @@ class FirestoreStore(Store):
 
         @firestore.transactional
         def run(tx: Transaction) -> list[StoreError | None]:
-            snaps = {s.reference.path: s for s in tx.get_all(refs)}
+            snaps = {s.reference.path: s for s in tx.get_all(refs, timeout=remaining())}
             reasons = [self._reason(op, snaps.get(ref.path)) for op, ref in zip(ops, refs, strict=True)]
             if any(reasons):
                 return reasons  # nothing written: the transaction is rolled back by committing nothing
