@@ -14,11 +14,13 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from portafn.conformance.harness import Doc, Expiring, Harness, Item, Numbered
+from portafn.conformance.harness import Doc, EpochExpiring, Expiring, Harness, Item, Numbered
 from portafn.store.capabilities import Capability
 from portafn.store.errors import (
     AlreadyExists,
     ConcurrencyConflict,
+    InvalidCursor,
+    InvalidValue,
     NotFound,
     StoreError,
     TooLarge,
@@ -350,6 +352,166 @@ def query_cursor_resumes_exactly(h: Harness) -> str | None:
     return None
 
 
+@case(None)
+def cursor_bound_to_its_query(h: Harness) -> str | None:
+    """a cursor from another table, partition or query, garbage, empty or over-long raises InvalidCursor"""
+    items, other = h.table("items"), h.table("other")
+    pk, pk2 = h.pk(), h.pk()
+    for table, p in ((items, pk), (items, pk2), (other, pk)):
+        h.fill(table, [Item(pk=p, sk=f"k{i}") for i in range(4)])
+    cursor = items.query(pk, limit=2).cursor
+    assert cursor is not None, "a cursor while items remain"
+    equal([i.sk for i in items.query(pk, limit=10, cursor=cursor).items], ["k2", "k3"], "own query")
+    hostile: list[tuple[str, Callable[[], Any]]] = [
+        ("another table", lambda: other.query(pk, limit=2, cursor=cursor)),
+        ("another partition", lambda: items.query(pk2, limit=2, cursor=cursor)),
+        ("another order", lambda: items.query(pk, limit=2, cursor=cursor, descending=True)),
+        ("another condition", lambda: items.query(pk, limit=2, cursor=cursor, begins_with="k")),
+        ("an empty cursor", lambda: items.query(pk, limit=2, cursor="")),
+        ("garbage", lambda: items.query(pk, limit=2, cursor="%%not-base64!!")),
+        ("json garbage", lambda: items.query(pk, limit=2, cursor="eyJwIjpbXX0")),
+        ("an over-long cursor", lambda: items.query(pk, limit=2, cursor=cursor + "A" * 100_000)),
+    ]
+    for what, call in hostile:
+        if what == "another order" and not h.claims(Capability.QUERY_DESCENDING):
+            continue
+        if what == "another condition" and not h.claims(Capability.QUERY_BEGINS_WITH):
+            continue
+        expect(InvalidCursor, call, f"a cursor from {what}" if what.startswith("another") else what)
+    return None
+
+
+# Core, not TTL: refusing a bad TTL value needs no expiry, so it runs where expiry is a local gap.
+@case(None)
+def non_finite_ttl_is_invalid(h: Harness) -> str | None:
+    """a NaN, infinite or absurd TTL is InvalidValue at the table, and nothing is written"""
+    if not h.claims(Capability.TTL):
+        return "the store declares no TTL"
+    table = h.table("numbered_ttl")
+    pk = h.pk()
+    for i, value in enumerate([float("nan"), float("inf"), float("-inf"), 1e20, -1e20]):
+        item = EpochExpiring(pk=pk, sk=f"k{i}", expires_at=value)
+        for what, call in (
+            ("insert", partial(table.insert, item)),
+            ("put", partial(table.put, item)),
+            ("batch_put", partial(table.batch_put, [item])),
+        ):
+            expect(InvalidValue, call, f"{what} with ttl {value!r}")
+    equal(table.query(pk).items, [], "nothing written")
+    return None
+
+
+def _nested(depth: int) -> dict[str, Any]:
+    out: dict[str, Any] = {"leaf": 1}
+    for _ in range(depth):
+        out = {"d": out}
+    return out
+
+
+HOSTILE_KEYS: list[Any] = [
+    "..",
+    ".",
+    "__x__",
+    "__name__",
+    "a/b",
+    "a#b?c",
+    "back\\slash",
+    "%2F",
+    "~h",
+    "\x00",
+    "\ud800",
+    "e\u0301",
+    "\U0001f600" * 8,
+    "k" * 1024,
+    "k" * 1025,
+    "",
+    " ",
+    0,
+    -1,
+    2**53,
+    2**63,
+    True,
+    None,
+    1.5,
+]
+HOSTILE_DATA: list[dict[str, Any]] = [
+    {"": 1},
+    {"__name__": 1, "__x__": 2},
+    {"a.b": 1, "`c`": 2, "$d": 3, "_etag": "forged", "_pk": "forged", "id": "forged", "ttl": -1},
+    {"big": 2**64, "neg": -(2**64), "tiny": 5e-324, "huge": 1.7e308},
+    {"nan": float("nan"), "inf": float("inf")},
+    {"nul": "a\x00b", "surrogate": "\udfff"},
+    {"deep": _nested(40)},
+    {"wide": list(range(5000)), "empty": [], "empty_map": {}},
+    {"nested_arrays": [[1, 2], [[3]]]},
+]
+
+
+def _only_portafn_errors(h: Harness, calls: list[tuple[str, Callable[[], Any]]]) -> list[str]:
+    """Run each call; the escapes: an exception that is not a store error or a key error."""
+    escaped: list[str] = []
+    for what, call in calls:
+        try:
+            call()
+        except (StoreError, InvalidKey):
+            pass
+        except Exception as exc:
+            escaped.append(f"{what}: {type(exc).__module__}.{type(exc).__name__}: {str(exc)[:120]}")
+    return escaped
+
+
+@case(None)
+def no_sdk_exception_escapes(h: Harness) -> str | None:
+    """hostile keys, documents, etags and cursors through every operation raise only portafn errors"""
+    items = h.table("items")
+    pk = h.pk()
+    calls: list[tuple[str, Callable[[], Any]]] = []
+    for key in HOSTILE_KEYS:
+        calls += [
+            (f"get {key!r:.30}", partial(items.get, pk, key)),
+            (f"get pk {key!r:.30}", partial(items.get, key, "k")),
+            (f"delete {key!r:.30}", partial(items.delete, pk, key)),
+            (f"query pk {key!r:.30}", partial(items.query, key)),
+            (f"query eq {key!r:.30}", partial(items.query, pk, eq=key)),
+            (f"batch_get {key!r:.30}", partial(items.batch_get, [(pk, key), (pk, key)])),
+        ]
+        if isinstance(key, str):
+            calls.append((f"put sk {key!r:.30}", partial(items.put, Item(pk=pk, sk=key))))
+    for n, data in enumerate(HOSTILE_DATA):
+        item = Item(pk=pk, sk=f"d{n}", data=data)
+        calls += [
+            (f"put data {n}", partial(items.put, item)),
+            (f"insert data {n}", partial(items.insert, item)),
+            (f"batch_put data {n}", partial(items.batch_put, [item])),
+        ]
+        if h.claims(Capability.TRANSACTIONS):
+            calls.append((f"transaction data {n}", partial(_transact_put, items, item)))
+    target = Item(pk=pk, sk="target")
+    items.put(target)
+    for what, forged in (
+        ("empty", ""),
+        ("long", "e" * 100_000),
+        ("control", "\r\n\x00"),
+        ("unicode", "\u00e9\ud800"),
+    ):
+        if h.claims(Capability.CONDITIONAL_WRITES):
+            calls += [
+                (f"replace etag {what}", partial(items.replace, target, etag=forged)),
+                (f"delete etag {what}", partial(items.delete, pk, "target", etag=forged)),
+            ]
+        calls.append((f"query cursor {what}", partial(items.query, pk, cursor=forged)))
+    if h.claims(Capability.CHANGE_SOURCE):
+        calls.append(("changes cursor forged", partial(h.table("changes").changes, "forged!!", 1)))
+    escaped = _only_portafn_errors(h, calls)
+    assert not escaped, f"{len(escaped)} non-portafn errors escaped: {escaped[:5]}"
+    return f"{len(calls)} hostile calls"
+
+
+def _transact_put(table: Table[Any], item: Any) -> None:
+    with transaction() as tx:
+        tx.put(table, item)
+
+
 # -- conditional writes ------------------------------------------------------------------------
 
 
@@ -397,9 +559,69 @@ def conditional_write_on_missing_item(h: Harness) -> str | None:
     return None
 
 
+def _forged_etags(h: Harness, pk: str) -> list[tuple[str, str]]:
+    """Etags the store never issued for the item ``(pk, "k")``: empty, another item's, absurd."""
+    items = h.table("items")
+    foreign = items.insert(Item(pk=pk, sk="someone-else"))
+    return [
+        ("an empty etag", ""),
+        ("another item's etag", foreign),
+        ("a 100 KB etag", "x" * 100_000),
+        ("an etag with control characters", 'W/"1"\r\nX-Injected: 1'),
+    ]
+
+
+@case(Capability.CONDITIONAL_WRITES)
+def forged_etag_fails_the_condition(h: Harness) -> str | None:
+    """an empty, foreign or absurd etag fails replace and delete with ConcurrencyConflict"""
+    items = h.table("items")
+    pk = h.pk()
+    item = Item(pk=pk, sk="k", n=1)
+    etag = items.insert(item)
+    for what, forged in _forged_etags(h, pk):
+        changed = item.model_copy(update={"n": 2})
+        expect(ConcurrencyConflict, partial(items.replace, changed, etag=forged), what)
+        expect(ConcurrencyConflict, partial(items.delete, pk, "k", etag=forged), f"delete with {what}")
+    got = items.get_versioned(pk, "k")
+    assert got is not None, "the item survives every forged delete"
+    equal((got.item.n, got.etag), (1, etag), "the item after forged writes")
+    return None
+
+
+@case(Capability.TRANSACTIONS)
+def forged_etag_fails_in_transactions(h: Harness) -> str | None:
+    """an empty, foreign or absurd etag cancels a transaction's replace, delete and check"""
+    items = h.table("items")
+    pk = h.pk()
+    item = Item(pk=pk, sk="k", n=1)
+    etag = items.insert(item)
+
+    def attempt(op: str, forged: str) -> None:
+        with transaction() as tx:
+            tx.put(items, Item(pk=pk, sk="should-not-exist"))
+            if op == "replace":
+                tx.replace(items, item.model_copy(update={"n": 2}), etag=forged)
+            elif op == "delete":
+                tx.delete(items, pk, "k", etag=forged)
+            else:
+                tx.check(items, pk, "k", etag=forged)
+
+    for what, forged in _forged_etags(h, pk):
+        for op in ("replace", "delete", "check"):
+            exc = expect(TransactionConflict, partial(attempt, op, forged), f"{op} with {what}")
+            assert isinstance(exc, TransactionConflict)
+            if exc.reasons:
+                assert isinstance(exc.reasons[1], ConcurrencyConflict), f"{op} with {what}: {exc.reasons!r}"
+            equal(items.get(pk, "should-not-exist"), None, f"{op} with {what}: nothing written")
+    got = items.get_versioned(pk, "k")
+    assert got is not None, "the item survives every forged transaction"
+    equal((got.item.n, got.etag), (1, etag), "the item after forged transactions")
+    return None
+
+
 @case(Capability.CONDITIONAL_WRITES)
 def concurrent_increments_no_lost_update(h: Harness) -> str | None:
-    """8 threads x 100 read-modify-write increments with conditional replace end at exactly 800"""
+    """8 threads x 100 update() increments with the default retry budget end at exactly 800"""
     items = h.table("items")
     pk = h.pk()
     items.insert(Item(pk=pk, sk="counter", n=0))
@@ -418,7 +640,7 @@ def concurrent_increments_no_lost_update(h: Harness) -> str | None:
             barrier.wait()
             for _ in range(INCREMENTS):
                 try:
-                    items.update(pk, "counter", inc, attempts=1000)
+                    items.update(pk, "counter", inc)  # the default retry budget
                 except Exception as exc:
                     with lock:
                         errors.append(f"{type(exc).__name__}: {exc}")
@@ -462,6 +684,21 @@ def transaction_commits_all(h: Harness) -> str | None:
     got = items.get(pk, "change")
     assert got is not None
     equal(got.n, 2, "replaced value")
+    return None
+
+
+@case(Capability.TRANSACTIONS)
+def transaction_deletes_missing_item(h: Harness) -> str | None:
+    """a transaction that deletes missing items without an etag commits, like a plain delete"""
+    items = h.table("items")
+    pk = h.pk()
+    items.insert(Item(pk=pk, sk="gone"))
+    with transaction() as tx:
+        tx.put(items, Item(pk=pk, sk="new"))
+        tx.delete(items, pk, "never-was")
+        tx.delete(items, pk, "gone")
+        tx.delete(items, pk, "also-never-was")
+    equal([i.sk for i in items.query(pk).items], ["new"], "items after commit")
     return None
 
 

@@ -58,6 +58,14 @@ class Expiring(BaseModel):
     expires_at: datetime | None = None
 
 
+class EpochExpiring(BaseModel):
+    """A document whose expiry is epoch seconds (a float, so NaN and infinities can be tried)."""
+
+    pk: str
+    sk: str
+    expires_at: float | None = None
+
+
 _KINDS: dict[str, tuple[type[BaseModel], str, str | None, str | None]] = {
     "items": (Item, "pk", "sk", None),
     "numbers": (Numbered, "pk", "sk", None),
@@ -65,6 +73,7 @@ _KINDS: dict[str, tuple[type[BaseModel], str, str | None, str | None]] = {
     "other": (Item, "pk", "sk", None),
     "changes": (Item, "pk", "sk", None),
     "expiring": (Expiring, "pk", "sk", "expires_at"),
+    "numbered_ttl": (EpochExpiring, "pk", "sk", "expires_at"),
 }
 
 

@@ -76,6 +76,14 @@ class InvalidCursor(StoreError, ValueError):
     summary = "invalid cursor"
 
 
+class InvalidValue(StoreError, ValueError):
+    """An item holds a value no store can keep, such as a TTL that is NaN, infinite or outside
+    the years 1 to 9999. Raised by the table before the store is asked; a caller's mistake, like
+    ``InvalidCursor``, so also a ``ValueError``."""
+
+    summary = "invalid value"
+
+
 class TooLarge(StoreError):
     """An item, batch or transaction is over the store's declared limit."""
 

@@ -8,7 +8,6 @@ Data lives as long as the store object.
 
 from __future__ import annotations
 
-import base64
 import bisect
 import json
 import threading
@@ -20,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from portafn.store.capabilities import ALL, Capabilities, Capability
+from portafn.store.cursor import change_sequence, decode_sort_position, encode_cursor, query_scope
 from portafn.store.errors import (
     AlreadyExists,
     ConcurrencyConflict,
@@ -60,23 +60,6 @@ SEQ_WIDTH = 20  # zero-padded so sequences sort as strings too
 def sequence_text(n: int) -> str:
     """A change sequence as a fixed-width string (sorts as text and as a number)."""
     return str(n).zfill(SEQ_WIDTH)
-
-
-def encode_cursor(pk: KeyValue, sk: KeyValue | None) -> str:
-    """An opaque query cursor: the partition and the last sort key returned."""
-    return base64.urlsafe_b64encode(json.dumps([pk, sk]).encode()).decode().rstrip("=")
-
-
-def decode_cursor(store: str, table: str, cursor: str, pk: KeyValue) -> KeyValue | None:
-    """The last sort key of a cursor made by ``encode_cursor`` for partition ``pk``."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        cpk, sk = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, TypeError):
-        raise ValueError(f"query cursor for table {table!r} is not one this store made") from None
-    if cpk != pk or (sk is not None and not isinstance(sk, str | int)):
-        raise ValueError(f"query cursor for table {table!r} belongs to another partition")
-    return sk
 
 
 def matches(condition: SortCondition | None, sk: Any) -> bool:
@@ -229,29 +212,21 @@ class MemoryStore(Store):
         t = self._table(op.table)
         cur = self._find(t, op.key)
         name, key = op.table.name, op.key
-        if isinstance(op, Put):
-            if op.if_absent and cur is not None:
-                return AlreadyExists(self.name, name, key)
-            if op.etag is not None:
-                if cur is None:
-                    return NotFound(self.name, name, key)
-                if cur.etag != op.etag:
-                    return ConcurrencyConflict(self.name, name, key)
-            return None
-        if isinstance(op, Delete):
-            if op.etag is not None:
-                if cur is None:
-                    return NotFound(self.name, name, key)
-                if cur.etag != op.etag:
-                    return ConcurrencyConflict(self.name, name, key)
-            return None
+        if isinstance(op, Put) and op.if_absent:
+            return AlreadyExists(self.name, name, key) if cur is not None else None
+        if isinstance(op, Put | Delete):
+            return self._etag_problem(cur, op.etag, name, key) if op.etag is not None else None
         if op.exists:
-            if cur is None:
-                return NotFound(self.name, name, key)
-            if op.etag is not None and cur.etag != op.etag:
-                return ConcurrencyConflict(self.name, name, key)
-            return None
+            return self._etag_problem(cur, op.etag, name, key)
         return AlreadyExists(self.name, name, key) if cur is not None else None
+
+    def _etag_problem(self, cur: _Entry | None, etag: str | None, name: str, key: Key) -> StoreError | None:
+        """NotFound if the item is missing; ConcurrencyConflict unless ``etag`` is None or its own."""
+        if cur is None:
+            return NotFound(self.name, name, key)
+        if etag is not None and cur.etag != etag:
+            return ConcurrencyConflict(self.name, name, key)
+        return None
 
     def _apply(self, op: Write) -> str | None:
         t = self._table(op.table)
@@ -303,14 +278,19 @@ class MemoryStore(Store):
     ) -> Page:
         with self._lock:
             t = self._table(table)
-            after = decode_cursor(self.name, table.name, cursor, pk) if cursor else None
+            scope = query_scope(table.name, pk, condition, descending)
+            after = (
+                decode_sort_position(cursor, scope=scope, store=self.name, table=table.name)
+                if cursor is not None
+                else None
+            )
             order = t.order.get(pk, [])
             part = t.partitions.get(pk, {})
             if descending:
-                end = bisect.bisect_left(order, after) if cursor else len(order)
+                end = bisect.bisect_left(order, after) if after is not None else len(order)
                 candidates = (order[i] for i in range(end - 1, -1, -1))
             else:
-                start = bisect.bisect_right(order, after) if cursor else 0
+                start = bisect.bisect_right(order, after) if after is not None else 0
                 candidates = (order[i] for i in range(start, len(order)))
             records: list[Record] = []
             more = False
@@ -323,7 +303,10 @@ class MemoryStore(Store):
                 entry = part[sk]
                 key = Key(pk, sk if table.sort_key else None)
                 records.append(Record(key, _copy(entry.doc), entry.etag))
-            next_cursor = encode_cursor(pk, records[-1].key.sk if table.sort_key else "") if more else None
+            next_cursor = None
+            if more:
+                last = records[-1].key.sk if table.sort_key else ""
+                next_cursor = encode_cursor(last, scope=scope)
             return Page(records, next_cursor)
 
     def batch_get(self, table: TableSpec, keys: Sequence[Key]) -> tuple[list[Record], list[Key]]:
@@ -364,7 +347,7 @@ class MemoryStore(Store):
     ) -> tuple[list[ChangeRecord], str | None]:
         with self._lock:
             changes = self._table(table).changes
-            after = int(cursor) if cursor else 0
+            after = change_sequence(cursor, store=self.name, table=table.name)
             out: list[ChangeRecord] = []
             # Sequences grow, so skip from the right end is not needed; the log is bounded.
             for change in changes:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from portafn.store.deadline import MIN_REQUEST_S, configured_timeout, within
 from portafn.store.errors import StoreError, Throttled
 
 T = TypeVar("T")
@@ -38,19 +39,25 @@ _sleep: Callable[[float], None] = time.sleep
 
 
 def retry_transient(call: Callable[[], T], policy: RetryPolicy = DEFAULT) -> T:
-    """Run ``call``; retry it while it raises a transient ``StoreError``, at most ``policy.attempts`` times.
+    """Run ``call``; retry it while it raises a transient ``StoreError``, at most ``policy.attempts``
+    times and never past the call's deadline (``portafn.store.deadline``), which also bounds each
+    SDK request the store makes inside ``call``.
 
-    The last error is raised as is when the attempts run out.
+    The last error is raised as is when the attempts or the time run out.
     """
-    attempt = 1
-    while True:
-        try:
-            return call()
-        except StoreError as exc:
-            if not exc.transient or attempt >= policy.attempts:
-                raise
-            _sleep(policy.delay(attempt, exc))
-            attempt += 1
+    with within(configured_timeout()) as until:
+        attempt = 1
+        while True:
+            try:
+                return call()
+            except StoreError as exc:
+                if not exc.transient or attempt >= policy.attempts:
+                    raise
+                pause = policy.delay(attempt, exc)
+                if time.monotonic() + pause + MIN_REQUEST_S > until:
+                    raise  # no time for another attempt: the caller answers before its platform stops it
+                _sleep(pause)
+                attempt += 1
 
 
 def backoff(attempt: int, policy: RetryPolicy = DEFAULT) -> None:

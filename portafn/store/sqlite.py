@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from portafn.store.cursor import change_sequence, decode_sort_position, encode_cursor, query_scope
 from portafn.store.errors import (
     AlreadyExists,
     ConcurrencyConflict,
@@ -42,8 +43,6 @@ from portafn.store.errors import (
 )
 from portafn.store.memory import (
     LOCAL_CAPABILITIES,
-    decode_cursor,
-    encode_cursor,
     expiry_of,
     sequence_text,
 )
@@ -170,8 +169,8 @@ class SqliteStore(Store):
             conn.execute("COMMIT")
 
     def _mapped(self, exc: sqlite3.OperationalError) -> StoreError:
-        text = str(exc).lower()
-        if "locked" in text or "busy" in text:
+        # By the result code (Python 3.11+ carries it), not the message.
+        if getattr(exc, "sqlite_errorcode", 0) & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
             return Throttled(self.name, None, None, "database is locked by another writer", retry_after=0.05)
         return StoreUnavailable(self.name, None, None, f"sqlite: {exc}")
 
@@ -323,8 +322,9 @@ class SqliteStore(Store):
             clause, values = _condition_sql(condition)
             where.append(clause)
             args.extend(values)
-        if cursor:
-            after = decode_cursor(self.name, table.name, cursor, pk)
+        scope = query_scope(table.name, pk, condition, descending)
+        if cursor is not None:
+            after = decode_sort_position(cursor, scope=scope, store=self.name, table=table.name)
             where.append("sk < ?" if descending else "sk > ?")
             args.append(after)
         sql = (
@@ -339,7 +339,7 @@ class SqliteStore(Store):
         records = [
             Record(Key(pk, sk if table.sort_key else None), json.loads(doc), etag) for sk, doc, etag in rows
         ]
-        next_cursor = encode_cursor(pk, rows[-1][0]) if more else None
+        next_cursor = encode_cursor(rows[-1][0], scope=scope) if more else None
         return Page(records, next_cursor)
 
     def batch_get(self, table: TableSpec, keys: Sequence[Key]) -> tuple[list[Record], list[Key]]:
@@ -381,7 +381,7 @@ class SqliteStore(Store):
     def read_changes(
         self, table: TableSpec, cursor: str | None, limit: int = 100
     ) -> tuple[list[ChangeRecord], str | None]:
-        after = int(cursor) if cursor else 0
+        after = change_sequence(cursor, store=self.name, table=table.name)
         with self._conn() as conn:
             rows = conn.execute(
                 "SELECT seq, kind, pk, sk, old, new, time, expired FROM portafn_changes "

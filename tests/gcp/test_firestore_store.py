@@ -36,7 +36,7 @@ def put(store: FirestoreStore, table: TableSpec, key: Key, **doc: object) -> str
 def test_url_picks_project_database_and_prefix() -> None:
     s = FirestoreStore("firestore://proj?database=db1&prefix=p_")
     assert (s.project, s.database, s.prefix) == ("proj", "db1", "p_")
-    assert s._client is None  # the client is made lazily
+    assert s._client.peek() is None  # the client is made lazily
 
 
 @pytest.mark.parametrize("value", ["a/b", ".", "..", "__x__", "a|b", "%2F", "ünï", "", " sp "])

@@ -17,17 +17,22 @@ import base64
 import binascii
 import dataclasses
 import json
-import threading
+import math
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
+from portafn.lazy import Lazy
 from portafn.store.capabilities import Capabilities, Capability
+from portafn.store.cursor import decode_sort_position, encode_cursor, query_scope
+from portafn.store.deadline import configured_timeout, remaining
 from portafn.store.errors import (
     AlreadyExists,
     ConcurrencyConflict,
+    InvalidCursor,
     NotFound,
     StoreError,
     StoreUnavailable,
@@ -74,6 +79,8 @@ THROTTLE_CODES = frozenset(
 UNAVAILABLE_CODES = frozenset(
     {"InternalServerError", "ServiceUnavailable", "ResourceNotFoundException", "UnrecognizedClientException"}
 )
+MAX_ITEM_BYTES = 400 * 1024
+CONNECT_TIMEOUT_S = 5.0
 _LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0"})
 TTL_LOCAL_GAP = "DynamoDB Local accepts the TTL setting but never deletes expired items"
 
@@ -118,7 +125,7 @@ class DynamoDBStore(Store):
         max_transaction_items=100,
         batch_write_size=25,
         batch_get_size=100,
-        max_item_bytes=400 * 1024,
+        max_item_bytes=MAX_ITEM_BYTES,
     )
 
     def __init__(self, url: str) -> None:
@@ -135,62 +142,66 @@ class DynamoDBStore(Store):
             self.capabilities = dataclasses.replace(
                 type(self).capabilities, local_gaps={Capability.TTL: TTL_LOCAL_GAP}
             )
-        self._lock = threading.Lock()
-        self._client: DynamoDBClient | None = None
-        self._streams: Any = None  # no stubs for the streams client are installed
+        self._clients: dict[int, Lazy[DynamoDBClient]] = {}  # by read timeout in seconds
+        self._streams: Lazy[Any] = Lazy(self._make_streams)  # no stubs
         self._stream_arns: dict[str, str] = {}
 
     # -- clients ---------------------------------------------------------------------------
 
-    def _config(self) -> Any:
+    def _config(self, timeout: float) -> Any:
         from botocore.config import Config
 
-        # Standard retry mode already backs off on throttling; keep its attempts few so that a
-        # persistent throttle reaches the caller (as Throttled) while the invocation has time left.
+        # One layer retries: the table's (bounded by the call's deadline), so botocore makes one
+        # attempt, and a stalled endpoint holds a request no longer than the time the call has.
         return Config(
-            retries={"mode": "standard", "max_attempts": 3},
-            connect_timeout=5,
-            read_timeout=30,
+            retries={"mode": "standard", "total_max_attempts": 1},
+            connect_timeout=min(CONNECT_TIMEOUT_S, timeout),
+            read_timeout=timeout,
             tcp_keepalive=True,
+        )
+
+    def _make_client(self, timeout: int) -> DynamoDBClient:
+        import boto3
+
+        return boto3.session.Session().client(
+            "dynamodb", region_name=self.region, endpoint_url=self.endpoint, config=self._config(timeout)
+        )
+
+    def _make_streams(self) -> Any:
+        import boto3
+
+        return boto3.session.Session().client(
+            "dynamodbstreams",
+            region_name=self.region,
+            endpoint_url=self.endpoint,
+            config=self._config(configured_timeout()),
         )
 
     @property
     def client(self) -> DynamoDBClient:
-        """The boto3 DynamoDB client, made on first use and shared by every thread."""
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    import boto3
+        """A boto3 DynamoDB client whose read timeout fits the time the current call has left.
 
-                    self._client = boto3.session.Session().client(
-                        "dynamodb", region_name=self.region, endpoint_url=self.endpoint, config=self._config()
-                    )
-        return self._client
+        botocore fixes timeouts per client, so clients are kept per whole second of timeout, made
+        on first use and shared by every thread; in practice one (the configured timeout), and
+        short ones only near the end of an invocation.
+        """
+        seconds = max(1, math.ceil(remaining()))
+        lazy = self._clients.get(seconds)
+        if lazy is None:
+            lazy = self._clients.setdefault(seconds, Lazy(partial(self._make_client, seconds)))
+        return lazy.get()
 
     @property
     def streams(self) -> Any:
         """The boto3 DynamoDB Streams client, made on first use."""
-        if self._streams is None:
-            with self._lock:
-                if self._streams is None:
-                    import boto3
-
-                    self._streams = boto3.session.Session().client(
-                        "dynamodbstreams",
-                        region_name=self.region,
-                        endpoint_url=self.endpoint,
-                        config=self._config(),
-                    )
-        return self._streams
+        return self._streams.get()
 
     def close(self) -> None:
         """Drop the clients (their connection pools close with them)."""
-        with self._lock:
-            for c in (self._client, self._streams):
-                if c is not None:
-                    c.close()
-            self._client = None
-            self._streams = None
+        for lazy in [*self._clients.values(), self._streams]:
+            dropped = lazy.reset()
+            if dropped is not None:
+                dropped.close()
 
     # -- errors ----------------------------------------------------------------------------
 
@@ -207,6 +218,8 @@ class DynamoDBStore(Store):
             raise StoreUnavailable(self.name, table, key, type(exc).__name__) from None
 
     def _map_client_error(self, exc: Any, table: str | None, key: Any) -> StoreError:
+        """The store error for a botocore ``ClientError``, chosen by its ``Error.Code`` (and the
+        HTTP status for codes not listed), never by its message."""
         err = exc.response.get("Error", {})
         code = str(err.get("Code", ""))
         message = str(err.get("Message", ""))
@@ -214,14 +227,12 @@ class DynamoDBStore(Store):
             return Throttled(self.name, table, key, code)
         if code in UNAVAILABLE_CODES:
             return StoreUnavailable(self.name, table, key, f"{code}: {message}"[:300])
-        if code == "ValidationException" and "size" in message.lower():
-            return TooLarge(self.name, table, key, message[:300])
         if code == "ItemCollectionSizeLimitExceededException":
             return TooLarge(self.name, table, key, code)
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         if isinstance(status, int) and status >= 500:
             return StoreUnavailable(self.name, table, key, code or str(status))
-        return StoreError(self.name, table, key, f"{code}: {message}"[:300])
+        return _CodedError(self.name, table, key, f"{code}: {message}"[:300], code=code)
 
     # -- tables ----------------------------------------------------------------------------
 
@@ -231,7 +242,6 @@ class DynamoDBStore(Store):
 
     def ensure_table(self, table: TableSpec) -> None:
         """Create the table with its stream, and turn TTL on for ``_expires`` if it has a TTL field."""
-        from botocore.exceptions import ClientError
 
         name = self.physical(table)
         schema: list[Any] = [{"AttributeName": PK, "KeyType": "HASH"}]
@@ -251,8 +261,8 @@ class DynamoDBStore(Store):
                     StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
                 ),
             )
-        except StoreError as exc:
-            if "ResourceInUseException" not in str(exc.detail):
+        except _CodedError as exc:
+            if exc.code != "ResourceInUseException":  # the table exists already: idempotent
                 raise
         self._call(
             table.name,
@@ -262,14 +272,22 @@ class DynamoDBStore(Store):
             ),
         )
         if table.ttl_field is not None:
-            try:
-                self.client.update_time_to_live(
-                    TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": EXPIRES}
-                )
-            except ClientError as exc:
-                # Already enabled is the idempotent case; anything else is real.
-                if "already enabled" not in str(exc).lower():
-                    raise self._map_client_error(exc, table.name, None) from None
+            self._ensure_ttl(table, name)
+
+    def _ensure_ttl(self, table: TableSpec, name: str) -> None:
+        """Turn TTL on for ``_expires`` unless it is on already (DynamoDB refuses a second enable
+        with a ValidationException whose only distinction is its message, so ask first)."""
+        out = self._call(table.name, None, lambda: self.client.describe_time_to_live(TableName=name))
+        status = out.get("TimeToLiveDescription", {}).get("TimeToLiveStatus", "DISABLED")
+        if status in ("ENABLED", "ENABLING"):
+            return
+        self._call(
+            table.name,
+            None,
+            lambda: self.client.update_time_to_live(
+                TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": EXPIRES}
+            ),
+        )
 
     def clear(self, table: TableSpec) -> None:
         """Delete every item (scan the keys, then batch deletes)."""
@@ -325,6 +343,13 @@ class DynamoDBStore(Store):
             expires = _epoch_seconds(doc.get(table.ttl_field))
             if expires is not None:
                 item[EXPIRES] = {"N": str(expires)}
+        size = item_size(item)
+        if size > MAX_ITEM_BYTES:
+            # Checked here because DynamoDB's own refusal is a ValidationException told apart
+            # from others only by its message.
+            raise TooLarge(
+                self.name, table.name, key, f"{size} bytes as stored; DynamoDB takes {MAX_ITEM_BYTES}"
+            )
         return item
 
     def _to_record(self, table: TableSpec, item: Mapping[str, Any]) -> Record:
@@ -364,7 +389,8 @@ class DynamoDBStore(Store):
                 raise ValueError(f"table {table.name!r} has no sort key to query on")
             names["#sk"] = SK
             expr += " AND " + _sort_expression(condition, values)
-        start = self._decode_cursor(table, pk, cursor) if cursor else None
+        scope = query_scope(table.name, pk, condition, descending)
+        start = self._start_key(table, pk, cursor, scope) if cursor is not None else None
         records: list[Record] = []
         more = False
         # Ask for one item beyond the page: DynamoDB hands back a LastEvaluatedKey whenever a page
@@ -390,23 +416,23 @@ class DynamoDBStore(Store):
             start = out.get("LastEvaluatedKey")
             if more or not start:
                 break
-        next_cursor = self._encode_cursor(table, records[-1].key) if more and records else None
+        next_cursor = None
+        if more and records:
+            last = records[-1].key.sk
+            next_cursor = encode_cursor(last if last is not None else "", scope=scope)
         return Page(records, next_cursor)
 
-    def _encode_cursor(self, table: TableSpec, key: Key) -> str:
-        raw = {"pk": encode_key(key.pk), "sk": encode_key(key.sk) if key.sk is not None else None}
-        return base64.urlsafe_b64encode(json.dumps(raw, separators=(",", ":")).encode()).decode().rstrip("=")
-
-    def _decode_cursor(self, table: TableSpec, pk: KeyValue, cursor: str) -> dict[str, Any]:
-        try:
-            raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-            start: dict[str, Any] = {PK: {"S": str(raw["pk"])}}
-            if table.sort_key is not None:
-                start[SK] = {"S": str(raw["sk"])}
-        except (ValueError, KeyError, TypeError, binascii.Error):
-            raise ValueError("malformed query cursor") from None
-        if raw["pk"] != encode_key(pk):
-            raise ValueError("the cursor belongs to another partition")
+    def _start_key(
+        self, table: TableSpec, pk: KeyValue, cursor: str, scope: tuple[Any, ...]
+    ) -> dict[str, Any]:
+        """The ``ExclusiveStartKey`` a query cursor resumes after (``InvalidCursor`` if not ours)."""
+        after = decode_sort_position(cursor, scope=scope, store=self.name, table=table.name)
+        start: dict[str, Any] = {PK: {"S": encode_key(pk)}}
+        if table.sort_key is not None:
+            try:
+                start[SK] = {"S": encode_key(after)}
+            except ValueError:
+                raise InvalidCursor(self.name, table.name, detail="not a cursor this store made") from None
         return start
 
     def batch_get(self, table: TableSpec, keys: Sequence[Key]) -> tuple[list[Record], list[Key]]:
@@ -455,8 +481,8 @@ class DynamoDBStore(Store):
     def _conditional(self, op: Write, fn: Callable[[], Any]) -> None:
         try:
             self._call(op.table.name, op.key, fn)
-        except StoreError as exc:
-            if "ConditionalCheckFailedException" not in str(exc.detail):
+        except _CodedError as exc:
+            if exc.code != "ConditionalCheckFailedException":
                 raise
             raise self._condition_error(op) from None
 
@@ -563,8 +589,6 @@ class DynamoDBStore(Store):
             return Throttled(self.name, op.table.name, key, code)
         if code == "ItemCollectionSizeLimitExceeded":
             return TooLarge(self.name, op.table.name, key, code)
-        if code == "ValidationError" and "size" in str(reason.get("Message", "")).lower():
-            return TooLarge(self.name, op.table.name, key, str(reason.get("Message", ""))[:200])
         return StoreError(self.name, op.table.name, key, f"{code}: {reason.get('Message', '')}"[:300])
 
     # -- change source ---------------------------------------------------------------------
@@ -744,7 +768,8 @@ def _epoch_seconds(value: Any) -> int | None:
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return int(value)
+        # NaN and infinities have no whole seconds (tables refuse them before here).
+        return int(value) if math.isfinite(value) else None
     if isinstance(value, datetime):
         return int(value.timestamp())
     if isinstance(value, str):
@@ -767,9 +792,42 @@ def _decode_change_cursor(cursor: str | None, arn: str) -> dict[str, str]:
         raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         shards = {str(k): str(v) for k, v in raw["shards"].items()}
     except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
-        raise ValueError("malformed change cursor") from None
+        raise InvalidCursor("dynamodb", None, detail="not a change cursor this store made") from None
     # A cursor from an older stream (the table was recreated) starts the new stream from its start.
     return shards if raw.get("arn") == arn else {}
+
+
+def item_size(item: Mapping[str, Any]) -> int:
+    """An item's size as DynamoDB counts it ("Item sizes and formats" in the developer guide):
+    attribute names plus values; a number at most 21 bytes; 3 bytes per map or list plus 1 per
+    element. Rounded up where the guide gives a range, so an item under it is never refused."""
+    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
+
+
+def _value_size(value: Mapping[str, Any]) -> int:
+    (kind, inner), *_ = value.items()
+    if kind == "S":
+        return len(str(inner).encode())
+    if kind == "N":
+        return 21
+    if kind == "B":
+        return len(inner) if isinstance(inner, bytes | bytearray) else len(str(inner))
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "M":
+        return 3 + sum(len(k.encode()) + 1 + _value_size(v) for k, v in inner.items())
+    if kind == "L":
+        return 3 + sum(1 + _value_size(v) for v in inner)
+    return sum(len(str(v).encode()) for v in inner)  # string, number and binary sets
+
+
+class _CodedError(StoreError):
+    """A DynamoDB error with no taxonomy type of its own; ``code`` is botocore's ``Error.Code``,
+    for the callers that expect one code (a failed condition, a table that exists)."""
+
+    def __init__(self, store: str, table: str | None, key: Any, detail: str, *, code: str) -> None:
+        self.code = code
+        super().__init__(store, table, key, detail)
 
 
 class _Raw(Exception):

@@ -8,14 +8,11 @@ key itself is kept in the item (``pk``/``sk``), so nothing is lost and lookups s
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
-from typing import Any
 from urllib.parse import quote
 
 from portafn.store.keys import document_id
-from portafn.store.port import Key, KeyValue
+from portafn.store.port import Key
 
 MAX_ID_CHARS = 255
 _HASH_PREFIX = "h~"
@@ -33,24 +30,3 @@ def attached_id(name: str) -> str:
     """The Cosmos id of a document attached to a partition (an outbox record): ``o~`` and the
     percent-encoded name. Item ids start with ``s``, ``i`` or ``h~``, so the two never meet."""
     return "o~" + quote(name, safe="-_.")
-
-
-def encode_cursor(pk: KeyValue, last: KeyValue) -> str:
-    """A query cursor: the partition it belongs to and the last sort key returned."""
-    raw = json.dumps([pk, last], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, pk: KeyValue) -> KeyValue:
-    """The last sort key of a cursor made by ``encode_cursor`` for partition ``pk``."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        value: Any = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, TypeError):
-        raise ValueError("query cursor is not one this store made") from None
-    if not (isinstance(value, list) and len(value) == 2 and isinstance(value[1], str | int)):
-        raise ValueError("query cursor is not one this store made")
-    if value[0] != pk or type(value[0]) is not type(pk):
-        raise ValueError("query cursor belongs to another partition")
-    last: KeyValue = value[1]
-    return last

@@ -39,7 +39,6 @@ import dataclasses
 import json
 import math
 import os
-import threading
 import time
 import zlib
 from collections.abc import Callable, Sequence
@@ -48,10 +47,13 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from portafn.lazy import Lazy
 from portafn.store.capabilities import Capabilities, Capability
+from portafn.store.cursor import decode_sort_position, encode_cursor, query_scope
 from portafn.store.errors import (
     AlreadyExists,
     ConcurrencyConflict,
+    InvalidCursor,
     NotFound,
     StoreError,
     StoreUnavailable,
@@ -75,7 +77,7 @@ from portafn.store.port import (
     TransactOp,
     Write,
 )
-from portafn_azure.cosmos_keys import attached_id, decode_cursor, encode_cursor, item_id
+from portafn_azure.cosmos_keys import attached_id, item_id
 
 if TYPE_CHECKING:
     from azure.cosmos import ContainerProxy, CosmosClient, DatabaseProxy
@@ -87,6 +89,12 @@ PARTITION_PATH = "/pk"
 MAX_TRANSACTION_ITEMS = 100
 MAX_ITEM_BYTES = 2 * 1024 * 1024
 _LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+# Cosmos etags are a quoted GUID-like token (about 40 characters); anything far longer is forged.
+MAX_ETAG_CHARS = 256
+MAX_TTL_SECONDS = 2**31 - 1
+READ_SESSION_NOT_AVAILABLE = 1002  # substatus of a 404 that is a replica lag, not a missing item
+TRANSIENT_STATUSES = frozenset({408, 410, 449, 503})  # timeout, gone (split), retry with, unavailable
+NEVER_ETAG = '"portafn-never-issued"'  # not a GUID: Cosmos never issues it, so it never matches
 _SORT_SQL = {"eq": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
 LOCAL_GAPS: dict[Capability, str] = {
@@ -158,9 +166,7 @@ class CosmosStore(Store):
         self.is_local = host in _LOCAL_HOSTS
         if self.is_local:
             self.capabilities = dataclasses.replace(type(self).capabilities, local_gaps=dict(LOCAL_GAPS))
-        self._lock = threading.Lock()
-        self._client: CosmosClient | None = None
-        self._database: DatabaseProxy | None = None
+        self._conn: Lazy[tuple[CosmosClient, DatabaseProxy]] = Lazy(self._connect)
         self._containers: dict[str, ContainerProxy] = {}
 
     def __repr__(self) -> str:
@@ -169,25 +175,19 @@ class CosmosStore(Store):
 
     # -- clients ---------------------------------------------------------------------------
 
-    def _db(self) -> DatabaseProxy:
-        if self._database is not None:
-            return self._database
-        with self._lock:
-            if self._database is None:
-                from azure.cosmos import CosmosClient
+    def _connect(self) -> tuple[CosmosClient, DatabaseProxy]:
+        from azure.cosmos import CosmosClient
 
-                key = os.environ.get(KEY_ENV)
-                credential: Any = key if key else _default_credential()
-                # The local server is one region at one address: discovery would look elsewhere.
-                kwargs: dict[str, Any] = {"enable_endpoint_discovery": not self.is_local}
-                self._client = CosmosClient(self.endpoint, credential=credential, **kwargs)
-                self._database = self._call(
-                    None,
-                    None,
-                    lambda: self._client.create_database_if_not_exists(self.database_name),  # type: ignore[union-attr]
-                )
-        assert self._database is not None
-        return self._database
+        key = os.environ.get(KEY_ENV)
+        credential: Any = key if key else _default_credential()
+        # The local server is one region at one address: discovery would look elsewhere.
+        kwargs: dict[str, Any] = {"enable_endpoint_discovery": not self.is_local}
+        client = CosmosClient(self.endpoint, credential=credential, **kwargs)
+        database = self._call(None, None, lambda: client.create_database_if_not_exists(self.database_name))
+        return client, database
+
+    def _db(self) -> DatabaseProxy:
+        return self._conn.get()[1]
 
     def _container(self, table: TableSpec) -> ContainerProxy:
         found = self._containers.get(table.name)
@@ -218,7 +218,12 @@ class CosmosStore(Store):
             raise StoreUnavailable(self.name, table, key, type(exc).__name__) from None
 
     def _mapped(self, exc: Any, table: str | None, key: Any) -> StoreError:
+        """The store error for a Cosmos answer, by its status and substatus codes ("HTTP status
+        codes for Azure Cosmos DB"): only 408, 410, 449 and 5xx are retried as unavailable."""
         status = int(getattr(exc, "status_code", 0) or 0)
+        sub = int(getattr(exc, "sub_status", 0) or 0)
+        if status == 404 and sub == READ_SESSION_NOT_AVAILABLE:
+            return StoreUnavailable(self.name, table, key, "read session not available yet (404/1002)")
         if status == 404:
             return NotFound(self.name, table, key)
         if status == 409:
@@ -229,7 +234,9 @@ class CosmosStore(Store):
             return TooLarge(self.name, table, key, "over Cosmos DB's 2 MB item or request limit")
         if status == 429:
             return Throttled(self.name, table, key, "request rate too large", retry_after=_retry_after(exc))
-        return StoreUnavailable(self.name, table, key, f"Cosmos DB answered {status or 'an error'}")
+        if status in TRANSIENT_STATUSES or status >= 500 or status == 0:
+            return StoreUnavailable(self.name, table, key, f"Cosmos DB answered {status or 'an error'}/{sub}")
+        return StoreError(self.name, table, key, f"Cosmos DB refused the request ({status}/{sub})")
 
     # -- items -------------------------------------------------------------------------------
 
@@ -290,7 +297,7 @@ class CosmosStore(Store):
             return str(created["_etag"])
         if op.etag is not None:
             body = self._item(op.table, key, op.doc, modified=True)
-            etag = op.etag
+            etag = _wire_etag(op.etag)
             replaced = self._call(
                 name,
                 key,
@@ -342,7 +349,7 @@ class CosmosStore(Store):
         name, key = op.table.name, op.key
         kwargs: dict[str, Any] = {}
         if op.etag is not None:
-            kwargs = {"etag": op.etag, "match_condition": MatchConditions.IfNotModified}
+            kwargs = {"etag": _wire_etag(op.etag), "match_condition": MatchConditions.IfNotModified}
         try:
             self._call(name, key, lambda: container.delete_item(item_id(key), partition_key=key.pk, **kwargs))
         except NotFound:
@@ -373,9 +380,13 @@ class CosmosStore(Store):
             else:
                 sql += f" AND c.sk {_SORT_SQL[condition.op]} @v"
             params.append({"name": "@v", "value": condition.value})
-        if cursor and table.sort_key is not None:
+        scope = query_scope(table.name, pk, condition, descending)
+        if cursor is not None:
+            after = decode_sort_position(cursor, scope=scope, store=self.name, table=table.name)
+            if table.sort_key is None:
+                return Page([], None)  # a partition without sort key holds one item, all on page one
             sql += " AND c.sk " + ("<" if descending else ">") + " @after"
-            params.append({"name": "@after", "value": decode_cursor(cursor, pk)})
+            params.append({"name": "@after", "value": after})
         if table.sort_key is not None:
             sql += " ORDER BY c.sk " + ("DESC" if descending else "ASC")
 
@@ -386,7 +397,7 @@ class CosmosStore(Store):
         records = [self._record(table, item) for item in items[:limit]]
         more = len(items) > limit and table.sort_key is not None
         last = records[-1].key.sk if records else None
-        return Page(records, encode_cursor(pk, last) if more and last is not None else None)
+        return Page(records, encode_cursor(last, scope=scope) if more and last is not None else None)
 
     def transact(self, ops: Sequence[TransactOp]) -> None:
         if not ops:
@@ -395,9 +406,9 @@ class CosmosStore(Store):
             raise TooLarge(
                 self.name, ops[0].table.name, None, f"{len(ops)} operations; Cosmos DB takes at most 100"
             )
-        self._execute_batch(ops, self._transaction_batch(ops))
+        self._commit(ops)
 
-    def _transaction_batch(self, ops: Sequence[TransactOp]) -> list[Any]:
+    def _transaction_batch(self, ops: Sequence[TransactOp], blind: frozenset[int] = frozenset()) -> list[Any]:
         first = ops[0]
         if any(op.table.name != first.table.name or op.key.pk != first.key.pk for op in ops):
             # Tables stop this when the second partition joins; this covers direct callers.
@@ -411,9 +422,29 @@ class CosmosStore(Store):
             if isinstance(op, Put):
                 _check_size(self.name, op)
         batch: list[Any] = []
-        for op in ops:
-            batch.extend(self._batch_ops(op))
+        for index, op in enumerate(ops):
+            batch.extend(self._batch_ops(op, index in blind))
         return batch
+
+    def _commit(self, ops: Sequence[TransactOp], extra: Sequence[Any] = ()) -> None:
+        """Run the transaction's batch (plus ``extra`` operations), hiding Cosmos's 404 on deletes.
+
+        Deleting a missing item without an etag succeeds in a portafn transaction, but fails a
+        Cosmos batch ("Transactional batch operations": any failed operation fails the batch). A
+        batch that failed only on such deletes applied nothing, so it is sent again with each of
+        them as upsert-then-delete, which succeeds whatever the item's state. Cosmos reports only
+        the first failing operation, hence the loop, bounded by the number of deletes.
+        """
+        blind: frozenset[int] = frozenset()
+        while True:
+            try:
+                self._execute_batch(ops, self._transaction_batch(ops, blind) + list(extra), blind)
+                return
+            except TransactionConflict as exc:
+                missing = _missing_deletes(ops, exc.reasons)
+                if not missing or missing & blind:
+                    raise
+                blind |= missing
 
     # -- attached documents (the outbox's records) ---------------------------------------------
 
@@ -429,7 +460,7 @@ class CosmosStore(Store):
                 f"{len(ops)} operations and {len(attached)} attached documents; Cosmos DB takes at most 100",
             )
         first = ops[0]
-        batch = self._transaction_batch(ops)
+        extra: list[Any] = []
         for item in attached:
             if item.table.name != first.table.name or item.pk != first.key.pk:
                 raise Unsupported(
@@ -439,8 +470,8 @@ class CosmosStore(Store):
                     "attached documents live in the partition the transaction writes",
                 )
             body = {"id": attached_id(item.name), "pk": item.pk, "on": item.name, "ob": item.doc}
-            batch.append(("create", (body,)))
-        self._execute_batch(ops, batch)
+            extra.append(("create", (body,)))
+        self._commit(ops, extra)
 
     def list_attached(
         self, table: TableSpec, *, pk: KeyValue | None = None, prefix: str = ""
@@ -470,30 +501,37 @@ class CosmosStore(Store):
         container = self._container(item.table)
         self._delete_id(container, item.table.name, attached_id(item.name), item.pk)
 
-    def _batch_ops(self, op: TransactOp) -> list[Any]:
+    def _batch_ops(self, op: TransactOp, blind: bool = False) -> list[Any]:
+        """The batch operations of one portafn op. ``blind``: an etag-less delete of an item found
+        missing, sent as upsert-then-delete so it succeeds whatever the item's state."""
         doc_id = item_id(op.key)
+        cond = {"if_match_etag": _wire_etag(op.etag)} if op.etag is not None else {}
         if isinstance(op, Put):
             if op.if_absent:
                 return [("create", (self._item(op.table, op.key, op.doc, modified=False),))]
             body = self._item(op.table, op.key, op.doc, modified=True)
             if op.etag is not None:
-                return [("replace", (doc_id, body), {"if_match_etag": op.etag})]
+                return [("replace", (doc_id, body), cond)]
             return [("upsert", (body,))]
+        placeholder = {"id": doc_id, "pk": op.key.pk, "doc": None, "m": False}
         if isinstance(op, Delete):
-            return [("delete", (doc_id,), {"if_match_etag": op.etag} if op.etag else {})]
+            if blind:
+                return [("upsert", (placeholder,)), ("delete", (doc_id,))]
+            return [("delete", (doc_id,), cond)]
         if op.exists:
-            return [("read", (doc_id,), {"if_match_etag": op.etag} if op.etag else {})]
+            return [("read", (doc_id,), cond)]
         # "Must not exist": create a placeholder and delete it in the same batch; the create fails
         # with 409 if the item exists, and on success nothing is left behind.
-        placeholder = {"id": doc_id, "pk": op.key.pk, "doc": None, "m": False}
         return [("create", (placeholder,)), ("delete", (doc_id,))]
 
-    def _batch_error(self, ops: Sequence[TransactOp], exc: Any) -> TransactionConflict:
+    def _batch_error(
+        self, ops: Sequence[TransactOp], exc: Any, blind: frozenset[int] = frozenset()
+    ) -> TransactionConflict:
         responses = list(getattr(exc, "operation_responses", None) or [])
         # Map each batch operation back to the portafn op it came from.
         owners: list[int] = []
         for index, op in enumerate(ops):
-            owners.extend([index] * len(self._batch_ops(op)))
+            owners.extend([index] * len(self._batch_ops(op, index in blind)))
         reasons: list[StoreError | None] = [None] * len(ops)
         for position, response in enumerate(responses):
             status = int(response.get("statusCode", 0)) if isinstance(response, dict) else 0
@@ -557,7 +595,9 @@ class CosmosStore(Store):
             return ("delete", (item_id(op.key),))
         return ("create", (self._item(op.table, op.key, op.doc, modified=False),))
 
-    def _execute_batch(self, ops: Sequence[TransactOp], batch: list[Any]) -> None:
+    def _execute_batch(
+        self, ops: Sequence[TransactOp], batch: list[Any], blind: frozenset[int] = frozenset()
+    ) -> None:
         """One transactional batch; a failed operation becomes ``TransactionConflict``."""
         from azure.cosmos import exceptions
 
@@ -568,7 +608,7 @@ class CosmosStore(Store):
             try:
                 container.execute_item_batch(batch_operations=batch, partition_key=first.key.pk)
             except exceptions.CosmosBatchOperationError as exc:
-                raise self._batch_error(ops, exc) from None
+                raise self._batch_error(ops, exc, blind) from None
 
         self._call(first.table.name, None, run)
 
@@ -661,12 +701,29 @@ class CosmosStore(Store):
             self._call(table, None, lambda: container.delete_item(doc_id, partition_key=pk))
 
     def close(self) -> None:
-        with self._lock:
-            client, self._client = self._client, None
-            self._database = None
-            self._containers.clear()
-        if client is not None:
-            client.close()
+        dropped = self._conn.reset()
+        self._containers.clear()
+        if dropped is not None:
+            dropped[0].close()
+
+
+def _missing_deletes(ops: Sequence[TransactOp], reasons: Sequence[StoreError | None]) -> frozenset[int]:
+    """The etag-less deletes that failed as missing, if they are the batch's only failures."""
+    failed = {i for i, r in enumerate(reasons) if r is not None}
+    ok = all(
+        isinstance(reasons[i], NotFound) and isinstance(ops[i], Delete) and ops[i].etag is None
+        for i in failed
+    )
+    return frozenset(failed) if ok else frozenset()
+
+
+def _wire_etag(etag: str) -> str:
+    """The etag to send as ``If-Match``: the caller's if it could be one Cosmos issued, else one
+    that never matches. An empty etag would make azure-core drop the condition (or raise), and a
+    huge one is refused as a too-large header (431); both must simply fail the condition."""
+    if 0 < len(etag) <= MAX_ETAG_CHARS and etag.isascii() and etag.isprintable():
+        return etag
+    return NEVER_ETAG
 
 
 def _by_partition(keys: Sequence[Key]) -> dict[KeyValue, list[Key]]:
@@ -714,13 +771,13 @@ def _decode_change_cursor(cursor: str | None) -> tuple[str | None, tuple[int, st
         raw = zlib.decompress(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         token, after = json.loads(raw)
     except (ValueError, TypeError, zlib.error):
-        raise ValueError("change cursor is not one this store made") from None
+        raise InvalidCursor("cosmos", None, detail="not a change cursor this store made") from None
     if not (token is None or isinstance(token, str)):
-        raise ValueError("change cursor is not one this store made")
+        raise InvalidCursor("cosmos", None, detail="not a change cursor this store made")
     if after is None:
         return token, None
     if not (isinstance(after, list) and len(after) == 2 and isinstance(after[0], int)):
-        raise ValueError("change cursor is not one this store made")
+        raise InvalidCursor("cosmos", None, detail="not a change cursor this store made")
     return token, (after[0], str(after[1]))
 
 
@@ -765,8 +822,11 @@ def _ttl_seconds(table: TableSpec, doc: dict[str, Any]) -> int | None:
     value = doc.get(table.ttl_field)
     if not isinstance(value, int | float) or isinstance(value, bool):
         return None
-    # Cosmos wants a positive whole number of seconds; an expiry already past expires at once.
-    return max(1, math.ceil(float(value) - time.time()))
+    if not math.isfinite(value):
+        return None  # tables refuse these; a direct caller's item simply does not expire
+    # Cosmos wants a positive whole number of seconds, at most 2**31 - 1 ("Time to Live"); an
+    # expiry already past expires at once, one beyond 68 years never (tables still hide it then).
+    return min(MAX_TTL_SECONDS, max(1, math.ceil(float(value) - time.time())))
 
 
 def _check_size(store: str, op: Put) -> None:
@@ -787,4 +847,6 @@ def _status_error(store: str, op: TransactOp, status: int) -> StoreError:
         return TooLarge(store, name, key)
     if status == 429:
         return Throttled(store, name, key)
-    return StoreUnavailable(store, name, key, f"batch operation answered {status}")
+    if status in TRANSIENT_STATUSES or status >= 500:
+        return StoreUnavailable(store, name, key, f"batch operation answered {status}")
+    return StoreError(store, name, key, f"batch operation refused ({status})")

@@ -1,4 +1,4 @@
-"""Document ids, the stored document layout, and opaque cursors and etags for the Firestore store.
+"""Document ids, the stored document layout, and document sizes for the Firestore store.
 
 A stored document is an envelope, so that a conditional write can replace the whole item with
 one ``update()`` under an update-time precondition (updating a map field replaces it whole)::
@@ -13,9 +13,7 @@ never containing ``/``, never ``.`` or ``..``, never ``__x__``, and distinct for
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
@@ -97,7 +95,10 @@ def expiry_of(value: Any) -> datetime | None:
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC)
+        try:
+            return datetime.fromtimestamp(value, UTC)
+        except (ValueError, OverflowError, OSError):
+            return None  # NaN, infinite or beyond year 9999: tables refuse these before here
     if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -119,24 +120,6 @@ def unwrap(data: dict[str, Any] | None) -> dict[str, Any] | None:
     return data
 
 
-def encode_cursor(sk: KeyValue | None, last_id: str) -> str:
-    """An opaque cursor resuming after the record with this sort key and id."""
-    raw = json.dumps({"s": sk, "i": last_id}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[KeyValue | None, str]:
-    """The sort key and id a cursor resumes after; ``ValueError`` if it is not one of ours."""
-    padded = cursor + "=" * (-len(cursor) % 4)
-    obj = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    if not isinstance(obj, dict) or not isinstance(obj.get("i"), str):
-        raise ValueError("not a firestore cursor")
-    sk = obj.get("s")
-    if sk is not None and (isinstance(sk, bool) or not isinstance(sk, str | int)):
-        raise ValueError("not a firestore cursor")
-    return sk, obj["i"]
-
-
 def prefix_upper_bound(prefix: str) -> str | None:
     """The least string greater than every string starting with ``prefix`` (None: no bound).
 
@@ -151,4 +134,53 @@ def prefix_upper_bound(prefix: str) -> str | None:
             nxt = 0xE000  # skip surrogates: they are not valid in UTF-8
         if nxt <= 0x10FFFF:
             return "".join(chars) + chr(nxt)
+    return None
+
+
+MAX_DOCUMENT_BYTES = 1_048_576  # "Maximum size for a document": 1 MiB (1,048,576 bytes)
+
+
+def document_size(name: str, body: dict[str, Any]) -> int:
+    """A document's size as Firestore counts it ("Storage size calculations"): its name, 32
+    bytes, and each field name (UTF-8 + 1) with its value. Checked before a write because
+    Firestore's own refusal is an INVALID_ARGUMENT told apart from others only by its text."""
+    return len(name.encode()) + 16 + 32 + _map_size(body)
+
+
+def _map_size(body: dict[str, Any]) -> int:
+    return sum(len(str(k).encode()) + 1 + _value_size(v) for k, v in body.items())
+
+
+def _value_size(value: Any) -> int:
+    if isinstance(value, str):
+        return len(value.encode("utf-8", "surrogatepass")) + 1
+    if isinstance(value, bytes):
+        return len(value)
+    if isinstance(value, dict):
+        return _map_size(value)
+    if isinstance(value, list | tuple):
+        return sum(_value_size(v) for v in value)
+    if value is None or isinstance(value, bool):
+        return 1
+    return 8  # int, float, timestamp
+
+
+MAX_DEPTH = 20  # "Maximum depth of fields in a map or array": 20
+INT64 = 2**63
+
+
+def value_problem(value: Any, depth: int = 0) -> str | None:
+    """Why Firestore cannot store ``value`` (an int beyond 64 bits, maps or arrays nested over
+    20 deep), or None. Checked before writing: the SDK fails on these with untyped errors."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return None if -INT64 <= value < INT64 else f"the integer {value} does not fit in 64 bits"
+    if isinstance(value, dict | list | tuple):
+        if depth >= MAX_DEPTH:
+            return f"maps and arrays nest at most {MAX_DEPTH} deep in Firestore"
+        children = value.values() if isinstance(value, dict) else value
+        if not isinstance(value, dict) and any(isinstance(v, list | tuple) for v in value):
+            return "Firestore keeps no array directly inside an array"
+        return next((p for p in (value_problem(v, depth + 1) for v in children) if p is not None), None)
     return None

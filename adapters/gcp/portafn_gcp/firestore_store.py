@@ -37,10 +37,15 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
+from portafn.lazy import Lazy
 from portafn.store.capabilities import Capabilities, Capability
+from portafn.store.cursor import decode_sort_position, encode_cursor, query_scope
+from portafn.store.deadline import call_deadline, remaining
 from portafn.store.errors import (
     AlreadyExists,
     ConcurrencyConflict,
+    InvalidCursor,
+    InvalidValue,
     NotFound,
     StoreError,
     StoreUnavailable,
@@ -119,22 +124,21 @@ class FirestoreStore(Store):
         self.project = parts.netloc or None
         self.database = query.get("database") or "(default)"
         self.prefix = query.get("prefix", "")
-        self._client: Client | None = None
+        self._client: Lazy[Client] = Lazy(self._connect)
         self._lock = threading.Lock()
         self._feeds: dict[str, _Feed] = {}
 
     # -- client and collections -----------------------------------------------------------------
 
+    def _connect(self) -> Client:
+        from google.cloud import firestore
+
+        return firestore.Client(project=self.project, database=self.database)
+
     @property
     def client(self) -> Client:
         """The Firestore client, made on first use."""
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    from google.cloud import firestore
-
-                    self._client = firestore.Client(project=self.project, database=self.database)
-        return self._client
+        return self._client.get()
 
     def collection(self, table: TableSpec) -> CollectionReference:
         """The collection that holds a table."""
@@ -166,7 +170,7 @@ class FirestoreStore(Store):
     def get(self, table: TableSpec, key: Key) -> Record | None:
         ref = self._ref(table, key)
         with self._errors(table, key):
-            snap = ref.get()
+            snap = ref.get(timeout=remaining())
         return self._record(table, snap)
 
     def write(self, op: Write) -> str | None:
@@ -182,7 +186,7 @@ class FirestoreStore(Store):
             elif op.etag is not None:
                 result = self._conditional_put(ref, op, body)
             else:
-                result = ref.set(body)  # idempotent: the SDK's own retries are safe here
+                result = ref.set(body, timeout=remaining())  # idempotent: SDK retries (within it) are safe
         return _etag(result.update_time)
 
     def _once(
@@ -225,27 +229,32 @@ class FirestoreStore(Store):
         from google.api_core import exceptions as gexc
 
         try:
-            return self._once(ref, body, None, lambda: ref.create(body, retry=None))
+            return self._once(ref, body, None, lambda: ref.create(body, retry=None, timeout=remaining()))
         except gexc.Aborted:
             raise
         except gexc.Conflict:
-            snap = ref.get()
+            snap = ref.get(timeout=remaining())
             if not snap.exists or self._record(op.table, snap) is not None:
                 raise  # live (or just deleted, which a retry answers): the key is taken now
         base = _etag(snap.update_time)
         option = self.client.write_option(last_update_time=snap.update_time)
         takeover = {**_replacing(body), fk.BASE: base}
         try:
-            return self._once(ref, takeover, base, lambda: ref.update(takeover, option=option, retry=None))
+            return self._once(
+                ref,
+                takeover,
+                base,
+                lambda: ref.update(takeover, option=option, retry=None, timeout=remaining()),
+            )
         except (gexc.FailedPrecondition, gexc.NotFound):
             raise AlreadyExists(
                 self.name, op.table.name, op.key.as_dict(op.table), "taken while replacing an expired item"
             ) from None
 
     def _settle(self, ref: DocumentReference, body: dict[str, Any], base: str | None, why: str) -> Any:
-        deadline = time.monotonic() + SETTLE_S
+        deadline = min(time.monotonic() + SETTLE_S, call_deadline())
         while True:
-            snap = ref.get()
+            snap = ref.get(timeout=remaining())
             data = snap.to_dict() if snap.exists else None
             if data is not None and data.get(fk.TOKEN) == body[fk.TOKEN]:
                 return snap  # it landed
@@ -276,24 +285,34 @@ class FirestoreStore(Store):
         try:
             # update() of the envelope's top-level fields replaces them whole (a map field too),
             # under a precondition that the document still has the update time we read.
-            return self._once(ref, body, op.etag, lambda: ref.update(body, option=option, retry=None))
+            return self._once(
+                ref, body, op.etag, lambda: ref.update(body, option=option, retry=None, timeout=remaining())
+            )
         except (gexc.FailedPrecondition, gexc.NotFound):
             raise self._stale(ref, op.table, op.key) from None
+        except gexc.InvalidArgument:
+            # INVALID_ARGUMENT ("Invalid base version") is how Firestore refuses an update time
+            # that is not a version of this document, such as another item's etag.
+            raise self._stale(ref, op.table, op.key, op.etag) from None
 
     def _delete(self, ref: DocumentReference, op: Delete) -> None:
         from google.api_core import exceptions as gexc
 
         with self._errors(op.table, op.key):
             if op.etag is None:
-                ref.delete()
+                ref.delete(timeout=remaining())
                 return
             when = _parse_etag(op.etag)
             if when is None:
                 raise self._stale(ref, op.table, op.key)
             try:
-                ref.delete(option=self.client.write_option(last_update_time=when), retry=None)
+                ref.delete(
+                    option=self.client.write_option(last_update_time=when), retry=None, timeout=remaining()
+                )
             except (gexc.FailedPrecondition, gexc.NotFound):
                 raise self._stale(ref, op.table, op.key) from None
+            except gexc.InvalidArgument:  # another document's version: see _conditional_put
+                raise self._stale(ref, op.table, op.key, op.etag) from None
             except (
                 gexc.ServiceUnavailable,
                 gexc.DeadlineExceeded,
@@ -301,16 +320,26 @@ class FirestoreStore(Store):
                 gexc.Unknown,
             ) as exc:
                 # Lost answer: gone now means the delete (ours, or one it raced) is done.
-                if ref.get().exists:
+                if ref.get(timeout=remaining()).exists:
                     raise StoreUnavailable(self.name, op.table.name, None, _short(exc)) from None
 
-    def _stale(self, ref: DocumentReference, table: TableSpec, key: Key) -> StoreError:
-        # A failed precondition means "changed" or "gone": a read tells which.
+    def _stale(
+        self, ref: DocumentReference, table: TableSpec, key: Key, refused: str | None = None
+    ) -> StoreError:
+        """Why a conditional write failed: "gone" or "changed", as a read tells.
+
+        ``refused``: the etag of a write refused as an invalid argument. If the item still has
+        that very version, the refusal was about the write itself, not the condition.
+        """
         with self._errors(table, key):
-            snap = ref.get()
-        if self._record(table, snap) is None:
-            return NotFound(self.name, table.name, key.as_dict(table))
-        return ConcurrencyConflict(self.name, table.name, key.as_dict(table))
+            snap = ref.get(timeout=remaining())
+        record = self._record(table, snap)
+        where = (self.name, table.name, key.as_dict(table))
+        if record is None:
+            return NotFound(*where)
+        if refused is not None and record.etag == refused:
+            return StoreError(*where, "Firestore refused the write as an invalid argument")
+        return ConcurrencyConflict(*where)
 
     def query(
         self,
@@ -327,25 +356,27 @@ class FirestoreStore(Store):
 
         if limit < 1:
             raise ValueError("limit must be at least 1")
+        scope = query_scope(table.name, pk, condition, descending)
+        after = (
+            decode_sort_position(cursor, scope=scope, store=self.name, table=table.name)
+            if cursor is not None
+            else None
+        )
         q: Any = self.collection(table).where(filter=FieldFilter(fk.PK, "==", pk))
         if table.sort_key is not None:
             for op, value in _sort_filters(self, table, condition):
                 q = q.where(filter=FieldFilter(fk.SK, op, value))
             q = q.order_by(fk.SK, direction=Query.DESCENDING if descending else Query.ASCENDING)
-            if cursor is not None:
-                try:
-                    after, _ = fk.decode_cursor(cursor)
-                except ValueError:
-                    raise ValueError("the cursor is not one this store made") from None
+            if after is not None:
                 q = q.start_after({fk.SK: after})
-        elif cursor is not None:
+        elif after is not None:
             return Page([], None)  # a partition without sort key holds one item, all on page one
         records: list[Record] = []
         more = False
         with self._errors(table, pk):
             # Ask for one more than the page so the cursor is None exactly at the end; expired
             # items still stored are skipped, so keep reading until the page is full.
-            for snap in q.limit(limit + 1).stream():
+            for snap in q.limit(limit + 1).stream(timeout=remaining()):
                 rec = self._record(table, snap)
                 if rec is None:
                     continue
@@ -355,7 +386,7 @@ class FirestoreStore(Store):
                 records.append(rec)
         if more and records:
             last = records[-1]
-            return Page(records, fk.encode_cursor(last.key.sk, fk.doc_id(last.key)))
+            return Page(records, encode_cursor(last.key.sk if last.key.sk is not None else "", scope=scope))
         return Page(records, None)
 
     def batch_get(self, table: TableSpec, keys: Sequence[Key]) -> tuple[list[Record], list[Key]]:
@@ -370,7 +401,7 @@ class FirestoreStore(Store):
         if not refs:
             return [], []
         with self._errors(table, None):
-            snaps = list(self.client.get_all(refs))
+            snaps = list(self.client.get_all(refs, timeout=remaining()))
         found = [r for r in (self._record(table, s) for s in snaps) if r is not None]
         return found, []
 
@@ -379,19 +410,17 @@ class FirestoreStore(Store):
             raise TooLarge(self.name, None, None, f"a batch takes at most {MAX_BATCH} writes")
         if not ops:
             return []
+        if any(op.etag is not None or (isinstance(op, Put) and op.if_absent) for op in ops):
+            raise ValueError("batch_write takes unconditional writes only; use transact()")
+        refs = [self._ref(op.table, op.key) for op in ops]
         batch = self.client.batch()
-        for op in ops:
-            if isinstance(op, Put) and (op.if_absent or op.etag is not None):
-                raise ValueError("batch_write takes unconditional writes only; use transact()")
-            ref = self._ref(op.table, op.key)
-            if isinstance(op, Delete):
-                if op.etag is not None:
-                    raise ValueError("batch_write takes unconditional writes only; use transact()")
-                batch.delete(ref)
-            else:
-                batch.set(ref, self._body(op))
-        with self._errors(ops[0].table, None):
-            batch.commit()
+        with self._errors(ops[0].table, None):  # the SDK encodes values as they are added
+            for op, ref in zip(ops, refs, strict=True):
+                if isinstance(op, Delete):
+                    batch.delete(ref)
+                else:
+                    batch.set(ref, self._body(op))
+            batch.commit(timeout=remaining())
         return []
 
     def transact(self, ops: Sequence[TransactOp]) -> None:
@@ -410,7 +439,7 @@ class FirestoreStore(Store):
 
         @firestore.transactional
         def run(tx: Transaction) -> list[StoreError | None]:
-            snaps = {s.reference.path: s for s in tx.get_all(refs)}
+            snaps = {s.reference.path: s for s in tx.get_all(refs, timeout=remaining())}
             reasons = [self._reason(op, snaps.get(ref.path)) for op, ref in zip(ops, refs, strict=True)]
             if any(reasons):
                 return reasons  # nothing written: the transaction is rolled back by committing nothing
@@ -458,7 +487,9 @@ class FirestoreStore(Store):
             try:
                 start = int(cursor)
             except ValueError:
-                raise ValueError("the cursor is not one this store made") from None
+                raise InvalidCursor(
+                    self.name, table.name, detail="not a change cursor this store made"
+                ) from None
         fence = self.collection(table).document(FENCE_ID)
         with self._errors(table, None):
             result = fence.set({"at": datetime.now(UTC)})
@@ -482,7 +513,7 @@ class FirestoreStore(Store):
     def close(self) -> None:
         with self._lock:
             feeds, self._feeds = list(self._feeds.values()), {}
-            client, self._client = self._client, None
+        client = self._client.reset()
         for feed in feeds:
             feed.close()
         if client is not None:
@@ -500,7 +531,19 @@ class FirestoreStore(Store):
                 op.key.as_dict(op.table),
                 f"{size} bytes; the limit is {self.capabilities.max_item_bytes}",
             )
-        return {**fk.envelope(op.table, op.key, op.doc), fk.TOKEN: uuid.uuid4().hex}
+        problem = fk.value_problem(op.doc)
+        if problem is not None:
+            raise InvalidValue(self.name, op.table.name, op.key.as_dict(op.table), problem)
+        body = {**fk.envelope(op.table, op.key, op.doc), fk.TOKEN: uuid.uuid4().hex}
+        stored = fk.document_size(self.prefix + op.table.name + "/" + fk.doc_id(op.key), body)
+        if stored > fk.MAX_DOCUMENT_BYTES:
+            raise TooLarge(
+                self.name,
+                op.table.name,
+                op.key.as_dict(op.table),
+                f"{stored} bytes as stored; Firestore takes {fk.MAX_DOCUMENT_BYTES}",
+            )
+        return body
 
     def _record(self, table: TableSpec, snap: DocumentSnapshot[Any]) -> Record | None:
         if not snap.exists:
@@ -533,10 +576,7 @@ class FirestoreStore(Store):
             raise ConcurrencyConflict(self.name, name, where_key) from None
         except (gexc.ResourceExhausted, gexc.TooManyRequests) as exc:
             raise Throttled(self.name, name, where_key, _short(exc)) from None
-        except gexc.InvalidArgument as exc:
-            text = str(exc).lower()
-            if "too big" in text or "exceeds" in text or "too large" in text:
-                raise TooLarge(self.name, name, where_key, _short(exc)) from None
+        except gexc.InvalidArgument as exc:  # sizes are checked before writing (see _body)
             raise StoreError(self.name, name, where_key, _short(exc)) from None
         except (gexc.GoogleAPICallError, gexc.RetryError) as exc:
             raise StoreUnavailable(self.name, name, where_key, _short(exc)) from None

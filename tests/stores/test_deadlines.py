@@ -1,0 +1,96 @@
+"""Store calls are bounded by their deadline: a stalled endpoint (a server that accepts and then
+says nothing, here an emulator under SIGSTOP) gives ``StoreUnavailable`` when the time is up,
+not minutes later, and after it resumes nothing was written twice."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from pydantic import BaseModel
+
+from portafn.dev import servers
+from portafn.dev.process import ServerError
+from portafn.dev.servers import RunningServer
+from portafn.store.deadline import within
+from portafn.store.errors import StoreUnavailable
+from portafn.store.registry import open_store, use_store
+from portafn.store.retry import retry_transient
+from portafn.store.table import Table
+
+pytestmark = pytest.mark.emulator
+
+DEADLINE_S = 3.0
+ANSWER_WITHIN_S = 4.0
+
+
+class Counter(BaseModel):
+    """One counter per test."""
+
+    pk: str
+    sk: str
+    n: int = 0
+
+
+ADAPTERS = {"dynamodb": "portafn_aws", "firestore": "portafn_gcp", "cosmos": "portafn_azure"}
+
+
+# Firestore and Cosmos DB are not here yet: a stopped Firestore emulator holds a document read
+# (the SDK's streaming BatchGetDocuments) past its gRPC timeout, and the Cosmos store does not yet
+# pass the deadline to azure-core; both are open work, not skips.
+@pytest.fixture(scope="module", params=["dynamodb"])
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
+    name: str = request.param
+    pytest.importorskip(ADAPTERS[name], reason=f"the adapter for {name} is not installed")
+    try:
+        running = servers.start(name, tmp_path_factory.mktemp(f"{name}-logs"))
+    except ServerError as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"{name} cannot start here: {exc}")
+    yield running
+    running.stop()
+
+
+def _signal(server: RunningServer, signum: int) -> None:
+    """Signal the server's whole process group (a launcher script and the JVM it starts)."""
+    proc = server.process.proc
+    assert proc is not None, "the server process is running"
+    os.killpg(os.getpgid(proc.pid), signum)
+
+
+def test_a_stalled_store_call_gives_store_unavailable_by_its_deadline(
+    server: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert server.store_url is not None
+    for name, value in server.env.items():
+        monkeypatch.setenv(name, value)
+    store = open_store(server.store_url)
+    table = Table(Counter, partition_key="pk", sort_key="sk", name=f"stall{uuid.uuid4().hex[:8]}")
+    with use_store(store):
+        etag = table.insert(Counter(pk="p", sk="c"))  # the table exists and the client is warm
+        _signal(server, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            with within(DEADLINE_S), pytest.raises(StoreUnavailable):
+                table.replace(Counter(pk="p", sk="c", n=1), etag=etag)
+            elapsed = time.monotonic() - started
+        finally:
+            _signal(server, signal.SIGCONT)
+        assert elapsed < ANSWER_WITHIN_S, f"the stalled call took {elapsed:.1f} s"
+        # The next call works; the stalled replace landed at most once (it may land on resume).
+        got = retry_transient(lambda: table.get("p", "c"))
+        assert got is not None
+        assert got.n in (0, 1)
+        table.put(Counter(pk="p", sk="after", n=7))
+        after = table.get("p", "after")
+        assert after is not None
+        assert after.n == 7
+        table.clear()
+    store.close()
