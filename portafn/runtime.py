@@ -30,6 +30,7 @@ from portafn.store.errors import (
     AlreadyExists,
     ConcurrencyConflict,
     InvalidCursor,
+    InvalidValue,
     NotFound,
     StoreError,
     StoreUnavailable,
@@ -295,6 +296,7 @@ def _store_status(exc: StoreError) -> int | None:
 
 _STORE_STATUS: tuple[tuple[type[StoreError], int], ...] = (
     (InvalidCursor, 400),
+    (InvalidValue, 400),
     (NotFound, 404),
     (AlreadyExists, 409),
     (ConcurrencyConflict, 412),
