@@ -79,7 +79,9 @@ UNCLAIMED: tuple[tuple[str, str, Callable[[Mapping[str, Any]], bool]], ...] = (
     (
         "API Gateway WebSocket",
         "requestContext.eventType",
-        lambda e: "connectionId" in _context(e) or "eventType" in _context(e),
+        # CONNECT, MESSAGE or DISCONNECT. Not connectionId alone: REST requests may carry one (null
+        # eventType), as the REST sample of aws-lambda-dotnet shows.
+        lambda e: bool(_context(e).get("eventType")),
     ),
     (
         "API Gateway Lambda authorizer",
@@ -97,9 +99,9 @@ UNCLAIMED: tuple[tuple[str, str, Callable[[Mapping[str, Any]], bool]], ...] = (
     (
         "Kafka (MSK or self-managed)",
         "eventSource",
-        lambda e: e.get("eventSource") in ("aws:kafka", "SelfManagedKafka"),
+        lambda e: e.get("eventSource") in ("aws:kafka", "aws:SelfManagedKafka", "SelfManagedKafka"),
     ),
-    ("Amazon MQ", "eventSource", lambda e: e.get("eventSource") in ("aws:mq", "aws:rmq")),
+    ("Amazon MQ", "eventSource", lambda e: e.get("eventSource") in ("aws:amq", "aws:mq", "aws:rmq")),
     ("S3 Batch Operations", "tasks", lambda e: _has(e, "invocationSchemaVersion", "tasks")),
     ("Secrets Manager rotation", "Step", lambda e: _has(e, "SecretId", "ClientRequestToken", "Step")),
     ("CodePipeline job", "CodePipeline.job", lambda e: "CodePipeline.job" in e),
