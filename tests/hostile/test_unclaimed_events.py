@@ -270,13 +270,27 @@ def test_gcp_refuses_an_unclaimed_kind_by_name(path: Path, kind: str) -> None:
         gcp_events.translate(app.function("on_order"), event)
     assert info.value.provider == "gcp"
     assert info.value.field == "type"
-    assert f"a {kind} event ({event.type!r}) is not one a queue function takes" in str(info.value)
+    assert f"a {kind} event ({event.type!r}) is not taken by queue function 'on_order'" in str(info.value)
 
 
 @pytest.mark.parametrize("path", sorted((OWN_EVENTS / "gcp").glob("*.json")), ids=lambda p: p.name)
 def test_gcp_names_each_kind_of_its_own_events(path: Path) -> None:
     event = gcp_events.cloudevent(load(path))
     assert gcp_events.event_kind(event.type) in ("Pub/Sub", "Cloud Storage", "Firestore")
+
+
+def test_a_gcp_event_function_takes_its_own_type_only() -> None:
+    fn = app.function("on_thing")
+    own = Event[Any](id="1", source="//x", type="com.example.thing")
+    assert gcp_events.translate(fn, own) is own
+    other = Event[Any](
+        id="2", source="//firebaseauth.googleapis.com/projects/p", type="google.firebase.auth.user.v1.created"
+    )
+    with pytest.raises(
+        EventFormatError,
+        match=r"a Firebase Authentication event .* is not taken by event function 'on_thing'",
+    ):
+        gcp_events.translate(fn, other)
 
 
 def test_gcp_names_an_unknown_type_as_unknown() -> None:
