@@ -21,6 +21,9 @@ environment variable) or all of them. Serving all, it routes by the event's shap
   notifications to the storage function of the bucket and action; any other event to the event
   function whose type is the ``detail-type``.
 
+Event kinds portafn does not claim (WebSocket, authorizers, Firehose, Cognito triggers and the
+others in ``events.UNCLAIMED``) raise ``EventFormatError`` naming the kind, before any routing.
+
 Outcomes: a handler raising ``DeadLetter`` on SQS has its message sent to the queue's DLQ and
 reported as done; on SNS, S3, schedules and EventBridge (asynchronous invocations) the event goes
 to ``PORTAFN_DLQ_URL`` and the invocation succeeds, else the error is raised for Lambda's retries
@@ -88,6 +91,8 @@ class LambdaHandler:
             raise EventFormatError(
                 "aws", "event", f"expected a JSON object, got {type(event).__name__}", keys=()
             )
+        # First: some unclaimed kinds look like a claimed one (a WebSocket message has httpMethod).
+        ev.refuse_unclaimed(event)
         source = http_source(event)
         if source is not None:
             request = to_request(event, source)
@@ -121,17 +126,30 @@ class LambdaHandler:
         return run_batch(
             batch.records,
             lambda r: self._sqs(r, batch.inv),
-            lambda r: str(r.get("messageId", "")),
+            ev.sqs_message_id,
             "fifo" if fifo else "independent",
             dead_letter=lambda r, e: self.actions.dead_letter(r, e),
             delay=lambda r, seconds: self.actions.delay(r, seconds),
+            id_field="messageId",
         )
 
     def _kinesis_records(self, batch: Batch) -> Any:
-        return run_batch(batch.records, lambda r: self._kinesis(r, batch.inv), ev.kinesis_sequence, "stream")
+        return run_batch(
+            batch.records,
+            lambda r: self._kinesis(r, batch.inv),
+            ev.kinesis_sequence,
+            "stream",
+            id_field="kinesis.sequenceNumber",
+        )
 
     def _stream_records(self, batch: Batch) -> Any:
-        return run_batch(batch.records, lambda r: self._change(r, batch.inv), ev.dynamodb_sequence, "stream")
+        return run_batch(
+            batch.records,
+            lambda r: self._change(r, batch.inv),
+            ev.dynamodb_sequence,
+            "stream",
+            id_field="dynamodb.SequenceNumber",
+        )
 
     def _sns_records(self, batch: Batch) -> Any:
         return self._each_async(batch, self._sns)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import unquote_plus
@@ -50,11 +50,83 @@ def record_source(record: Mapping[str, Any]) -> RecordSource:
     """Which service a ``Records`` entry came from (``eventSource``, or SNS's ``EventSource``)."""
     tag = record.get("eventSource") or record.get("EventSource")
     found = _RECORD_SOURCES.get(str(tag))
+    unclaimed = UNCLAIMED_RECORD_SOURCES.get(str(tag))
+    if unclaimed is not None:
+        raise EventFormatError(
+            PROVIDER, "Records[].eventSource", f"{unclaimed} events are not claimed by portafn"
+        )
     if found is None:
         raise EventFormatError(
             PROVIDER, "Records[].eventSource", f"unknown source {tag!r}", keys=record.keys()
         )
     return found
+
+
+def _context(event: Mapping[str, Any]) -> Mapping[str, Any]:
+    ctx = event.get("requestContext")
+    return ctx if isinstance(ctx, Mapping) else {}
+
+
+def _has(event: Mapping[str, Any], *names: str) -> bool:
+    return all(name in event for name in names)
+
+
+# Event kinds Lambda can deliver that portafn does not claim: (kind, the field that tells it,
+# how to tell it). Checked before the claimed shapes, because some of them look like a claimed one:
+# a WebSocket message carries ``httpMethod`` (it would pass for a REST request), and API Gateway
+# authorizer requests carry a REST or HTTP API payload.
+UNCLAIMED: tuple[tuple[str, str, Callable[[Mapping[str, Any]], bool]], ...] = (
+    (
+        "API Gateway WebSocket",
+        "requestContext.eventType",
+        # CONNECT, MESSAGE or DISCONNECT. Not connectionId alone: REST requests may carry one (null
+        # eventType), as the REST sample of aws-lambda-dotnet shows.
+        lambda e: bool(_context(e).get("eventType")),
+    ),
+    (
+        "API Gateway Lambda authorizer",
+        "type",
+        lambda e: e.get("type") in ("TOKEN", "REQUEST") and ("methodArn" in e or "routeArn" in e),
+    ),
+    ("VPC Lattice", "requestContext.serviceNetworkArn", lambda e: "serviceNetworkArn" in _context(e)),
+    ("VPC Lattice", "raw_path", lambda e: _has(e, "raw_path", "method")),
+    ("Kinesis Data Firehose", "deliveryStreamArn", lambda e: _has(e, "deliveryStreamArn", "records")),
+    ("Cognito user pool trigger", "triggerSource", lambda e: _has(e, "triggerSource", "userPoolId")),
+    ("Cognito Sync trigger", "datasetRecords", lambda e: _has(e, "identityPoolId", "datasetRecords")),
+    ("AppSync resolver", "fieldName", lambda e: _has(e, "typeName", "fieldName")),
+    ("CloudFormation custom resource", "RequestType", lambda e: _has(e, "RequestType", "ResponseURL")),
+    ("CloudWatch Logs subscription", "awslogs", lambda e: "awslogs" in e),
+    (
+        "Kafka (MSK or self-managed)",
+        "eventSource",
+        lambda e: e.get("eventSource") in ("aws:kafka", "aws:SelfManagedKafka", "SelfManagedKafka"),
+    ),
+    ("Amazon MQ", "eventSource", lambda e: e.get("eventSource") in ("aws:amq", "aws:mq", "aws:rmq")),
+    ("S3 Batch Operations", "tasks", lambda e: _has(e, "invocationSchemaVersion", "tasks")),
+    ("Secrets Manager rotation", "Step", lambda e: _has(e, "SecretId", "ClientRequestToken", "Step")),
+    ("CodePipeline job", "CodePipeline.job", lambda e: "CodePipeline.job" in e),
+    ("AWS Config rule", "configRuleName", lambda e: _has(e, "configRuleName", "invokingEvent")),
+    ("Amazon Lex", "bot", lambda e: "bot" in e and ("currentIntent" in e or "sessionState" in e)),
+)
+
+# ``Records[].eventSource`` values of services whose records portafn does not claim.
+UNCLAIMED_RECORD_SOURCES: dict[str, str] = {
+    "aws:ses": "SES email receiving",
+    "aws:codecommit": "CodeCommit trigger",
+}
+
+
+def refuse_unclaimed(event: Mapping[str, Any]) -> None:
+    """Raise ``EventFormatError`` naming the kind when ``event`` is one portafn does not claim.
+
+    Such an event would otherwise be served as the claimed shape it resembles (a WebSocket
+    message as a REST request) or be refused without saying what it was.
+    """
+    for kind, field, matches in UNCLAIMED:
+        if matches(event):
+            raise EventFormatError(
+                PROVIDER, field, f"{kind} events are not claimed by portafn", keys=event.keys()
+            )
 
 
 def is_eventbridge(event: Mapping[str, Any]) -> bool:
@@ -591,9 +663,20 @@ def kinesis_message(record: Mapping[str, Any]) -> Message[Any]:
     )
 
 
+def _identifier(value: Any) -> str:
+    """An identifier as Lambda wants it back: a non-empty string, or "" when there is none."""
+    return value if isinstance(value, str) else ""
+
+
+def sqs_message_id(record: Mapping[str, Any]) -> str:
+    """The ``messageId`` Lambda wants back in ``batchItemFailures`` for an SQS record ("" if none)."""
+    return _identifier(record.get("messageId"))
+
+
 def kinesis_sequence(record: Mapping[str, Any]) -> str:
     """The sequence number Lambda wants back in ``batchItemFailures`` for a Kinesis record."""
-    return str(record.get("kinesis", {}).get("sequenceNumber", ""))
+    kinesis = record.get("kinesis")
+    return _identifier(kinesis.get("sequenceNumber")) if isinstance(kinesis, Mapping) else ""
 
 
 # -- DynamoDB Streams ------------------------------------------------------------------------
@@ -658,4 +741,5 @@ def _image(image: Any) -> dict[str, Any] | None:
 
 def dynamodb_sequence(record: Mapping[str, Any]) -> str:
     """The sequence number Lambda wants back in ``batchItemFailures`` for a stream record."""
-    return str(record.get("dynamodb", {}).get("SequenceNumber", ""))
+    ddb = record.get("dynamodb")
+    return _identifier(ddb.get("SequenceNumber")) if isinstance(ddb, Mapping) else ""

@@ -11,6 +11,13 @@ turns it on). The rules follow the service semantics:
 - Kinesis and DynamoDB Streams: records are ordered per shard and Lambda resumes from the lowest
   reported sequence number, so processing stops at the first failure and reports that record.
 
+A record without its identifier (an SQS record with no ``messageId``, a stream record with no
+sequence number) fails the whole batch before any record runs, with an ``EventFormatError`` naming
+the record and the field. Such a record cannot be reported alone: Lambda reads an empty or unknown
+``itemIdentifier`` as the failure of the whole batch, and without ``ReportBatchItemFailures`` a
+success would delete it unprocessed. Raising says why, runs no handler twice, and lets Lambda retry
+the batch and then dead-letter it by the queue's redrive policy (or the mapping's ``OnFailure``).
+
 When every record failed, the invocation raises ``BatchFailed`` instead: without
 ``ReportBatchItemFailures`` an answer would count as success and the messages would be lost,
 while a raise makes Lambda retry the whole batch either way.
@@ -59,7 +66,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from portafn.errors import PortafnError
+from portafn.errors import EventFormatError, PortafnError
 from portafn.lazy import Lazy
 from portafn.log import get_logger
 
@@ -109,12 +116,16 @@ def run_batch(
     *,
     dead_letter: DeadLetterSend | None = None,
     delay: DelaySet | None = None,
+    id_field: str = "itemIdentifier",
 ) -> dict[str, Any]:
     """Run ``handle`` on each record and answer with the failures, as ``ordering`` requires.
 
+    ``identify(record)`` is the record's ``itemIdentifier``, read from its ``id_field``; a record
+    without one fails the batch before any record runs (see the module docs).
     ``dead_letter(record, error)`` forwards a record whose handler asked for dead letter (raise if
     it could not); ``delay(record, seconds)`` applies a ``Retry`` delay. Streams use neither.
     """
+    require_identifiers(records, identify, id_field)
     result = BatchResult()
     for index, record in enumerate(records):
         try:
@@ -138,6 +149,21 @@ def run_batch(
     if records and result.processed == 0 and result.errors:
         raise BatchFailed(len(records), result.errors[0]) from result.errors[0]
     return result.response()
+
+
+def require_identifiers(
+    records: Sequence[Mapping[str, Any]], identify: Callable[[Mapping[str, Any]], str], id_field: str
+) -> None:
+    """Raise ``EventFormatError`` for the first record without an identifier to report it by."""
+    for index, record in enumerate(records):
+        if not identify(record):
+            raise EventFormatError(
+                "aws",
+                f"Records[{index}].{id_field}",
+                "missing or empty, so the record cannot be reported alone in batchItemFailures; "
+                "the whole batch fails, unprocessed, for Lambda to retry",
+                keys=record.keys(),
+            )
 
 
 def _forwarded(

@@ -108,10 +108,16 @@ class AzureDriver:
         """Route like the host (by route template and method), then decode, call and encode."""
         from azure.functions.http import HttpRequestConverter, HttpResponseConverter
 
-        found = self.app.router.match(request.method, request.path)
-        target = found.target
-        if target is None:
-            # The host answers 404 for unknown routes; portafn's runtime says the same in problem+json.
+        from portafn.routing import PathDecodeError
+
+        try:
+            found = self.app.router.match(request.method, request.path)
+        except PathDecodeError:
+            found = None
+        target = found.target if found is not None else None
+        if found is None or target is None:
+            # The host routes on the raw segment and the entry's runtime answers a path that is not
+            # UTF-8 with 400, an unknown route with 404, in problem+json: the runtime gives both.
             from portafn.runtime import Runtime
 
             return Runtime(self.app, "azure").handle_http(request)

@@ -23,6 +23,7 @@ from portafn.app import Function
 from portafn.cloudevents import CloudEventFormatError, format_time, from_dict, parse_time
 from portafn.errors import EventFormatError
 from portafn.events import Change, ChangeKind, Event, Message, Schedule, StorageEvent, StorageObject, now_utc
+from portafn.triggers import EventTrigger
 from portafn_gcp import firestore_keys as fk
 
 PROVIDER = "gcp"
@@ -344,8 +345,58 @@ def cloudevent(body: Mapping[str, Any], path: str = "") -> Event[Any]:
 # -- CloudEvents into the neutral model -----------------------------------------------------------
 
 
+# Trigger kind -> the CloudEvent types its functions take; an ``event`` function takes the one type
+# its Eventarc trigger filters on (so another reaches it only through a wrong trigger or a direct POST).
+_ACCEPTS: dict[str, Callable[[str], bool]] = {
+    "queue": lambda t: t == PUBSUB_PUBLISHED,
+    "topic": lambda t: t == PUBSUB_PUBLISHED,
+    "storage": lambda t: t in (STORAGE_FINALIZED, STORAGE_DELETED),
+    "changes": lambda t: t.startswith(FIRESTORE_PREFIX),
+    "schedule": lambda t: t in (SCHEDULER_EXECUTED, PUBSUB_PUBLISHED),
+}
+
+# CloudEvent type prefix -> the kind of event its readers know it by (first match wins).
+EVENT_KINDS: tuple[tuple[str, str], ...] = (
+    ("google.cloud.pubsub.", "Pub/Sub"),
+    ("google.cloud.storage.", "Cloud Storage"),
+    ("google.cloud.firestore.", "Firestore"),
+    ("google.cloud.scheduler.", "Cloud Scheduler"),
+    ("google.cloud.audit.log.", "Cloud Audit Logs"),
+    ("google.firebase.auth.", "Firebase Authentication"),
+    ("google.firebase.database.", "Firebase Realtime Database"),
+    ("google.firebase.analytics.", "Google Analytics for Firebase"),
+    ("google.firebase.remoteconfig.", "Firebase Remote Config"),
+    ("google.firebase.firebasealerts.", "Firebase Alerts"),
+    ("google.firebase.testlab.", "Firebase Test Lab"),
+    ("google.cloud.", "Google Cloud"),
+)
+
+
+def event_kind(event_type: str) -> str:
+    """The kind of event a CloudEvent type names (``Firebase Authentication``), or ``unknown``."""
+    return next((kind for prefix, kind in EVENT_KINDS if event_type.startswith(prefix)), "unknown")
+
+
+def _takes(fn: Function, event_type: str) -> bool:
+    """Whether ``fn``'s trigger takes events of ``event_type``."""
+    if isinstance(fn.trigger, EventTrigger):
+        return event_type == fn.trigger.type
+    accepts = _ACCEPTS.get(fn.kind)
+    return accepts is None or accepts(event_type)
+
+
 def translate(fn: Function, event: Event[Any]) -> Event[Any]:
-    """The event a function of this trigger kind receives (an ``event`` function gets it as it came)."""
+    """The event a function of this trigger kind receives (an ``event`` function gets it as it came).
+
+    An event of a kind the function's trigger does not take (a Firebase Authentication event
+    routed to a queue function) raises ``EventFormatError`` naming the kind and the type.
+    """
+    if not _takes(fn, event.type):
+        raise EventFormatError(
+            PROVIDER,
+            "type",
+            f"a {event_kind(event.type)} event ({event.type!r}) is not taken by {fn.kind} function {fn.name!r}",
+        )
     translator = _TRANSLATORS.get(fn.kind)
     return translator(fn, event) if translator is not None else event
 
