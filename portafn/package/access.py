@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dis
 import types
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from portafn.app import App, Function
@@ -87,9 +87,10 @@ def table_access(app: App, fn: Function) -> Access:
     access: dict[str, set[str]] = {}
     for name in fn.options.get("tables", ()):
         access.setdefault(str(name), set()).update(OPERATIONS)
-    for name, ops in _Walk(app, fn).run():
+    walk = _Walk(app, fn)
+    for name, ops in walk.run():
         access.setdefault(name, set()).update(ops)
-    for name, ops in _library_access(app, fn):
+    for name, ops in _library_access(app, fn, walk):
         access.setdefault(name, set()).update(ops)
     return {name: frozenset(ops) for name, ops in sorted(access.items()) if ops}
 
@@ -108,7 +109,7 @@ def tables_needed(app: App) -> dict[str, TableSpec]:
 # -- the library's own tables ------------------------------------------------------------------
 
 
-def _library_access(app: App, fn: Function) -> Iterator[tuple[str, frozenset[str]]]:
+def _library_access(app: App, fn: Function, walk: _Walk) -> Iterator[tuple[str, frozenset[str]]]:
     idempotency = _idempotency_table(app, fn)
     if idempotency is not None:
         yield idempotency.name, IDEMPOTENCY_OPERATIONS
@@ -122,14 +123,18 @@ def _library_access(app: App, fn: Function) -> Iterator[tuple[str, frozenset[str
         yield outbox.table.name, RELAY_OPERATIONS
     elif library and fn.name == SWEEP_FUNCTION:
         yield outbox.table.name, SWEEP_OPERATIONS
-    elif _stages(app, fn):
+    elif _stages(walk):
         yield outbox.table.name, STAGE_OPERATIONS
 
 
 def _outbox(app: App) -> Any:
-    from portafn.reliability.outbox import _registry
+    from portafn.reliability.outbox import Outbox
+    from portafn.reliability.publish import PublishError
 
-    return _registry.get(app)
+    try:
+        return Outbox.of(app)
+    except PublishError:  # the app has no outbox: nothing stages or relays records
+        return None
 
 
 def _idempotency_table(app: App, fn: Function) -> Table[Any] | None:
@@ -149,10 +154,9 @@ def _idempotency_table(app: App, fn: Function) -> Table[Any] | None:
     return declared if declared is not None else _new_table()
 
 
-def _stages(app: App, fn: Function) -> bool:
-    """Whether ``fn``'s code publishes inside a transaction (``publish(..., tx=...)``) or stages
+def _stages(walk: _Walk) -> bool:
+    """Whether the walked code publishes inside a transaction (``publish(..., tx=...)``) or stages
     into the outbox (``outbox.stage(tx, ...)``)."""
-    walk = _Walk(app, fn)
     return any(
         "stage" in code.co_names or ("publish" in code.co_names and _passes_tx(code)) for code in walk.codes()
     )
@@ -262,8 +266,3 @@ def _use(table: Table[Any], instructions: list[dis.Instruction], index: int) -> 
     if before is not None and before.opname in _ATTRS and str(before.argval) in TRANSACTION_METHODS:
         return TRANSACTION_METHODS[str(before.argval)]
     return OPERATIONS
-
-
-def operations(access: Access) -> Iterable[str]:
-    """Every operation in ``access``, sorted (for messages and tests)."""
-    return sorted({op for ops in access.values() for op in ops})

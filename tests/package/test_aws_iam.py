@@ -120,7 +120,15 @@ def test_a_table_used_in_a_way_the_walk_cannot_follow_gets_every_operation() -> 
         with transaction() as tx:
             tx.check(orders, "c", "o", exists=True)
 
+    def save(order: Order) -> None:
+        orders.batch_put([order])
+
+    @app.http("POST", "/c")
+    def through_a_helper(ctx: Context) -> None:
+        save(Order(customer_id="c", order_id="o", total=1))
+
     assert table_access(app, app.function("hands_it_on")) == {"orders": OPERATIONS}
+    assert table_access(app, app.function("through_a_helper")) == {"orders": {"batch_write"}}
     assert table_access(app, app.function("checks_in_a_transaction")) == {"orders": {"check"}}
 
 
