@@ -19,7 +19,6 @@ from portafn_aws.package import (
     PUBLISH_ACTIONS,
     QUEUE_ACTIONS,
     STREAM_ACTIONS,
-    TABLE_ACTIONS,
     sam_template,
 )
 
@@ -304,23 +303,26 @@ def test_iam_names_only_each_functions_tables_and_actions(aws_build: PackageResu
 
     logs = lambda fn: {LOG_ACTIONS: [table(fn + "Logs")]}  # noqa: E731
     dlq = lambda fn: {DLQ_SEND_ACTIONS: [table(fn + "DeadLetterQueue")]}  # noqa: E731
-    assert grants("CreateOrder") == {**logs("CreateOrder"), TABLE_ACTIONS: [table("OrdersTable")]}
-    assert grants("GetOrder") == {**logs("GetOrder"), TABLE_ACTIONS: [table("OrdersTable")]}
+    put, get, query = ("dynamodb:PutItem",), ("dynamodb:GetItem",), ("dynamodb:Query",)
+    # Each function gets only the actions its own operations need: a reader reads, a writer writes.
+    assert grants("CreateOrder") == {**logs("CreateOrder"), put: [table("OrdersTable")]}
+    assert grants("GetOrder") == {**logs("GetOrder"), get: [table("OrdersTable")]}
+    assert grants("ListOrders") == {**logs("ListOrders"), query: [table("OrdersTable")]}
     assert grants("Nightly") == {
         **logs("Nightly"),
-        TABLE_ACTIONS: [table("NightlyRunsTable")],
+        put: [table("NightlyRunsTable")],
         **dlq("Nightly"),
     }
     assert grants("OnOrderEvent") == {
         **logs("OnOrderEvent"),
-        TABLE_ACTIONS: [table("OrdersTable")],
+        ("dynamodb:GetItem", "dynamodb:PutItem"): [table("OrdersTable")],
         QUEUE_ACTIONS: [table("OrderEventsQueue")],
         DLQ_LOOKUP_ACTIONS: [table("OrderEventsQueue"), table("OrderEventsDeadLetterQueue")],
         DLQ_SEND_ACTIONS: [table("OrderEventsDeadLetterQueue")],
     }
     assert grants("OnOrderChange") == {
         **logs("OnOrderChange"),
-        TABLE_ACTIONS: [table("OrderActivityTable")],
+        put: [table("OrderActivityTable")],
         STREAM_ACTIONS: [table("OrdersTable", "StreamArn")],
         **dlq("OnOrderChange"),
     }

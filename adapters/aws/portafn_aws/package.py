@@ -3,8 +3,9 @@
 The zip holds the user's package, ``portafn``, ``portafn-aws`` and the app's dependencies built
 for the target (``--python``, ``--arch``), without boto3 and what only it needs: the Lambda Python
 runtime provides them. Test stand-ins (``portafn_aws/dev``, ``portafn/dev``) are left out. Each portafn function becomes one ``AWS::Serverless::Function`` with its own
-role, which names only the actions the DynamoDB store performs, on only the tables the function's
-code uses (see ``usage.py``), plus what its event source needs.
+role, which names only the DynamoDB actions the function's operations need, on only the tables it
+uses, directly or through the library (idempotency, outbox records, relay, sweep: see
+``portafn.package.access`` and ``portafn_aws.iam``), plus what its event source needs.
 
 Dead letters and publishing (docs/reliability.md):
 
@@ -27,9 +28,10 @@ from collections.abc import Callable
 from typing import Any
 
 from portafn.app import App, Function
+from portafn.package.access import table_access, tables_needed
 from portafn.package.build import Artifact, BuildContext, Limits, measure
 from portafn.package.common import dump_json, entry_source, item_functions, logical_id, write_file
-from portafn.package.usage import tables_used, topics_published
+from portafn.package.usage import topics_published
 from portafn.package.zipper import tree_files, write_zip
 from portafn.store.port import TableSpec
 from portafn.triggers import (
@@ -42,6 +44,7 @@ from portafn.triggers import (
     TopicTrigger,
     Trigger,
 )
+from portafn_aws import iam
 from portafn_aws.dynamodb_store import EXPIRES, PK, SK
 
 NAME = "aws"
@@ -61,18 +64,6 @@ ZIP = "lambda.zip"
 LEFT_OUT = ("portafn/dev/", "portafn_aws/dev/")
 TEMPLATE = "template.json"
 
-# What the DynamoDB store calls at run time (portafn_aws.dynamodb_store): item reads and writes,
-# queries, batches and transactions (TransactWriteItems is authorised per item as Put/Delete/
-# ConditionCheck). Table creation, scans and DescribeTable are for tests and `dev`, not deployments.
-TABLE_ACTIONS = (
-    "dynamodb:BatchGetItem",
-    "dynamodb:BatchWriteItem",
-    "dynamodb:ConditionCheckItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:GetItem",
-    "dynamodb:PutItem",
-    "dynamodb:Query",
-)
 STREAM_ACTIONS = (
     "dynamodb:DescribeStream",
     "dynamodb:GetRecords",
@@ -123,8 +114,9 @@ def sam_template(ctx: BuildContext) -> dict[str, Any]:
     """The SAM template for the app: functions, roles, log groups, tables, queues, topics, buckets."""
     app = ctx.app
     resources: dict[str, Any] = {}
-    for name, table in app.tables.items():
-        resources[logical_id(name, "Table")] = _table(name, table.spec)
+    # Declared tables, and the idempotency table @idempotent falls back to when none is declared.
+    for name, spec in tables_needed(app).items():
+        resources[logical_id(name, "Table")] = _table(name, spec)
     published = {fn.name: topics_published(app, fn) for fn in app.functions.values()}
     every_topic = sorted({t for topics in published.values() for t in topics})
     for topic in every_topic:
@@ -214,9 +206,12 @@ def _allow(actions: tuple[str, ...], resources: list[Any]) -> dict[str, Any]:
 
 
 def _table_statements(app: App, fn: Function) -> list[dict[str, Any]]:
-    """The store's item actions on exactly the tables ``fn``'s code uses."""
-    used = tables_used(app, fn)
-    return [_allow(TABLE_ACTIONS, [_arn(logical_id(t, "Table")) for t in used])] if used else []
+    """The DynamoDB actions ``fn``'s table operations need, on exactly the tables it uses."""
+    return iam.table_statements(
+        table_access(app, fn),
+        lambda t: _arn(logical_id(t, "Table")),
+        lambda t: _arn(logical_id(t, "Table"), "StreamArn"),
+    )
 
 
 def _publish_statements(topics: list[str]) -> list[dict[str, Any]]:

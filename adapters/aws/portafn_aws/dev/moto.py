@@ -12,6 +12,7 @@ import shutil
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 
 from portafn.dev.process import ManagedProcess, ServerError, free_port
@@ -47,8 +48,12 @@ def _answers(endpoint: str) -> bool:
         return False
 
 
-def start(log_dir: Path | None = None) -> RunningServer:
-    """Start moto's server on a free loopback port and wait until it answers."""
+def start(log_dir: Path | None = None, *, server_env: Mapping[str, str] | None = None) -> RunningServer:
+    """Start moto's server on a free loopback port and wait until it answers.
+
+    ``server_env`` adds to the server's environment: ``{"INITIAL_NO_AUTH_ACTION_COUNT": "N"}``
+    makes it enforce IAM after its first N requests (the IAM tests use this).
+    """
     exe = executable()
     if exe is None:
         raise ServerError("moto: `moto_server` is not installed; run `uv sync --all-packages` (dev group)")
@@ -58,6 +63,7 @@ def start(log_dir: Path | None = None) -> RunningServer:
         "moto",
         [exe, "-H", "127.0.0.1", "-p", str(port)],
         ready=lambda: _answers(endpoint),
+        env=dict(server_env) if server_env else None,
         log_dir=log_dir,
     ).start()
     return RunningServer(
