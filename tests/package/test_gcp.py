@@ -27,6 +27,7 @@ from portafn import App, Change, Context, Message, Schedule, StorageEvent
 from portafn.dev.process import ManagedProcess, free_port, port_open
 from portafn.package import PackageResult
 from portafn.package.build import BuildContext
+from portafn.package.devonly import strip_wheel
 from portafn.package.wheels import Target, uv_executable
 from tests.package.conftest import PYTHON, artifact
 
@@ -599,4 +600,4 @@ def test_strip_wheel_leaves_a_wheel_without_dev_files_unchanged(tmp_path: Path) 
         zf.writestr("portafn_gcp/entry.py", "x = 1\n")
         zf.writestr("portafn_gcp-0.1.0.dist-info/RECORD", "portafn_gcp/entry.py,sha256=abc,6\n")
     data = buffer.getvalue()
-    assert gcp.strip_wheel(data) is data
+    assert strip_wheel(data) is data

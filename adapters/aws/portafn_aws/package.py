@@ -31,6 +31,7 @@ from portafn.app import App, Function
 from portafn.package.access import table_access, tables_needed
 from portafn.package.build import Artifact, BuildContext, Limits, measure
 from portafn.package.common import dump_json, entry_source, item_functions, logical_id, write_file
+from portafn.package.devonly import strip_site
 from portafn.package.usage import topics_published
 from portafn.package.zipper import tree_files, write_zip
 from portafn.store.port import TableSpec
@@ -59,9 +60,6 @@ ARCHES = ("x86_64", "arm64", "aarch64")
 ENTRY = "lambda_function"
 HANDLER = f"{ENTRY}.handler"
 ZIP = "lambda.zip"
-# Local stand-ins for AWS (DynamoDB Local and moto launchers) and the core's process helpers that
-# start them are for tests and `portafn dev`; nothing a Lambda imports needs them, so they stay out.
-LEFT_OUT = ("portafn/dev/", "portafn_aws/dev/")
 TEMPLATE = "template.json"
 
 STREAM_ACTIONS = (
@@ -104,8 +102,8 @@ def write(ctx: BuildContext) -> list[Artifact]:
     )
     zip_path = ctx.out / ZIP
     ctx.progress(f"writing {zip_path}")
-    installed = [(name, path) for name, path in tree_files(ctx.site) if not name.startswith(LEFT_OUT)]
-    write_zip(zip_path, [*installed, *ctx.source], {f"{ENTRY}.py": entry.encode()})
+    strip_site(ctx.site)  # the local servers' launchers are test stand-ins, never deployed
+    write_zip(zip_path, [*tree_files(ctx.site), *ctx.source], {f"{ENTRY}.py": entry.encode()})
     template = write_file(ctx.out / TEMPLATE, dump_json(sam_template(ctx)))
     return [measure(zip_path, "Lambda deployment package", LIMITS), Artifact(template, "AWS SAM template")]
 

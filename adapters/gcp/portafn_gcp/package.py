@@ -9,10 +9,8 @@ one target per event function and one ``http`` target that routes every HTTP fun
 from __future__ import annotations
 
 import hashlib
-import io
 import shlex
 import shutil
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +19,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from portafn.app import App, Function
 from portafn.package.build import Artifact, BuildContext, Limits, measure
 from portafn.package.common import dns_name, dump_json, entry_source, item_functions, write_file
+from portafn.package.devonly import strip_wheel
 from portafn.package.zipper import tree_files, write_zip
 from portafn.triggers import (
     ChangesTrigger,
@@ -45,8 +44,6 @@ ENTRY = "main"
 SOURCE = "source"
 ZIP = "source.zip"
 HTTP_TARGET = "http"
-DEV_ONLY = ("portafn/dev/", "portafn_gcp/dev/")
-"""Local-server launchers (the Firestore and Pub/Sub emulators): test stand-ins, never deployed."""
 MIN_ACCOUNT_ID, MAX_ACCOUNT_ID = 6, 30  # IAM's bounds on a service account id
 # Pub/Sub moves a message to the dead-letter topic after this many failed deliveries (5-100).
 MAX_DELIVERY_ATTEMPTS = 5
@@ -89,26 +86,6 @@ def write(ctx: BuildContext) -> list[Artifact]:
         Artifact(deploy, "gcloud deploy script"),
         Artifact(indexes, "Firestore indexes"),
     ]
-
-
-def strip_wheel(data: bytes, prefixes: tuple[str, ...] = DEV_ONLY) -> bytes:
-    """A wheel less its files under ``prefixes`` (and their ``RECORD`` lines, so that an installer
-    that checks ``RECORD`` against the archive finds them equal); unchanged if it has none."""
-    with zipfile.ZipFile(io.BytesIO(data)) as src:
-        infos = src.infolist()
-        if not any(i.filename.startswith(prefixes) for i in infos):
-            return data
-        out = io.BytesIO()
-        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as dst:
-            for info in infos:
-                if info.filename.startswith(prefixes):
-                    continue
-                content = src.read(info)
-                if info.filename.endswith(".dist-info/RECORD"):
-                    lines = content.decode().splitlines(keepends=True)
-                    content = "".join(line for line in lines if not line.startswith(prefixes)).encode()
-                dst.writestr(info, content)
-    return out.getvalue()
 
 
 def requirements(ctx: BuildContext) -> str:
