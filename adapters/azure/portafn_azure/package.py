@@ -25,15 +25,13 @@ checks that an Azure Function destination exists when the subscription is create
 
 from __future__ import annotations
 
-import io
 import shutil
-import zipfile
-from pathlib import Path
 from typing import Any
 
 from portafn.app import App
 from portafn.package.build import Artifact, BuildContext, Limits, measure
 from portafn.package.common import dns_name, dump_json, entry_source, write_file
+from portafn.package.devonly import strip_site, strip_wheel
 from portafn.package.zipper import tree_files, write_zip
 from portafn.triggers import EventTrigger, QueueTrigger, StorageTrigger, TopicTrigger
 from portafn_azure.cosmos_store import PARTITION_PATH
@@ -77,9 +75,6 @@ EVENTGRID_ENDPOINT_SETTING = "EventGridTopicEndpoint"
 EVENTGRID_KEY_SETTING = "EventGridTopicKey"
 POISON_SUFFIX = "-poison"
 MAX_POISONABLE = 63 - len(POISON_SUFFIX)
-# Test stand-ins (the Cosmos server launcher and its fidelity proxy, Azurite) that
-# `portafn dev` runs on a laptop: never part of a function app.
-STAND_INS = ("portafn_azure/dev/",)
 FUNCIGNORE = """.git*
 .vscode
 __pycache__
@@ -113,13 +108,13 @@ def write(ctx: BuildContext) -> list[Artifact]:
         "local.settings.json": dump_json(local_settings()),
     }
     for wheel in ctx.wheels:
-        files[f"wheels/{wheel.name}"] = without_stand_ins(wheel.read_bytes())
+        files[f"wheels/{wheel.name}"] = strip_wheel(wheel.read_bytes())
     for arcname, path in ctx.source:
         files[arcname] = path.read_bytes()
     for arcname, content in files.items():
         write_file(folder / arcname, content)
     shutil.copytree(ctx.site, folder / SITE)
-    remove_stand_ins(folder / SITE)
+    strip_site(folder / SITE)  # test stand-ins (the Cosmos server and its proxy, Azurite) never ship
     zip_path = ctx.out / ZIP
     ctx.progress(f"writing {zip_path}")
     # local.settings.json is for `func start` only; publishing never ships it.
@@ -130,41 +125,6 @@ def write(ctx: BuildContext) -> list[Artifact]:
         Artifact(folder, "function app folder"),
         Artifact(template, "ARM template"),
     ]
-
-
-def is_stand_in(arcname: str) -> bool:
-    """Whether a path inside site-packages or a wheel belongs to a test stand-in."""
-    return arcname.startswith(STAND_INS)
-
-
-def _record_without_stand_ins(record: str) -> str:
-    # RECORD lists every installed file; pip would otherwise miss the removed ones on uninstall.
-    return "".join(line for line in record.splitlines(keepends=True) if not is_stand_in(line))
-
-
-def remove_stand_ins(site: Path) -> None:
-    """Delete the stand-ins from an installed ``site-packages`` and from its RECORD files."""
-    for prefix in STAND_INS:
-        shutil.rmtree(site / prefix, ignore_errors=True)
-    for record in site.glob("*.dist-info/RECORD"):
-        record.write_text(_record_without_stand_ins(record.read_text()))
-
-
-def without_stand_ins(wheel: bytes) -> bytes:
-    """A wheel's bytes with the stand-ins left out (its RECORD too); other wheels unchanged."""
-    with zipfile.ZipFile(io.BytesIO(wheel)) as src:
-        if not any(is_stand_in(name) for name in src.namelist()):
-            return wheel
-        out = io.BytesIO()
-        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-            for info in src.infolist():
-                if is_stand_in(info.filename):
-                    continue
-                data = src.read(info)
-                if info.filename.endswith(".dist-info/RECORD"):
-                    data = _record_without_stand_ins(data.decode()).encode()
-                dst.writestr(info, data)
-    return out.getvalue()
 
 
 def requirements(ctx: BuildContext) -> str:
