@@ -8,6 +8,9 @@ scripts/test runs the samples' contract suite that way. These tests pin what tha
 from __future__ import annotations
 
 import base64
+import json
+import logging
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +20,7 @@ from portafn_azure.dev import worker
 from portafn_azure.dev.worker_driver import AzureWorkerDriver, app_reference, error_name
 from portafn_azure.driver import AzureDriver
 from portafn_azure.payloads import http_datum, typed_data
+from portafn_azure.worker_logs import forward_to_worker
 
 from portafn.http import HttpRequest
 from portafn.store.registry import open_store, use_store
@@ -91,3 +95,26 @@ def test_requests_and_events_run_in_the_worker_process(driver: AzureWorkerDriver
     delivery = client.send("order-events", {"customer_id": "ada", "order_id": "o-404", "status": "paid"})
     assert delivery[0].error == "NotFound"
     assert delivery[0].retry
+
+
+def test_portafn_log_lines_are_bound_to_the_invocation(driver: AzureWorkerDriver) -> None:
+    created = Client(orders_app, driver).post(
+        "/customers/ada/orders", json={"order_id": "o-2", "total_cents": 5}
+    )
+    invocation = created.headers.get("x-correlation-id")
+    ours = [log for log in driver.last_logs if log["category"].startswith("portafn")]
+    assert [json.loads(log["message"])["message"] for log in ours] == ["order created"]
+    assert ours[0]["invocation_id"] == invocation
+    assert json.loads(ours[0]["message"])["request_id"] == invocation
+    assert ours[0]["log_category"] == "User"
+
+
+def test_outside_the_worker_logs_stay_on_stderr() -> None:
+    logger = logging.getLogger("portafn.test-forwarding")
+    handler = logging.StreamHandler(sys.stderr)
+    logger.addHandler(handler)
+    try:
+        assert not forward_to_worker(logger)
+        assert logger.handlers == [handler]
+    finally:
+        logger.removeHandler(handler)

@@ -22,6 +22,9 @@ retry and poison semantics apply; a ``DeadLetter`` on a Storage queue trigger is
 ``<queue>-poison`` at once (see ``portafn_azure.outcomes``). ``ctx.publish`` sends where these
 triggers listen (``portafn_azure.publish``).
 
+Under the worker, portafn's log lines become the invocation's logs (``RpcLog`` with its invocation
+id), not console output (``portafn_azure.worker_logs``).
+
 Each trigger type has one registration function (``REGISTRARS``). The handlers carry their
 annotations as objects, not strings: the worker resolves every annotation with
 ``typing.get_type_hints`` at indexing, so this module must not use postponed annotations.
@@ -54,6 +57,7 @@ from portafn_azure import events
 from portafn_azure.http import to_azure_response, to_request
 from portafn_azure.outcomes import Poisoned, PoisonSink, poison_content, storage_poison_sink
 from portafn_azure.publish import messaging_kind, poison_queue_name, queue_name, remember_options
+from portafn_azure.worker_logs import forward_to_worker
 
 _log = get_logger("portafn.azure")
 DEFAULT_DATABASE = "portafn"
@@ -115,6 +119,7 @@ def function_app(
     """
     import azure.functions as func
 
+    forward_to_worker()  # portafn's log lines become the invocation's logs (portafn_azure.worker_logs)
     store_database, store_prefix = _store_target()
     options = Options(
         route_prefix=route_prefix,
