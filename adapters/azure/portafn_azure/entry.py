@@ -3,7 +3,8 @@
 One Azure function per portafn function, named after it:
 
 - ``http``: an HTTP trigger on the route template (``/customers/{customer_id}`` becomes
-  ``customers/{customer_id}``) with its method; ``auth_level`` is configurable (default ANONYMOUS).
+  ``customers/{customer_id}``, a catch-all ``/files/{path+}`` becomes ``files/{*path}``) with its
+  method; ``auth_level`` is configurable (default ANONYMOUS).
 - ``queue``: a Storage queue trigger by default; ``messaging="servicebus"`` (or the app setting
   ``PORTAFN_AZURE_MESSAGING=servicebus``) makes it a Service Bus queue trigger.
 - ``topic``: a Service Bus topic trigger on subscription ``subscription`` (default the app name).
@@ -42,6 +43,7 @@ from typing import Any
 from portafn.app import App, Function
 from portafn.log import get_logger
 from portafn.reliability.outcomes import Outcome, outcome_of, reason_of
+from portafn.routing import rewrite_params
 from portafn.runtime import Invocation, Runtime
 from portafn.store.changes import receivers
 from portafn.triggers import (
@@ -64,8 +66,11 @@ DEFAULT_DATABASE = "portafn"
 
 
 def azure_route(template: str) -> str:
-    """An Azure route for a portafn path template (no leading slash; ``{param}`` kept)."""
-    return template.strip("/")
+    """An Azure route for a portafn path template: no leading slash, ``{param}`` kept, and the
+    catch-all ``{param+}`` written as Azure's ``{*param}``."""
+    return rewrite_params(template, lambda name, greedy: f"{{*{name}}}" if greedy else f"{{{name}}}").strip(
+        "/"
+    )
 
 
 @dataclass(frozen=True)
