@@ -249,7 +249,11 @@ def register_changes(target: Target, fn: Function, trigger: ChangesTrigger) -> N
         # Functions on one container (a table's own and the outbox relay) each need
         # their own leases, or they would share out the feed instead of each reading it.
         lease_container_prefix=f"{fn.name}-",
-        create_lease_container_if_not_exists=True,
+        # An identity-based connection (data plane RBAC, as the ARM template sets) cannot create
+        # containers; the template makes the lease container instead.
+        create_lease_container_if_not_exists=not os.environ.get(
+            f"{options.cosmos_connection}__accountEndpoint"
+        ),
     )
     # The host does not retry a change feed batch by itself (portafn_azure.outcomes).
     retry = target.fa.retry(
