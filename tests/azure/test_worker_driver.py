@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from azure.functions.meta import Datum
 from portafn_azure.dev import worker
-from portafn_azure.dev.worker_driver import AzureWorkerDriver, app_reference, error_name
+from portafn_azure.dev.worker_driver import AzureWorkerDriver, app_reference, error_name, set_cookie
 from portafn_azure.driver import AzureDriver
 from portafn_azure.payloads import http_datum, typed_data
 from portafn_azure.worker_logs import forward_to_worker
@@ -48,6 +48,25 @@ def test_the_app_is_found_by_the_module_that_defines_it() -> None:
 def test_worker_exception_text_gives_the_error_type() -> None:
     assert error_name("NotFound: no order ghost") == "NotFound"
     assert error_name("") == "Exception"
+
+
+def test_worker_cookies_read_back_as_the_in_process_driver_writes_them() -> None:
+    # RpcHttpCookie in the protobuf JSON mapping, as the worker 4.34.0 answers a Set-Cookie header.
+    cookie = {
+        "name": "sid",
+        "value": "abc",
+        "domain": {"value": ""},
+        "path": {"value": "/"},
+        "secure": {"value": True},
+        "http_only": {"value": True},
+        "same_site": "Lax",
+        "max_age": {"value": 60.0},
+        "expires": {"value": "2030-01-02T03:04:05Z"},
+    }
+    assert set_cookie(cookie) == (
+        "sid=abc; Expires=Wed, 02 Jan 2030 03:04:05 GMT; HttpOnly; Max-Age=60; Path=/; SameSite=Lax; Secure"
+    )
+    assert set_cookie({"name": "theme", "value": "dark", "secure": {"value": False}}) == "theme=dark"
 
 
 def test_payloads_become_typed_data_as_the_host_sends_them() -> None:

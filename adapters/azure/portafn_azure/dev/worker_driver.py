@@ -75,9 +75,35 @@ def http_response(answer: dict[str, Any]) -> HttpResponse:
         raw = base64.b64decode(body["bytes"])
     else:
         raw = str(body.get("string") or body.get("json") or "").encode()
-    cookies = [f"{c['name']}={c.get('value', '')}" for c in http.get("cookies", [])]
+    cookies = [set_cookie(c) for c in http.get("cookies", [])]
     headers = Headers(list(http.get("headers", {}).items()))
     return HttpResponse(raw, status=int(http.get("status_code") or 200), headers=headers, cookies=cookies)
+
+
+def set_cookie(cookie: dict[str, Any]) -> str:
+    """A ``Set-Cookie`` value from the worker's ``RpcHttpCookie`` (protobuf JSON), attributes in
+    the order ``http.cookies`` writes them, so both driver modes give the same string."""
+    from datetime import datetime
+    from email.utils import format_datetime
+
+    attrs: dict[str, str | None] = {}
+    if cookie.get("domain", {}).get("value"):
+        attrs["Domain"] = cookie["domain"]["value"]
+    if "expires" in cookie:
+        attrs["Expires"] = format_datetime(datetime.fromisoformat(cookie["expires"]["value"]), usegmt=True)
+    if cookie.get("http_only", {}).get("value"):
+        attrs["HttpOnly"] = None
+    if "max_age" in cookie:
+        attrs["Max-Age"] = f"{cookie['max_age']['value']:g}"
+    if cookie.get("path", {}).get("value"):
+        attrs["Path"] = cookie["path"]["value"]
+    if cookie.get("same_site") in ("Lax", "Strict", "ExplicitNone"):
+        attrs["SameSite"] = "None" if cookie["same_site"] == "ExplicitNone" else cookie["same_site"]
+    if cookie.get("secure", {}).get("value"):
+        attrs["Secure"] = None
+    parts = [f"{cookie['name']}={cookie.get('value', '')}"]
+    parts += [name if value is None else f"{name}={value}" for name, value in attrs.items()]
+    return "; ".join(parts)
 
 
 class AzureWorkerDriver:
