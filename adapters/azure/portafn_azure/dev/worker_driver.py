@@ -55,7 +55,9 @@ def app_reference(app: App) -> str:
         raise LookupError(
             f"app {app.name!r} is bound to no module-level name that `portafn package` can import"
         )
-    name, attr = min(own, key=lambda f: len(f[0]))
+    # The module that defines the handlers is the app's own; an entry module only imports it.
+    defining = {fn.handler.__module__ for fn in app.functions.values()}
+    name, attr = min(own, key=lambda f: (f[0] not in defining, len(f[0])))
     return f"{name}:{attr}"
 
 
