@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 from urllib.parse import unquote
@@ -100,6 +101,12 @@ def compile_template(template: str) -> PathTemplate:
         regex += "/" + re.escape(segment)
     pattern = re.compile("^" + (regex or "/") + "/?$" if regex else "^/$")
     return PathTemplate(template, tuple(params), pattern, (literal_segments, len(segments)))
+
+
+def rewrite_params(template: str, render: Callable[[str, bool], str]) -> str:
+    """``template`` with each ``{name}`` / ``{name+}`` replaced by ``render(name, greedy)``: how an
+    adapter writes a route in its platform's syntax (Azure's catch-all is ``{*name}``)."""
+    return _PARAM.sub(lambda m: render(m.group(1), bool(m.group(2))), template)
 
 
 @dataclass(slots=True)

@@ -8,6 +8,8 @@ invoked by the worker itself, over its gRPC protocol, from the loopback host in
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -76,7 +78,9 @@ def worker_results(worker: Worker, tmp_path_factory: pytest.TempPathFactory) -> 
     package(
         "samples.orders.app:app", "azure", out / "dist", python=worker.python_version(), progress=lines.append
     )
-    return worker_host.run(worker, out / "dist" / "functionapp", out / "run", INVOCATIONS)
+    results = worker_host.run(worker, out / "dist" / "functionapp", out / "run", INVOCATIONS)
+    results["console_log"] = str(out / "run" / "results.worker-stdio.log")
+    return results
 
 
 def test_the_worker_indexes_every_function(worker_results: dict[str, Any]) -> None:
@@ -109,3 +113,21 @@ def test_a_handler_failure_reaches_the_worker_as_the_handlers_error(worker_resul
     failed = step(worker_results, "invoke queue: unknown order is retried")
     assert failed["status"] == "Failure"
     assert failed["exception"].startswith("NotFound"), failed["exception"]
+
+
+def test_portafn_log_lines_are_the_invocations_logs(worker_results: dict[str, Any]) -> None:
+    # The host keeps, per invocation, the RpcLogs bound to its invocation id (portafn_azure.worker_logs).
+    created = step(worker_results, "invoke create")
+    lines = [
+        json.loads(log.split(": ", 1)[1]) for log in created["logs"] if log.startswith("Information portafn.")
+    ]
+    assert [line["message"] for line in lines] == ["order created"], created["logs"]
+    assert lines[0]["function"] == "create_order"
+    failed = step(worker_results, "invoke queue: unknown order is retried")
+    assert any(log.startswith("Error portafn.") and "handler raised" in log for log in failed["logs"])
+
+
+def test_portafn_log_lines_leave_the_console(worker_results: dict[str, Any]) -> None:
+    # Forwarded, not duplicated: the worker's stdout/stderr (console logs, with no invocation id) lack them.
+    console = Path(worker_results["console_log"]).read_text()
+    assert "order created" not in console

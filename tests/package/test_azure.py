@@ -262,7 +262,7 @@ def test_template_declares_the_event_grid_topic_and_its_settings_when_the_app_pu
     tmp_path: Path,
 ) -> None:
     from portafn_azure.package import eventgrid_targets
-    from portafn_azure.publish import EVENTGRID_ENDPOINT_SETTING, EVENTGRID_KEY_SETTING
+    from portafn_azure.publish import EVENTGRID_CONNECTION, EVENTGRID_ENDPOINT_SETTING, EVENTGRID_KEY_SETTING
 
     app = _grid_app()
     # Only published types an event function consumes go to Event Grid; queue names stay queues.
@@ -278,14 +278,16 @@ def test_template_declares_the_event_grid_topic_and_its_settings_when_the_app_pu
     topic_id = "resourceId('Microsoft.EventGrid/topics', variables('eventGridTopicName'))"
     assert f"[{topic_id}]" in site["dependsOn"]
     settings = {s["name"]: s["value"] for s in site["properties"]["siteConfig"]["appSettings"]}
-    # The names the publisher reads at run time.
-    assert (EVENTGRID_ENDPOINT_SETTING, EVENTGRID_KEY_SETTING) == (
-        "EventGridTopicEndpoint",
-        "EventGridTopicKey",
+    # The identity-based connection the publisher reads at run time; no topic key anywhere.
+    assert EVENTGRID_CONNECTION == "EventGridConnection"
+    assert (
+        settings[f"{EVENTGRID_CONNECTION}__topicEndpointUri"]
+        == f"[reference({topic_id}, '2022-06-15').endpoint]"
     )
-    assert settings[EVENTGRID_ENDPOINT_SETTING] == f"[reference({topic_id}, '2022-06-15').endpoint]"
-    # The key comes from listKeys at deployment, never a literal in the template.
-    assert settings[EVENTGRID_KEY_SETTING] == f"[listKeys({topic_id}, '2022-06-15').key1]"
+    assert EVENTGRID_KEY_SETTING not in settings
+    assert "listKeys" not in json.dumps(template)
+    [sender] = [r for r in template["resources"] if "EventGrid Data Sender" in str(r.get("properties"))]
+    assert sender["scope"] == "[format('Microsoft.EventGrid/topics/{0}', variables('eventGridTopicName'))]"
     assert any("event-subscription create" in n and "order.placed" in n for n in notes), notes
     assert any("azure-eventgrid" in n for n in notes), notes
     _, notes = _template(app, tmp_path, ["azure-eventgrid==4.22.1"])

@@ -9,22 +9,43 @@ Messages are delivered as ``ctx.publish`` sends them (the CloudEvent in the JSON
 attributes as Service Bus application properties or, on Storage queues, the ``portafnattributes``
 extension). Messages a Storage queue function dead-letters are kept in ``poisoned`` instead of
 being sent to ``<queue>-poison`` (pass ``poison_sink=`` to send them somewhere real).
+
+With ``PORTAFN_AZURE_DRIVER=worker`` the contract suite uses ``make_driver``'s other mode: the
+same payloads go to the real Azure Functions Python worker over gRPC, running the packaged app
+(``portafn_azure.dev.worker_driver``).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from portafn.app import App, Function
-from portafn.events import ATTACHED_CHANGE_TYPE, Change, Event, Message, Schedule, StorageEvent
+from portafn.events import Change, Event, Message, Schedule, StorageEvent
 from portafn.http import Headers, HttpRequest, HttpResponse
-from portafn.testing.drivers import Delivery
+from portafn.testing.drivers import Delivery, Driver
 from portafn_azure import outcomes
 from portafn_azure.entry import function_app
-from portafn_azure.publish import TRACE_PROPERTIES, envelope_bytes
+from portafn_azure.payloads import (
+    Payload,
+    blob_grid_event,
+    blob_payload,
+    cloud_event,
+    decode,
+    documents_payload,
+    event_grid_payload,
+    grid_event,
+    http_datum,
+    queue_message_payload,
+    queue_payload,
+    servicebus_payload,
+    timer_payload,
+)
+
+__all__ = ["AzureDriver", "decode_http_response", "http_datum", "make_driver", "queue_trigger_input"]
 
 
 class _Context:
@@ -33,27 +54,6 @@ class _Context:
     def __init__(self, name: str) -> None:
         self.invocation_id = str(uuid.uuid4())
         self.function_name = name
-
-
-def http_datum(request: HttpRequest, route_prefix: str = "api") -> Any:
-    """The ``Datum`` the host sends for an HTTP trigger."""
-    from urllib.parse import urlencode
-
-    from azure.functions.meta import Datum
-
-    query = urlencode([(k, v) for k, vs in request.query.items() for v in vs])
-    url = f"http://localhost:7071/{route_prefix}{request.path}" + (f"?{query}" if query else "")
-    return Datum(
-        type="http",
-        value={
-            "method": Datum(request.method, "string"),
-            "url": Datum(url, "string"),
-            "headers": {k: Datum(v, "string") for k, v in request.headers.to_single().items()},
-            "query": {k: Datum(vs[-1], "string") for k, vs in request.query.items()},
-            "params": {k: Datum(v, "string") for k, v in request.path_params.items()},
-            "body": Datum(request.body, "bytes"),
-        },
-    )
 
 
 def decode_http_response(datum: Any) -> HttpResponse:
@@ -149,119 +149,27 @@ class AzureDriver:
     def native(self, function: Function, event: Event[Any]) -> Any:
         """The trigger object the worker would pass ``function`` for ``event``, made by the
         library's converter from the payload and trigger metadata the host sends."""
-        from azure.functions.meta import Datum
+        return decode(self.binding_type(function.name), self.payload(function, event))
 
+    def payload(self, function: Function, event: Event[Any]) -> Payload:
+        """What the host sends the worker for ``event``: the trigger's data and its metadata."""
         kind = function.kind
         if kind in ("queue", "topic") and isinstance(event, Message):
             if self.binding_type(function.name) == "serviceBusTrigger":
-                return self._servicebus_input(event)
-            return self._queue_input(event)
+                return servicebus_payload(event)
+            return queue_payload(event)
         if kind == "schedule" and isinstance(event, Schedule):
-            from azure.functions.timer import TimerRequestConverter
-
-            payload = {"Schedule": {"AdjustForDST": True}, "ScheduleStatus": {}, "IsPastDue": event.past_due}
-            return TimerRequestConverter.decode(Datum(json.dumps(payload), "json"), trigger_metadata={})
+            return timer_payload(event)
         if kind == "changes" and isinstance(event, Change):
-            return self._documents(function, event)
+            return documents_payload(function, event)
         if kind == "storage" and isinstance(event, StorageEvent):
             if self.binding_type(function.name) == "blobTrigger":
-                return self._blob_input(event)
-            return self._event_grid_input(_blob_grid_event(event))
+                return blob_payload(event)
+            return event_grid_payload(blob_grid_event(event))
         if kind == "event":
-            body = _cloud_event(event) if self.event_schema == "cloudevents" else _grid_event(event)
-            return self._event_grid_input(body)
+            body = cloud_event(event) if self.event_schema == "cloudevents" else grid_event(event)
+            return event_grid_payload(body)
         raise TypeError(f"cannot deliver {type(event).__name__} to a {kind} function on Azure")
-
-    def _blob_input(self, event: StorageEvent) -> Any:
-        """The ``InputStream`` of a blob trigger (polling or Event Grid source alike)."""
-        from azure.functions.blob import BlobConverter
-        from azure.functions.meta import Datum
-
-        obj = event.data
-        assert obj is not None
-        props: dict[str, Any] = {
-            "ContentLength": obj.size or 0,
-            "ContentType": obj.content_type or "application/octet-stream",
-            "ETag": obj.etag or f'"0x{uuid.uuid4().hex[:15].upper()}"',
-            "LastModified": (event.time or datetime.now(UTC)).isoformat(),
-            "BlobType": "BlockBlob",
-        }
-        metadata = {
-            "BlobTrigger": Datum(f"{obj.bucket}/{obj.key}", "string"),
-            "Uri": Datum(_blob_url(obj.bucket, obj.key), "string"),
-            "Properties": Datum(json.dumps(props), "json"),
-            "Metadata": Datum("{}", "json"),
-        }
-        # The content is not part of a StorageEvent: the blob's bytes stand in as zeros of its size.
-        return BlobConverter.decode(Datum(bytes(obj.size or 0), "bytes"), trigger_metadata=metadata)
-
-    def _event_grid_input(self, body: dict[str, Any]) -> Any:
-        from azure.functions.eventgrid import EventGridEventInConverter
-        from azure.functions.meta import Datum
-
-        return EventGridEventInConverter.decode(Datum(json.dumps(body), "json"), trigger_metadata={})
-
-    def _documents(self, function: Function, change: Change[Any]) -> Any:
-        """A ``DocumentList`` holding the item (or the attached outbox record) as the Cosmos store
-        writes it (latest version)."""
-        from azure.functions.cosmosdb import CosmosDBConverter
-        from azure.functions.meta import Datum
-
-        from portafn.store.port import Key
-        from portafn_azure.cosmos_keys import attached_id, item_id
-
-        if change.type == ATTACHED_CHANGE_TYPE:
-            name = str(change.key["name"])
-            doc = {"id": attached_id(name), "pk": change.key["partition"], "on": name, "ob": change.new}
-            return CosmosDBConverter.decode(Datum(json.dumps([doc]), "json"), trigger_metadata={})
-        new: Any = change.new
-        if hasattr(new, "model_dump"):
-            new = new.model_dump(mode="json")
-        spec = function.trigger.table.spec  # type: ignore[union-attr]
-        key = Key(change.key[spec.partition_key], change.key.get(spec.sort_key) if spec.sort_key else None)
-        item = {
-            "id": item_id(key),
-            "pk": key.pk,
-            "doc": new,
-            "m": change.kind == "modify",
-            "_etag": change.id,
-        }
-        if key.sk is not None:
-            item["sk"] = key.sk
-        return CosmosDBConverter.decode(Datum(json.dumps([item]), "json"), trigger_metadata={})
-
-    def _queue_input(self, message: Message[Any]) -> Any:
-        now = datetime.now(UTC)
-        return queue_trigger_input(
-            envelope_bytes(message, message.body, message.attributes),
-            id=str(uuid.uuid4()),
-            dequeue_count=message.delivery_attempt,
-            insertion_time=now,
-            expiration_time=now,
-            next_visible_time=now,
-            pop_receipt="AgAAAAMAAAAAAAAA",
-        )
-
-    def _servicebus_input(self, message: Message[Any]) -> Any:
-        from azure.functions.meta import Datum
-        from azure.functions.servicebus import ServiceBusMessageInConverter
-
-        props = dict(message.attributes)
-        props.update({k: str(message.extensions[k]) for k in TRACE_PROPERTIES if message.extensions.get(k)})
-        metadata = {
-            "MessageId": Datum(message.id, "string"),
-            "DeliveryCount": Datum(str(message.delivery_attempt), "string"),
-            "EnqueuedTimeUtc": Datum(datetime.now(UTC).isoformat(), "string"),
-            "ContentType": Datum("application/cloudevents+json; charset=utf-8", "string"),
-            "UserProperties": Datum(json.dumps(props), "json"),
-            "ApplicationProperties": Datum(json.dumps(props), "json"),
-        }
-        if message.extensions.get("correlationid"):
-            metadata["CorrelationId"] = Datum(str(message.extensions["correlationid"]), "string")
-        if message.ordering_key:
-            metadata["SessionId"] = Datum(message.ordering_key, "string")
-        body = envelope_bytes(message, message.body)
-        return ServiceBusMessageInConverter.decode(Datum(body, "bytes"), trigger_metadata=metadata)
 
 
 def queue_trigger_input(
@@ -277,91 +185,29 @@ def queue_trigger_input(
     """The ``azure.functions.QueueMessage`` a queue trigger function gets for a Storage queue
     message: ``content`` is the message after the host's base64 decoding, the rest its trigger
     metadata, decoded by the library's ``QueueMessageInConverter`` as the worker does."""
-    from azure.functions.meta import Datum
-    from azure.functions.queue import QueueMessageInConverter
-
-    metadata = {
-        "Id": Datum(id, "string"),
-        "DequeueCount": Datum(str(dequeue_count), "string"),
-        "InsertionTime": Datum(insertion_time.isoformat(), "string"),
-        "ExpirationTime": Datum(expiration_time.isoformat(), "string"),
-        "NextVisibleTime": Datum(next_visible_time.isoformat(), "string"),
-        "PopReceipt": Datum(pop_receipt, "string"),
-    }
-    return QueueMessageInConverter.decode(Datum(content, "bytes"), trigger_metadata=metadata)
+    payload = queue_message_payload(
+        content,
+        id=id,
+        dequeue_count=dequeue_count,
+        insertion_time=insertion_time,
+        expiration_time=expiration_time,
+        next_visible_time=next_visible_time,
+        pop_receipt=pop_receipt,
+    )
+    return decode("queueTrigger", payload)
 
 
-ACCOUNT = "devstoreaccount1"
+WORKER_MODE = "PORTAFN_AZURE_DRIVER"
 
 
-def _blob_url(container: str, key: str) -> str:
-    from urllib.parse import quote
+def make_driver(app: App) -> Driver:
+    """The contract suite's Azure driver: in process (default), or through the real Python worker
+    over gRPC when ``PORTAFN_AZURE_DRIVER=worker`` (``portafn_azure.dev.worker_driver``)."""
+    mode = os.environ.get(WORKER_MODE, "inprocess")
+    if mode == "worker":
+        from portafn_azure.dev.worker_driver import AzureWorkerDriver
 
-    return f"http://127.0.0.1:10000/{ACCOUNT}/{container}/{quote(key)}"
-
-
-def _when(event: Event[Any]) -> str:
-    return (event.time or datetime.now(UTC)).isoformat().replace("+00:00", "Z")
-
-
-def _plain(value: Any) -> Any:
-    if hasattr(value, "model_dump"):
-        return value.model_dump(mode="json")
-    return value
-
-
-def _blob_grid_event(event: StorageEvent) -> dict[str, Any]:
-    """A ``Microsoft.Storage.Blob{Created,Deleted}`` event in the Event Grid schema."""
-    obj = event.data
-    assert obj is not None
-    created = event.action == "created"
-    return {
-        "id": event.id,
-        "topic": f"/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/local"
-        f"/providers/Microsoft.Storage/storageAccounts/{ACCOUNT}",
-        "subject": f"/blobServices/default/containers/{obj.bucket}/blobs/{obj.key}",
-        "eventType": "Microsoft.Storage.BlobCreated" if created else "Microsoft.Storage.BlobDeleted",
-        "eventTime": _when(event),
-        "data": {
-            "api": "PutBlob" if created else "DeleteBlob",
-            "contentType": obj.content_type or "application/octet-stream",
-            "contentLength": obj.size,
-            "eTag": obj.etag,
-            "blobType": "BlockBlob",
-            "url": _blob_url(obj.bucket, obj.key),
-        },
-        "dataVersion": "",
-        "metadataVersion": "1",
-    }
-
-
-def _grid_event(event: Event[Any]) -> dict[str, Any]:
-    """A neutral event in the Event Grid event schema."""
-    return {
-        "id": event.id,
-        "topic": event.source,
-        "subject": event.subject or "",
-        "eventType": event.type,
-        "eventTime": _when(event),
-        "data": _plain(event.data),
-        "dataVersion": event.dataschema or "",
-        "metadataVersion": "1",
-    }
-
-
-def _cloud_event(event: Event[Any]) -> dict[str, Any]:
-    """A neutral event in the CloudEvents 1.0 schema (as Event Grid delivers it)."""
-    body: dict[str, Any] = {
-        "specversion": "1.0",
-        "id": event.id,
-        "source": event.source,
-        "type": event.type,
-        "time": _when(event),
-        "data": _plain(event.data),
-        **{k: v for k, v in event.extensions.items() if isinstance(v, str | int | bool)},
-    }
-    for name in ("subject", "datacontenttype", "dataschema"):
-        value = getattr(event, name, None)
-        if value:
-            body[name] = value
-    return body
+        return AzureWorkerDriver(app)
+    if mode != "inprocess":
+        raise ValueError(f"{WORKER_MODE}={mode!r}: use 'worker' or 'inprocess'")
+    return AzureDriver(app)

@@ -3,7 +3,8 @@
 One Azure function per portafn function, named after it:
 
 - ``http``: an HTTP trigger on the route template (``/customers/{customer_id}`` becomes
-  ``customers/{customer_id}``) with its method; ``auth_level`` is configurable (default ANONYMOUS).
+  ``customers/{customer_id}``, a catch-all ``/files/{path+}`` becomes ``files/{*path}``) with its
+  method; ``auth_level`` is configurable (default ANONYMOUS).
 - ``queue``: a Storage queue trigger by default; ``messaging="servicebus"`` (or the app setting
   ``PORTAFN_AZURE_MESSAGING=servicebus``) makes it a Service Bus queue trigger.
 - ``topic``: a Service Bus topic trigger on subscription ``subscription`` (default the app name).
@@ -21,6 +22,9 @@ override it). A raise from a handler is raised to the worker, so the host's
 retry and poison semantics apply; a ``DeadLetter`` on a Storage queue trigger is moved to
 ``<queue>-poison`` at once (see ``portafn_azure.outcomes``). ``ctx.publish`` sends where these
 triggers listen (``portafn_azure.publish``).
+
+Under the worker, portafn's log lines become the invocation's logs (``RpcLog`` with its invocation
+id), not console output (``portafn_azure.worker_logs``).
 
 Each trigger type has one registration function (``REGISTRARS``). The handlers carry their
 annotations as objects, not strings: the worker resolves every annotation with
@@ -40,6 +44,7 @@ from portafn.app import App, Function
 from portafn.changes import receivers
 from portafn.log import get_logger
 from portafn.reliability.outcomes import Outcome, outcome_of, reason_of
+from portafn.routing import rewrite_params
 from portafn.runtime import Invocation, Runtime
 from portafn.triggers import (
     ChangesTrigger,
@@ -54,14 +59,18 @@ from portafn_azure import events
 from portafn_azure.http import to_azure_response, to_request
 from portafn_azure.outcomes import Poisoned, PoisonSink, poison_content, storage_poison_sink
 from portafn_azure.publish import messaging_kind, poison_queue_name, queue_name, remember_options
+from portafn_azure.worker_logs import forward_to_worker
 
 _log = get_logger("portafn.azure")
 DEFAULT_DATABASE = "portafn"
 
 
 def azure_route(template: str) -> str:
-    """An Azure route for a portafn path template (no leading slash; ``{param}`` kept)."""
-    return template.strip("/")
+    """An Azure route for a portafn path template: no leading slash, ``{param}`` kept, and the
+    catch-all ``{param+}`` written as Azure's ``{*param}``."""
+    return rewrite_params(template, lambda name, greedy: f"{{*{name}}}" if greedy else f"{{{name}}}").strip(
+        "/"
+    )
 
 
 @dataclass(frozen=True)
@@ -115,6 +124,7 @@ def function_app(
     """
     import azure.functions as func
 
+    forward_to_worker()  # portafn's log lines become the invocation's logs (portafn_azure.worker_logs)
     store_database, store_prefix = _store_target()
     options = Options(
         route_prefix=route_prefix,
@@ -239,7 +249,11 @@ def register_changes(target: Target, fn: Function, trigger: ChangesTrigger) -> N
         # Functions on one container (a table's own and the outbox relay) each need
         # their own leases, or they would share out the feed instead of each reading it.
         lease_container_prefix=f"{fn.name}-",
-        create_lease_container_if_not_exists=True,
+        # An identity-based connection (data plane RBAC, as the ARM template sets) cannot create
+        # containers; the template makes the lease container instead.
+        create_lease_container_if_not_exists=not os.environ.get(
+            f"{options.cosmos_connection}__accountEndpoint"
+        ),
     )
     # The host does not retry a change feed batch by itself (portafn_azure.outcomes).
     retry = target.fa.retry(

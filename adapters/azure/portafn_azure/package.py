@@ -157,6 +157,19 @@ COSMOS_API = "2024-05-15"
 WEB_API = "2023-12-01"
 STORAGE_ID = "resourceId('Microsoft.Storage/storageAccounts', variables('storageName'))"
 COSMOS_ID = "resourceId('Microsoft.DocumentDB/databaseAccounts', variables('cosmosName'))"
+SITE_ID = "resourceId('Microsoft.Web/sites', parameters('appName'))"
+PRINCIPAL_ID = f"reference({SITE_ID}, '{WEB_API}', 'full').identity.principalId"
+AUTHORIZATION_API = "2022-04-01"
+COSMOS_CONNECTION = "CosmosDBConnection"
+EVENTGRID_CONNECTION = "EventGridConnection"
+# Built-in role ids (Azure RBAC and Cosmos DB data plane), as Microsoft documents them.
+STORAGE_ROLES = {
+    "Storage Blob Data Owner": "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
+    "Storage Queue Data Contributor": "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
+    "Storage Queue Data Message Processor": "8a0f0c08-91a1-4084-bc3d-661d67233fed",
+}
+EVENTGRID_DATA_SENDER = "d5a91429-5739-47e2-a06b-3470a27159e7"
+COSMOS_DATA_CONTRIBUTOR = "00000000-0000-0000-0000-000000000002"
 DATABASE_ID = (
     "resourceId('Microsoft.DocumentDB/databaseAccounts/sqlDatabases', variables('cosmosName'), 'portafn')"
 )
@@ -176,6 +189,7 @@ def arm_template(ctx: BuildContext) -> dict[str, Any]:
     if grid_types:
         resources.append(eventgrid_topic())
     resources += [plan(), function_site(ctx.target.python, app_settings(grid_types), grid=bool(grid_types))]
+    resources += identity_role_assignments(grid=bool(grid_types))
     variables = {
         "storageName": "[format('{0}st', toLower(replace(parameters('appName'), '-', '')))]",
         "cosmosName": "[format('{0}-cosmos', toLower(parameters('appName')))]",
@@ -226,6 +240,8 @@ def cosmos_account() -> dict[str, Any]:
             "databaseAccountOfferType": "Standard",
             "locations": [{"locationName": "[parameters('location')]", "failoverPriority": 0}],
             "capabilities": [{"name": "EnableServerless"}],
+            # Entra ID only: the account keys cannot sign requests (the app uses its identity).
+            "disableLocalAuth": True,
         },
     }
 
@@ -356,18 +372,16 @@ def plan() -> dict[str, Any]:
 
 
 def app_settings(grid_types: list[str]) -> list[dict[str, str]]:
-    """The function app's settings: the runtime's, the host storage, the store and its keys, and
-    the Event Grid topic's endpoint and key when the app publishes there."""
-    storage_conn = (
-        "[format('DefaultEndpointsProtocol=https;AccountName={0};EndpointSuffix={1};AccountKey={2}', "
-        f"variables('storageName'), environment().suffixes.storage, listKeys({STORAGE_ID}, '{STORAGE_API}').keys[0].value)]"
-    )
+    """The function app's settings: no account key anywhere. The host's storage, the Cosmos DB
+    trigger, the portafn store and the Event Grid topic are all reached with the app's
+    system-assigned managed identity (``identity_role_assignments`` grants what each needs)."""
     cosmos_endpoint = f"reference({COSMOS_ID}, '{COSMOS_API}').documentEndpoint"
-    cosmos_key = f"listKeys({COSMOS_ID}, '{COSMOS_API}').primaryMasterKey"
     settings = [
         {"name": "FUNCTIONS_EXTENSION_VERSION", "value": "~4"},
         {"name": "FUNCTIONS_WORKER_RUNTIME", "value": "python"},
-        {"name": "AzureWebJobsStorage", "value": storage_conn},
+        # Identity-based host storage (queue and blob triggers, timers' leases, ctx.publish to
+        # queues): the account name only; the host and portafn_azure.publish use the identity.
+        {"name": "AzureWebJobsStorage__accountName", "value": "[variables('storageName')]"},
         {"name": "AzureWebJobsFeatureFlags", "value": "EnableWorkerIndexing"},
         {"name": "SCM_DO_BUILD_DURING_DEPLOYMENT", "value": "false"},
         {
@@ -376,23 +390,68 @@ def app_settings(grid_types: list[str]) -> list[dict[str, str]]:
         },
         # The template creates the containers; no create-if-missing round trips on cold starts.
         {"name": "PORTAFN_CREATE_TABLES", "value": "0"},
-        # The name the Cosmos DB trigger reads (portafn_azure.function_app's default).
-        {
-            "name": "CosmosDBConnection",
-            "value": f"[format('AccountEndpoint={{0}};AccountKey={{1}};', {cosmos_endpoint}, {cosmos_key})]",
-        },
-        # The portafn Cosmos store signs requests with the account key from this setting.
-        {"name": "PORTAFN_COSMOS_KEY", "value": f"[{cosmos_key}]"},
+        # The Cosmos DB trigger's identity-based connection (portafn_azure.function_app's default
+        # name); the portafn store, with no PORTAFN_COSMOS_KEY, signs in with the identity too.
+        {"name": f"{COSMOS_CONNECTION}__accountEndpoint", "value": f"[{cosmos_endpoint}]"},
     ]
     if grid_types:
-        settings += [
+        settings.append(
             {
-                "name": EVENTGRID_ENDPOINT_SETTING,
+                "name": f"{EVENTGRID_CONNECTION}__topicEndpointUri",
                 "value": f"[reference({GRID_ID}, '{EVENTGRID_API}').endpoint]",
-            },
-            {"name": EVENTGRID_KEY_SETTING, "value": f"[listKeys({GRID_ID}, '{EVENTGRID_API}').key1]"},
-        ]
+            }
+        )
     return settings
+
+
+def identity_role_assignments(*, grid: bool) -> list[dict[str, Any]]:
+    """What the app's managed identity may do, each role scoped to the one resource it is for:
+    the storage roles identity-based ``AzureWebJobsStorage`` needs for blob and queue triggers,
+    Cosmos DB's built-in Data Contributor on the ``portafn`` database only (data plane RBAC), and
+    EventGrid Data Sender on the app's topic."""
+    storage_scope = "[format('Microsoft.Storage/storageAccounts/{0}', variables('storageName'))]"
+    resources = [
+        _role_assignment(STORAGE_ID, storage_scope, role, name) for name, role in STORAGE_ROLES.items()
+    ]
+    if grid:
+        grid_scope = "[format('Microsoft.EventGrid/topics/{0}', variables('eventGridTopicName'))]"
+        resources.append(
+            _role_assignment(GRID_ID, grid_scope, EVENTGRID_DATA_SENDER, "EventGrid Data Sender")
+        )
+    resources.append(
+        {
+            "type": "Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments",
+            "apiVersion": COSMOS_API,
+            "name": f"[format('{{0}}/{{1}}', variables('cosmosName'), guid({DATABASE_ID}, {SITE_ID}, "
+            f"'{COSMOS_DATA_CONTRIBUTOR}'))]",
+            "dependsOn": [f"[{SITE_ID}]", f"[{DATABASE_ID}]"],
+            "properties": {
+                "roleDefinitionId": "[resourceId('Microsoft.DocumentDB/databaseAccounts/sqlRoleDefinitions', "
+                f"variables('cosmosName'), '{COSMOS_DATA_CONTRIBUTOR}')]",
+                "principalId": f"[{PRINCIPAL_ID}]",
+                "scope": f"[format('{{0}}/dbs/portafn', {COSMOS_ID})]",
+            },
+        }
+    )
+    return resources
+
+
+def _role_assignment(scope_id: str, scope: str, role: str, description: str) -> dict[str, Any]:
+    """An Azure RBAC role assignment of ``role`` to the app's identity on one resource (``scope``,
+    the resource ``scope_id`` names, in the extension resource's relative form)."""
+    return {
+        "type": "Microsoft.Authorization/roleAssignments",
+        "apiVersion": AUTHORIZATION_API,
+        "name": f"[guid({scope_id}, {SITE_ID}, '{role}')]",
+        "scope": scope,
+        "dependsOn": [f"[{SITE_ID}]", f"[{scope_id}]"],
+        "properties": {
+            "description": f"{description} for the function app's managed identity",
+            "roleDefinitionId": f"[subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '{role}')]",
+            "principalId": f"[{PRINCIPAL_ID}]",
+            "principalType": "ServicePrincipal",
+        },
+    }
 
 
 def function_site(python: str, settings: list[dict[str, str]], *, grid: bool) -> dict[str, Any]:
@@ -406,6 +465,7 @@ def function_site(python: str, settings: list[dict[str, str]], *, grid: bool) ->
         "name": f"[{SITE_NAME}]",
         "location": "[parameters('location')]",
         "kind": "functionapp,linux",
+        "identity": {"type": "SystemAssigned"},
         "dependsOn": depends,
         "properties": {
             "serverFarmId": f"[{PLAN_ID}]",
