@@ -18,7 +18,11 @@ def register(sub: Any) -> None:
             "unique prefix and are cleared at the end. Exit status 0 when nothing failed, 1 otherwise."
         ),
     )
-    p.add_argument("url", metavar="STORE_URL", help="memory://, sqlite:///PATH, or a scheme an installed adapter declares")
+    p.add_argument(
+        "url",
+        metavar="STORE_URL",
+        help="memory://, sqlite:///PATH, or a scheme an installed adapter declares",
+    )
     p.add_argument("--json", metavar="FILE", help="also write the report as JSON to FILE")
     p.add_argument("--prefix", help="table-name prefix for this run (default: a random one)")
     p.add_argument("-k", dest="select", metavar="TEXT", help="run only rows whose id contains TEXT")

@@ -51,7 +51,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("portafn", "portafn provider x store matrix")
     group.addoption("--portafn-providers", help="comma-separated providers (local and any installed adapter)")
     group.addoption(
-        "--portafn-stores", help="comma-separated stores (memory, sqlite, a scheme an installed adapter declares, or a URL)"
+        "--portafn-stores",
+        help="comma-separated stores (memory, sqlite, a scheme an installed adapter declares, or a URL)",
     )
     group.addoption(
         "--portafn-report", help="directory for report.json and report.md (default .portafn/report)"

@@ -83,7 +83,9 @@ def test_toy_provider_runs_in_the_contract_matrix(pytester: pytest.Pytester) -> 
     pytester.makepyfile(test_toy=TEST)
     result = pytester.runpytest("--portafn-providers", "local,toy", "--portafn-stores", "memory,toymem://")
     result.assert_outcomes(passed=4)
-    result.stdout.fnmatch_lines(["*local/memory*toy/memory*toy/toymem://*", "*test_hello*pass*pass*pass*pass*"])
+    result.stdout.fnmatch_lines(
+        ["*local/memory*toy/memory*toy/toymem://*", "*test_hello*pass*pass*pass*pass*"]
+    )
 
 
 @pytest.mark.emulator
