@@ -87,12 +87,7 @@ class Item(BaseModel):
     price_cents: int = Field(ge=0)
 
 
-class Config(BaseModel):
-    currency: str = "EUR"  # environment variable CURRENCY, else EUR
-
-
 items = app.table(Item, partition_key="sku")
-config = app.settings(Config)
 
 
 @app.http("PUT", "/items/{{sku}}")
@@ -104,11 +99,11 @@ def put_item(sku: str, body: Item) -> Item:
 
 
 @app.http("GET", "/items/{{sku}}")
-def get_item(sku: str) -> dict[str, object]:
+def get_item(sku: str) -> Item:
     item = items.get(sku)
     if item is None:
         raise HttpError(404, "no such item")
-    return {{**item.model_dump(), "currency": config.get().currency}}
+    return item
 '''
 
 CONFTEST = '''\
@@ -129,7 +124,7 @@ def test_put_then_get(portafn_client):
     assert portafn_client.put("/items/a1", json=item).status == 200
     got = portafn_client.get("/items/a1")
     assert got.status == 200
-    assert got.json() == {**item, "currency": "EUR"}
+    assert got.json() == item
 
 
 def test_missing_item_is_404(portafn_client):
@@ -157,6 +152,7 @@ portafn serve {pkg}.app:app           # http://127.0.0.1:8000
 portafn package {pkg}.app:app --provider aws --out dist
 ```
 
-Settings: `{pkg}/app.py` declares them with `app.settings(Config)`; set them as environment
-variables or in a `.env` file. `portafn check {pkg}.app:app --store sqlite:///x.db` names any missing.
+Settings and secrets: declare them with `app.settings(Config)` (see the portafn docs, "Settings and
+secrets"); locally they come from environment variables or a `.env` file, and
+`portafn check {pkg}.app:app --store sqlite:///x.db` names any that are missing.
 """
