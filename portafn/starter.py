@@ -25,14 +25,26 @@ def package_name(project: str) -> str:
 def files(project: str) -> dict[str, str]:
     """Relative path -> content of every starter file."""
     pkg = package_name(project)
+    extras = provider_extras()
     return {
-        "pyproject.toml": PYPROJECT.format(project=project, pkg=pkg),
+        "pyproject.toml": PYPROJECT.format(
+            project=project, pkg=pkg, extras="".join(f'{n} = ["{d}"]\n' for n, d in extras.items())
+        ),
         f"{pkg}/__init__.py": f'"""The {project} functions."""\n',
         f"{pkg}/app.py": APP.format(project=project),
         "tests/conftest.py": CONFTEST.format(pkg=pkg),
         "tests/test_app.py": TEST,
-        "README.md": README.format(project=project, pkg=pkg),
+        "README.md": README.format(project=project, pkg=pkg, extra_names=",".join(extras) or "..."),
         ".gitignore": ".portafn/\n.venv/\n__pycache__/\ndist/\n.env\n",
+    }
+
+
+def provider_extras() -> dict[str, str]:
+    """Extra name -> distribution, one per installed provider plugin (from the registry)."""
+    from portafn.plugins import LOCAL, providers
+
+    return {
+        p.name: p.distribution for p in sorted(providers().values(), key=lambda p: p.name) if p.name != LOCAL
     }
 
 
@@ -59,10 +71,7 @@ dependencies = ["portafn"]
 
 [project.optional-dependencies]
 # One extra per provider you deploy to; `portafn test` runs on each one installed.
-aws = ["portafn-aws"]
-azure = ["portafn-azure"]
-gcp = ["portafn-gcp"]
-
+{extras}
 [tool.pytest.ini_options]
 testpaths = ["tests"]
 pythonpath = ["."]            # import {pkg} from the project root, installed or not
@@ -144,12 +153,12 @@ Made with `portafn new {project}`.
 
 ```bash
 python -m venv .venv && . .venv/bin/activate
-pip install -e '.[aws,azure,gcp]'     # the providers you deploy to
+pip install -e '.[{extra_names}]'     # the providers you deploy to
 pip install pytest
 portafn test                          # every installed provider, on SQLite
-portafn test --stores sqlite,dynamodb # a cloud store too (`portafn dev install` fetches its server)
+portafn test --stores sqlite,SCHEME   # a cloud store too (`portafn dev install` fetches its server)
 portafn serve {pkg}.app:app           # http://127.0.0.1:8000
-portafn package {pkg}.app:app --provider aws --out dist
+portafn package {pkg}.app:app --provider NAME --out dist
 ```
 
 Settings and secrets: declare them with `app.settings(Config)` (see the portafn docs, "Settings and
