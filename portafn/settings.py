@@ -13,8 +13,9 @@ config.get().payment_key.get_secret_value()
 
 Every field is read from an environment variable (its alias, else its name in upper case, after
 ``prefix``); locally a ``.env`` file in the working directory fills what the environment lacks. A
-field marked ``Secret(name)`` is a secret: on a provider whose plugin declares a secrets resolver
-(``Provider.secrets``) it is fetched from the provider's store by that name, elsewhere (the
+field marked ``Secret(name)`` is a secret: unless its environment variable is set (which wins, so
+tests on every provider's driver need no secret store), on a provider whose plugin declares a
+secrets resolver (``Provider.secrets``) it is fetched from the provider's store by that name; elsewhere (the
 platform injects it, as Azure's Key Vault references and Cloud Functions' ``--set-secrets`` do,
 or locally) it is read like any other field. Plain values are read once per cold start; secrets
 are read again when ``refresh_secrets`` seconds have passed since they were last read.
@@ -179,7 +180,7 @@ class Settings(Generic[S]):
     def missing(self, values: Mapping[str, str] | None = None) -> list[Declared]:
         """Required fields with no value in ``values`` (default: the local environment and ``.env``).
 
-        Secrets a provider resolves by name are not looked for here: they live in its store.
+        A secret counts as missing too: the environment is where a local run or a test finds it.
         """
         found = environment(self.provider, self.env_file) if values is None else values
         return [f for f in self.fields if f.required and f.env not in found]
@@ -198,12 +199,14 @@ class Settings(Generic[S]):
         if self._plain is None:
             self._plain = environment(self.provider, self.env_file)
         resolver = secret_resolver(self.provider) if self.secrets else None
-        self._secrets = self._resolve_secrets(resolver) if resolver else {}
+        self._secrets = self._resolve_secrets(resolver, self._plain) if resolver else {}
         self._secrets_read = self._clock()
         raw: dict[str, Any] = {}
         absent: list[str] = []
         for f in self.fields:
-            value = self._secrets.get(f.field) if resolver and f.secret else self._plain.get(f.env)
+            value = self._plain.get(f.env)
+            if value is None and resolver is not None and f.secret is not None:
+                value = self._secrets.get(f.field)
             if value is not None:
                 raw[f.field] = value
             elif f.required:
@@ -212,10 +215,12 @@ class Settings(Generic[S]):
             raise SettingsError(f"{self.model.__name__}: missing {'; '.join(absent)}")
         return self._validate(raw)
 
-    def _resolve_secrets(self, resolver: SecretResolver) -> dict[str, str]:
+    def _resolve_secrets(self, resolver: SecretResolver, env: Mapping[str, str]) -> dict[str, str]:
         out: dict[str, str] = {}
         for f in self.secrets:
             assert f.secret is not None
+            if f.env in env:
+                continue  # an environment value wins: tests and local runs need no secret store
             value = resolver(f.secret)
             if value is not None:
                 out[f.field] = value

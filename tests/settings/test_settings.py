@@ -87,7 +87,6 @@ def test_a_provider_resolver_serves_secrets_and_refreshes_them(monkeypatch: pyte
     )
     try:
         monkeypatch.setenv("API_URL", "https://x")
-        monkeypatch.setenv("TOKEN", "from-env-ignored")
         now = [0.0]
         app = App("a")
         config = app.settings(Config, refresh_secrets=30)
@@ -108,3 +107,22 @@ def test_a_provider_resolver_serves_secrets_and_refreshes_them(monkeypatch: pyte
 def test_read_env_file_absent_is_empty(tmp_path: Path) -> None:
     assert read_env_file(tmp_path / "nope.env") == {}
     assert "API_URL" not in os.environ
+
+
+def test_an_environment_value_wins_over_the_resolver(monkeypatch: pytest.MonkeyPatch) -> None:
+    def resolve(secret: Secret) -> str | None:
+        raise AssertionError("the store must not be asked when the environment has the value")
+
+    monkeypatch.setattr("tests.settings.test_settings.RESOLVER", resolve, raising=False)
+    register_provider(
+        Provider(name="toy2", distribution="toy", secrets="tests.settings.test_settings:RESOLVER")
+    )
+    try:
+        monkeypatch.setenv("API_URL", "https://x")
+        monkeypatch.setenv("TOKEN", "from-env")
+        app = App("a")
+        config = app.settings(Config)
+        Runtime(app, "toy2").start()
+        assert config.get().token.get_secret_value() == "from-env"
+    finally:
+        unregister_provider("toy2")
