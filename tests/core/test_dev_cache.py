@@ -44,3 +44,36 @@ def test_a_node_modules_above_the_working_directory_is_used_when_it_has_the_pack
         find_npm_package("azurite", "dist/src/azurite.js") == tmp_path / "repo" / "node_modules" / "azurite"
     )
     assert azurite.installed()
+
+
+class _ToyServer:
+    """A server module's shape: ``installed()`` and ``install()``."""
+
+    def __init__(self) -> None:
+        self.present = False
+        self.installs = 0
+
+    def installed(self) -> bool:
+        return self.present
+
+    def install(self) -> None:
+        self.installs += 1
+        self.present = True
+
+
+TOY = _ToyServer()
+
+
+def test_dev_up_installs_a_server_only_when_it_lacks_its_download() -> None:
+    from portafn.dev.servers import ensure_installed
+    from portafn.plugins import Provider, register_provider, unregister_provider
+
+    register_provider(
+        Provider(name="toyserver", distribution="toy", servers={"toy": "tests.core.test_dev_cache:TOY"})
+    )
+    try:
+        ensure_installed("toy")
+        ensure_installed("toy")
+        assert TOY.installs == 1
+    finally:
+        unregister_provider("toyserver")
