@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Any
 
+import pytest
 from portafn_aws.package import sam_template
 from portafn_azure.package import arm_template
 from portafn_gcp import package as gcp
@@ -146,3 +147,16 @@ def test_no_settings_no_change(tmp_path: Path) -> None:
     assert "Parameters" not in sam_template(ctx)
     assert "keyVaultName" not in json.dumps(arm_template(ctx))
     assert not any("--set-secrets" in " ".join(a) for a in gcp.deploy_commands(ctx))
+
+
+def test_the_sam_template_with_settings_passes_cfn_lint(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    linter = Path(sys.executable).with_name("cfn-lint")
+    if not linter.is_file():
+        pytest.skip("cfn-lint is not installed next to this interpreter (dev group)")
+    path = tmp_path / "template.json"
+    path.write_text(json.dumps(sam_template(context(tmp_path))))
+    done = subprocess.run([str(linter), str(path)], capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
