@@ -16,6 +16,7 @@ from portafn.errors import (
 from portafn.events import Change, Event, Message, Schedule, StorageEvent, StorageObject
 from portafn.http import Headers, HttpRequest, HttpResponse
 from portafn.runtime import Invocation, Runtime
+from portafn.settings import Secret, Settings, SettingsError
 
 __all__ = [
     "App",
@@ -35,6 +36,9 @@ __all__ = [
     "RegistrationError",
     "Runtime",
     "Schedule",
+    "Secret",
+    "Settings",
+    "SettingsError",
     "StorageEvent",
     "StorageObject",
 ]

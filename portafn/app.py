@@ -27,6 +27,7 @@ from portafn.triggers import (
 
 if TYPE_CHECKING:
     from portafn.metrics import MetricsSink
+    from portafn.settings import Settings
     from portafn.store.capabilities import Capability
     from portafn.store.table import Table
 
@@ -72,6 +73,7 @@ class App:
         self.router: Router[Function] = Router()
         self.start_hooks: list[Callable[[], Any]] = []
         self.metric_sinks: list[MetricsSink] = []
+        self.settings_declared: list[Settings[Any]] = []
 
     # -- registration -------------------------------------------------------------------------
 
@@ -166,6 +168,26 @@ class App:
     def add_metrics(self, sink: MetricsSink) -> None:
         """Send a record of every invocation (duration, error, cold start) to ``sink``."""
         self.metric_sinks.append(sink)
+
+    def settings(
+        self,
+        model: type[M],
+        *,
+        prefix: str = "",
+        refresh_secrets: float | None = 300.0,
+        env_file: str | None = ".env",
+    ) -> Settings[M]:
+        """Declare the app's settings as a pydantic model; ``.get()`` on the result reads them.
+
+        Each field comes from an environment variable (``prefix`` + its name in upper case); a field
+        annotated ``Secret(name)`` comes from the provider's secret store and is read again every
+        ``refresh_secrets`` seconds (None: once per cold start). See ``portafn.settings``.
+        """
+        from portafn.settings import Settings
+
+        handle = Settings(model, prefix=prefix, refresh_secrets=refresh_secrets, env_file=env_file)
+        self.settings_declared.append(handle)
+        return handle
 
     def on_start(self, func: F) -> F:
         """Run ``func`` once per container, before the first invocation (clients, caches)."""

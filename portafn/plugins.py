@@ -44,6 +44,9 @@ class Provider:
     - ``change_sources``: store schemes whose change stream this provider's functions can be
       triggered by when deployed (``@app.changes``, the outbox relay); ``portafn check`` reports the
       provider x store pairs where a change function would never run.
+    - ``secrets``: a callable ``(portafn.settings.Secret) -> str | None`` that reads a secret from
+      the provider's store by name at run time; ``None``: the platform puts secrets in the
+      environment (Key Vault references, ``--set-secrets``), read like any setting.
     """
 
     name: str
@@ -56,6 +59,7 @@ class Provider:
     entry: str | None = None
     servers: Mapping[str, str] = field(default_factory=dict)
     change_sources: frozenset[str] = frozenset()
+    secrets: str | None = None
 
     @property
     def install_hint(self) -> str:

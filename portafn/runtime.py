@@ -93,6 +93,9 @@ class Runtime:
         self._started.get()
 
     def _run_start_hooks(self) -> bool:
+        # Settings are read here, once per cold start, so a missing one fails before any request.
+        for settings in self.app.settings_declared:
+            settings.bind(self.provider)
         for hook in self.app.start_hooks:
             result = hook()
             if asyncio.iscoroutine(result):

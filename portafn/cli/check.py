@@ -64,4 +64,29 @@ def run(args: argparse.Namespace) -> int:
         if not reasons:
             print(f"ok on {name} x {cls.scheme}")
         missing += len(reasons)
+    missing += report_settings(app, chosen)
     return 1 if gaps or missing else 0
+
+
+def report_settings(app: Any, chosen: list[str]) -> int:
+    """Print where each declared setting comes from and each one missing here; the count missing.
+
+    A required field is looked for in the environment and ``.env``; a secret that a chosen
+    provider resolves from its own store is named with that store's name, not looked up.
+    """
+    from portafn.plugins import provider
+    from portafn.settings import app_settings
+
+    missing = 0
+    for handle in app_settings(app):
+        for field in handle.missing():
+            print(
+                f"MISSING setting {field.field} of {handle.model.__name__}: set environment variable {field.env} (or .env) to run it here"
+            )
+            missing += 1
+        for field in handle.secrets:
+            assert field.secret is not None
+            for name in chosen:
+                how = "its secret store" if provider(name).secrets else f"environment variable {field.env}"
+                print(f"secret {field.field} on {name}: {field.secret.kind} {field.secret.name!r} via {how}")
+    return missing

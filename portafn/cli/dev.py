@@ -9,7 +9,7 @@ import threading
 from typing import Any
 
 from portafn.dev.process import ServerError
-from portafn.dev.servers import RunningServer, known, start
+from portafn.dev.servers import RunningServer, ensure_installed, known, start
 
 
 def register(sub: Any) -> None:
@@ -35,6 +35,7 @@ def run_up(args: argparse.Namespace) -> int:
     try:
         for name in names:
             print(f"portafn dev: starting {name} ...", file=sys.stderr, flush=True)
+            ensure_installed(name)  # downloads go to the user cache (portafn.dev.cache)
             server = start(name)
             running.append(server)
             for key, value in server.env.items():

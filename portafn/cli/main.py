@@ -13,6 +13,7 @@ from portafn.plugins import PluginError
 # Subcommand modules, in the order ``portafn --help`` lists them. A module that cannot be imported
 # (an optional adapter missing) is left out of the help rather than breaking the whole command.
 COMMANDS = (
+    "portafn.cli.new",
     "portafn.cli.routes",
     "portafn.cli.invoke",
     "portafn.cli.serve",

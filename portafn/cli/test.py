@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from typing import Any
 
 
@@ -42,4 +44,19 @@ def run(args: argparse.Namespace) -> int:
         import pytest
     except ModuleNotFoundError:
         raise CliError("portafn test needs pytest: pip install pytest") from None
+    use_working_directory()
     return int(pytest.main(pytest_argv(args)))
+
+
+def use_working_directory() -> None:
+    """Let tests import the user's package from the current directory, as ``python -m pytest`` does.
+
+    The console script's ``sys.path`` starts with its own bin directory, not the working directory.
+    """
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+    parts = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if cwd not in parts:
+        # Subprocesses the tests start (a provider's runtime) import it the same way.
+        os.environ["PYTHONPATH"] = os.pathsep.join([cwd, *parts])

@@ -46,6 +46,16 @@ def start(name: str, log_dir: Path | None = None) -> RunningServer:
     return server
 
 
+def ensure_installed(name: str) -> None:
+    """Install what server ``name`` needs if it says it lacks it (``portafn dev up`` does this)."""
+    from portafn.plugins import load, server_module
+
+    module = load(server_module(name))
+    check = getattr(module, "installed", None)
+    if callable(check) and not check():
+        module.install()
+
+
 def install(names: list[str] | None = None) -> None:
     """Fetch what the named servers (default: all) need; each prints one line of progress."""
     from portafn.plugins import load, server_module

@@ -1,4 +1,8 @@
-"""Every code block of docs/getting-started.md, run as written: the module, the CLI, curl, the test."""
+"""Every code block of docs/getting-started.md, run as written: ``portafn new``, the CLI, curl, the test.
+
+The guide starts from an empty directory: the project is the one ``portafn new shop`` writes, and
+the files the guide shows must be exactly the files it wrote.
+"""
 
 from __future__ import annotations
 
@@ -30,12 +34,18 @@ def portafn(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    python = blocks("python")
-    shop = next(b for b in python if b.startswith("# shop.py"))
-    test = next(b for b in python if "LocalClient" in b)
-    (tmp_path / "shop.py").write_text(shop)
-    (tmp_path / "test_shop.py").write_text(test)
-    return tmp_path
+    console = next(b for b in blocks("console") if "portafn new" in b)
+    command, *expected = console.strip().splitlines()
+    made = portafn(*shlex.split(command.removeprefix("$ "))[1:], cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.strip().splitlines() == expected
+    return tmp_path / "shop"
+
+
+def test_the_files_shown_are_the_files_written(project: Path) -> None:
+    shown = {b.split("\n", 1)[0].removeprefix("# "): b.split("\n", 1)[1] for b in blocks("python")}
+    for rel in ("shop/app.py", "tests/test_app.py"):
+        assert shown[rel] == (project / rel).read_text(), rel
 
 
 def test_routes_output_is_as_documented(project: Path) -> None:
@@ -71,13 +81,17 @@ def test_serve_and_curl_as_documented(project: Path) -> None:
 
 
 def test_documented_test_passes(project: Path) -> None:
-    env = {**os.environ, "PORTAFN_STORE": "memory://"}
+    command = next(b for b in blocks("console") if b.startswith("$ portafn test")).strip().removeprefix("$ ")
+    exe = shutil.which("portafn") or str(Path(sys.executable).with_name("portafn"))
+    env = {k: v for k, v in os.environ.items() if k != "PORTAFN_STORE"}
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_shop.py"],
+        [exe, *shlex.split(command)[1:], "--", "-q", "-p", "no:cacheprovider"],
         cwd=project,
         capture_output=True,
         text=True,
         env=env,
-        timeout=120,
+        timeout=300,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+    assert "3 passed" not in done.stdout  # one pass per provider, not once
+    assert "portability report" in done.stdout

@@ -21,6 +21,7 @@ from portafn.package.build import Artifact, BuildContext, Limits, measure
 from portafn.package.common import dns_name, dump_json, entry_source, item_functions, write_file
 from portafn.package.devonly import strip_wheel
 from portafn.package.zipper import tree_files, write_zip
+from portafn.settings import app_fields
 from portafn.triggers import (
     ChangesTrigger,
     EventTrigger,
@@ -30,6 +31,7 @@ from portafn.triggers import (
     StorageTrigger,
     TopicTrigger,
 )
+from portafn_gcp import settings as gcp_settings
 from portafn_gcp.firestore_keys import EXPIRES, PK, SK
 
 NAME = "gcp"
@@ -183,7 +185,12 @@ class Deployment:
 
     def env(self) -> str:
         """The functions' environment: the store and project (Firestore makes collections on write)."""
-        return f"--set-env-vars=PORTAFN_STORE={self.store_url},GOOGLE_CLOUD_PROJECT=$PROJECT,PORTAFN_CREATE_TABLES=0"
+        settings = "".join("," + a for a in gcp_settings.env_assignments(app_fields(self.app)))
+        return f"--set-env-vars=PORTAFN_STORE={self.store_url},GOOGLE_CLOUD_PROJECT=$PROJECT,PORTAFN_CREATE_TABLES=0{settings}"
+
+    def secret_flags(self) -> list[str]:
+        """``--set-secrets`` for the app's secrets (``portafn_gcp.settings``)."""
+        return gcp_settings.secret_flags(app_fields(self.app))
 
     def database_flags(self) -> list[str]:
         """``--database`` for Firestore commands, when the store is not the default database."""
@@ -300,6 +307,11 @@ def deploy_commands(ctx: BuildContext) -> list[list[str]]:
         ),
         *(_keep_dead_letters(t) for t in dead_letters),
         *(cmd for identity in ids for cmd in identity.grant_commands()),
+        *(
+            cmd
+            for identity in ids
+            for cmd in gcp_settings.grant_commands(app_fields(app), identity.member, _project_flag())
+        ),
         *_ttl_commands(d),
         *_index_commands(d),
         *_function_commands(d, triggers, ids),
@@ -362,6 +374,7 @@ def _function_commands(d: Deployment, triggers: dict[str, Trigger], ids: list[Id
                 "--allow-unauthenticated",
                 f"--service-account={identity.email}",
                 d.env(),
+                *d.secret_flags(),
             ]
         )
     for fn in event_functions(d.app):
@@ -377,6 +390,7 @@ def _function_commands(d: Deployment, triggers: dict[str, Trigger], ids: list[Id
                 f"--service-account={identity.email}",
                 f"--trigger-service-account={identity.email}",
                 d.env(),
+                *d.secret_flags(),
             ]
         )
     return commands
@@ -580,6 +594,10 @@ def deploy_script(ctx: BuildContext) -> str:
         "# Usage: PROJECT=my-project REGION=europe-west1 [FIRESTORE_LOCATION=eur3] ./deploy.sh",
         "set -euo pipefail",
         ': "${PROJECT:?set PROJECT}" "${REGION:?set REGION}"',
+        *(
+            f': "${{{env}:?set {env}, a setting of the app}}"'
+            for env in gcp_settings.required_env(app_fields(ctx.app))
+        ),
         'FIRESTORE_LOCATION="${FIRESTORE_LOCATION:-$REGION}"',
         'cd "$(dirname "$0")/source"',
         *GRANT_FUNCTION,

@@ -1,7 +1,9 @@
 """DynamoDB Local: the official jar, fetched from npm (``amplify-dynamodb-simulator`` ships it).
 
-``install()`` packs the npm package into ``.cache/dynamodb-local`` and keeps its ``emulator``
-folder (the jar and its native libraries); ``start()`` runs it in memory on a free loopback port.
+``install()`` packs the npm package into the user cache (``portafn.dev.cache``:
+``$PORTAFN_CACHE/dynamodb-local``) and keeps its ``emulator`` folder (the jar and its native
+libraries); a checkout's ``.cache/dynamodb-local`` is used when it already has the jar.
+``start()`` runs it in memory on a free loopback port.
 No boto3 import here: the readiness probe speaks plain HTTP.
 """
 
@@ -15,12 +17,12 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from portafn.dev.cache import cache_dir, legacy_checkout_dir
 from portafn.dev.process import ManagedProcess, ServerError, free_port
 from portafn.dev.servers import RunningServer
 
 NPM_PACKAGE = "amplify-dynamodb-simulator@2.9.30"
-ROOT = Path(__file__).resolve().parents[4]  # the workspace checkout, where npm installs
-CACHE = ROOT / ".cache" / "dynamodb-local"
+CACHE_NAME = "dynamodb-local"
 REGION = "us-east-1"
 
 # DynamoDB Local accepts any credentials; boto3 only needs some to sign with.
@@ -32,9 +34,17 @@ CLIENT_ENV = {
 }
 
 
+def cache() -> Path:
+    """Where the download goes: the user cache, unless a checkout's cache already holds the jar."""
+    legacy = legacy_checkout_dir(CACHE_NAME)
+    if legacy is not None and (legacy / "emulator" / "DynamoDBLocal.jar").is_file():
+        return legacy
+    return cache_dir() / CACHE_NAME
+
+
 def emulator_dir() -> Path:
     """Where ``DynamoDBLocal.jar`` lives once installed."""
-    return CACHE / "emulator"
+    return cache() / "emulator"
 
 
 def installed() -> bool:
@@ -49,8 +59,8 @@ def install() -> None:
         return
     if shutil.which("npm") is None:
         raise ServerError("dynamodb-local: npm is not on PATH; it is needed to fetch the jar")
-    CACHE.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+    cache().mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache()) as tmp:
         out = subprocess.run(
             ["npm", "pack", NPM_PACKAGE, "--silent"],
             cwd=tmp,
@@ -90,8 +100,7 @@ def start(log_dir: Path | None = None) -> RunningServer:
     """Start DynamoDB Local in memory on a free port and wait until it answers."""
     if not installed():
         raise ServerError(
-            f"dynamodb-local: not installed at {emulator_dir()}; run `scripts/bootstrap --full` "
-            "or `uv run portafn dev install`"
+            f"dynamodb-local: not installed at {emulator_dir()}; run `portafn dev install dynamodb`"
         )
     if shutil.which("java") is None:
         raise ServerError("dynamodb-local: java is not on PATH (Java 17 runs DynamoDB Local)")

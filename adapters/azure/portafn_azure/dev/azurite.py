@@ -1,6 +1,7 @@
 """Azurite: Microsoft's Azure Storage emulator (blobs and queues) from npm.
 
-``install()`` checks that ``npm ci`` put ``azurite`` in ``node_modules``; ``start()`` runs the blob
+``install()`` installs ``azurite`` into the user cache (``portafn.dev.cache``; a checkout's
+``node_modules`` from ``npm ci`` is used when it has it); ``start()`` runs the blob
 and queue services on free loopback ports, in memory, with ``--skipApiVersionCheck`` (newer SDKs
 send API versions Azurite may not know yet), and waits until both answer.
 The account and key below are Azurite's documented development account: public, not secrets.
@@ -14,18 +15,24 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from portafn.dev.cache import find_npm_package, npm_install, work_dir
 from portafn.dev.process import ManagedProcess, ServerError, free_port
 from portafn.dev.servers import RunningServer
 
-ROOT = Path(__file__).resolve().parents[4]  # the workspace checkout, where npm installs
-PACKAGE_DIR = ROOT / "node_modules" / "azurite"
+NPM_PACKAGE = "azurite"
+NPM_VERSION = "3.37.0"
 ACCOUNT = "devstoreaccount1"
 ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
 
 def cli_path() -> Path:
     """Azurite's CLI script inside node_modules."""
-    return PACKAGE_DIR / "dist" / "src" / "azurite.js"
+    return package_dir() / "dist" / "src" / "azurite.js"
+
+
+def package_dir() -> Path:
+    """Azurite's npm package directory (the cache's, or a checkout's ``node_modules``)."""
+    return find_npm_package(NPM_PACKAGE, "dist/src/azurite.js")
 
 
 def installed() -> bool:
@@ -34,11 +41,11 @@ def installed() -> bool:
 
 
 def install() -> None:
-    """Check that the npm package is installed (``npm ci`` at the repository root installs it)."""
+    """Install the npm package into the user cache unless it is already there."""
     if not installed():
-        raise ServerError(f"azurite: not in {PACKAGE_DIR}; run `npm ci` at the repository root")
-    version = json.loads((PACKAGE_DIR / "package.json").read_text())["version"]
-    print(f"azurite: azurite@{version} at {PACKAGE_DIR}")
+        npm_install(f"{NPM_PACKAGE}@{NPM_VERSION}", NPM_PACKAGE)
+    version = json.loads((package_dir() / "package.json").read_text())["version"]
+    print(f"azurite: azurite@{version} at {package_dir()}")
 
 
 def _answers(url: str) -> bool:
@@ -63,9 +70,7 @@ def connection_string(blob_port: int, queue_port: int) -> str:
 def start(log_dir: Path | None = None) -> RunningServer:
     """Start Azurite's blob and queue services in memory on free loopback ports."""
     if not installed():
-        raise ServerError(
-            f"azurite: not installed at {cli_path()}; run `npm ci` or `scripts/bootstrap --full`"
-        )
+        raise ServerError(f"azurite: not installed at {cli_path()}; run `portafn dev install azurite`")
     node = shutil.which("node")
     if node is None:
         raise ServerError("azurite: node is not on PATH")
@@ -87,7 +92,7 @@ def start(log_dir: Path | None = None) -> RunningServer:
         ready=lambda: (
             _answers(f"http://127.0.0.1:{blob_port}/") and _answers(f"http://127.0.0.1:{queue_port}/")
         ),
-        cwd=ROOT,
+        cwd=work_dir("azurite"),
         log_dir=log_dir,
     ).start()
     conn = connection_string(blob_port, queue_port)

@@ -1,7 +1,7 @@
 """The Cosmos DB stand-in: ``@vercel/cosmosdb-server`` from npm, over plain HTTP.
 
-``install()`` checks that ``npm ci`` (run by ``scripts/bootstrap --full`` from the repository's
-``package.json``) put the package in ``node_modules``; ``start()`` runs it on a free loopback port
+``install()`` installs the npm package into the user cache (``portafn.dev.cache``; a checkout's
+``node_modules`` from ``npm ci`` is used when it has it); ``start()`` runs it on a free loopback port
 through the package's own ``createHttpServer`` API (so connections are kept alive, which its CLI
 does not do) and waits until ``GET /`` (the account metadata) answers.
 
@@ -58,12 +58,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
+from portafn.dev.cache import find_npm_package, npm_install, work_dir
 from portafn.dev.process import ManagedProcess, ServerError, free_port
 from portafn.dev.servers import RunningServer
 
 NPM_PACKAGE = "@vercel/cosmosdb-server"
-ROOT = Path(__file__).resolve().parents[4]  # the workspace checkout, where npm installs
-NODE_MODULES = ROOT / "node_modules"
+NPM_VERSION = "1.0.1"
 # Any base64 string signs requests for this server; it is public on purpose (like the Cosmos
 # emulator's well-known key) and grants nothing anywhere else.
 LOCAL_KEY = "cG9ydGFmbi1sb2NhbC1jb3Ntb3Mta2V5LW5vdC1hLXNlY3JldA=="
@@ -83,7 +83,7 @@ server.listen(Number(process.argv[3]), process.argv[2], () => {
 
 def package_dir() -> Path:
     """The npm package's directory inside node_modules."""
-    return NODE_MODULES / "@vercel" / "cosmosdb-server"
+    return find_npm_package(NPM_PACKAGE, "lib/cli.js")
 
 
 def cli_path() -> Path:
@@ -97,12 +97,9 @@ def installed() -> bool:
 
 
 def install() -> None:
-    """Check that the npm package is installed (``npm ci`` at the repository root installs it)."""
+    """Install the npm package into the user cache unless it is already there."""
     if not installed():
-        raise ServerError(
-            f"cosmosdb-server: {NPM_PACKAGE} is not in {NODE_MODULES}; run `npm ci` at the repository "
-            "root (scripts/bootstrap --full does)"
-        )
+        npm_install(f"{NPM_PACKAGE}@{NPM_VERSION}", NPM_PACKAGE)
     version = json.loads((package_dir() / "package.json").read_text())["version"]
     print(f"cosmosdb-server: {NPM_PACKAGE}@{version} at {package_dir()}")
 
@@ -138,9 +135,7 @@ class CosmosServer(RunningServer):
 def start(log_dir: Path | None = None) -> RunningServer:
     """Start the Cosmos DB server and its fidelity proxy on free loopback ports over HTTP."""
     if not installed():
-        raise ServerError(
-            f"cosmosdb-server: not installed at {cli_path()}; run `npm ci` or `scripts/bootstrap --full`"
-        )
+        raise ServerError(f"cosmosdb-server: not installed at {cli_path()}; run `portafn dev install cosmos`")
     node = shutil.which("node")
     if node is None:
         raise ServerError("cosmosdb-server: node is not on PATH (Node.js 20+ runs the Cosmos DB server)")
@@ -150,7 +145,7 @@ def start(log_dir: Path | None = None) -> RunningServer:
         "cosmosdb-server",
         [node, "-e", _LAUNCHER, str(package_dir()), "127.0.0.1", str(port)],
         ready=lambda: _answers(upstream_url),
-        cwd=ROOT,
+        cwd=work_dir("cosmos"),
         log_dir=log_dir,
     ).start()
     proxy_port = free_port()
@@ -160,7 +155,7 @@ def start(log_dir: Path | None = None) -> RunningServer:
             "cosmosdb-fidelity-proxy",
             [sys.executable, "-m", "portafn_azure.dev.cosmos", "proxy", upstream_url, str(proxy_port)],
             ready=lambda: _answers(endpoint),
-            cwd=ROOT,
+            cwd=work_dir("cosmos"),
             log_dir=log_dir,
         ).start()
     except ServerError:
