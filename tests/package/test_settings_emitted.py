@@ -104,7 +104,12 @@ def test_arm_carries_key_vault_references_read_by_the_managed_identity(tmp_path:
     )
     assert "shop-db-password" in settings["DB_PASSWORD"]
     assert "PAGE_SIZE" not in settings
-    grants = [r for r in template["resources"] if r["type"] == "Microsoft.Authorization/roleAssignments"]
+    # The identity's other grants (storage, Cosmos data plane) are the identity tests'; these are the vault's.
+    grants = [
+        r
+        for r in template["resources"]
+        if r["type"] == "Microsoft.Authorization/roleAssignments" and "KeyVault" in r["scope"]
+    ]
     scopes = sorted(g["scope"] for g in grants)
     assert scopes == [
         f"[format('Microsoft.KeyVault/vaults/{{0}}/secrets/{{1}}', parameters('keyVaultName'), '{n}')]"
