@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from portafn.binding import EventBinder, HttpBinder
 from portafn.cron import CronError, parse_cron
 from portafn.errors import FunctionNotFound, RegistrationError
+from portafn.middleware import Hooks
 from portafn.routing import Router, TemplateError, compile_template
 from portafn.triggers import (
     ChangesTrigger,
@@ -27,10 +28,14 @@ from portafn.triggers import (
 
 if TYPE_CHECKING:
     from portafn.metrics import MetricsSink
+    from portafn.middleware import EventMiddleware, ExceptionHandler, HttpMiddleware
     from portafn.store.capabilities import Capability
     from portafn.store.table import Table
 
 F = TypeVar("F", bound=Callable[..., Any])
+HM = TypeVar("HM", bound="HttpMiddleware")
+EM = TypeVar("EM", bound="EventMiddleware")
+EH = TypeVar("EH", bound="ExceptionHandler")
 M = TypeVar("M", bound=BaseModel)
 
 _METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "*"}
@@ -72,6 +77,7 @@ class App:
         self.router: Router[Function] = Router()
         self.start_hooks: list[Callable[[], Any]] = []
         self.metric_sinks: list[MetricsSink] = []
+        self.hooks = Hooks()
 
     # -- registration -------------------------------------------------------------------------
 
@@ -162,6 +168,39 @@ class App:
             return EventTrigger(type)
 
         return self._event(trigger, name)
+
+    def middleware(self, func: HM) -> HM:
+        """Wrap every HTTP invocation in ``func(request, ctx, call_next) -> HttpResponse``.
+
+        It also sees portafn's own answers (400, 404, 405, 413, 500 problems). The first
+        registered is outermost: it sees the request first and the response last.
+        """
+        self.hooks.add_http(func)
+        return func
+
+    def event_middleware(self, func: EM) -> EM:
+        """Wrap every event invocation in ``func(event, ctx, call_next) -> result``.
+
+        Code before ``call_next`` runs before the handler, code after it after; a raise reaches
+        the adapter as the handler's own raise would (retry, dead letter). Registration order,
+        outermost first, as for HTTP middleware.
+        """
+        self.hooks.add_event(func)
+        return func
+
+    def exception_handler(self, exc_type: type[BaseException]) -> Callable[[EH], EH]:
+        """Answer ``exc_type`` raised by an HTTP handler or middleware with
+        ``handler(request, exc, ctx) -> HttpResponse``; the most specific registered class wins."""
+
+        def register(handler: EH) -> EH:
+            if not (isinstance(exc_type, type) and issubclass(exc_type, BaseException)):
+                raise RegistrationError(
+                    str(getattr(handler, "__name__", handler)), "exception_handler takes an exception class"
+                )
+            self.hooks.add_handler(exc_type, handler)
+            return handler
+
+        return register
 
     def add_metrics(self, sink: MetricsSink) -> None:
         """Send a record of every invocation (duration, error, cold start) to ``sink``."""

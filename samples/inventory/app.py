@@ -1,0 +1,153 @@
+"""An inventory service that uses what users expect from an HTTP framework.
+
+Middleware (timing and an order trail), an exception handler for a business exception, and
+event middleware that keeps an audit of every message, written once and run on every provider.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from portafn import App, Context, Event, HttpError, HttpRequest, HttpResponse, Message
+from portafn.middleware import CallNext, EventCallNext
+from portafn.problems import problem
+
+app = App("inventory")
+
+SKU = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+
+
+class Item(BaseModel):
+    """A stock-keeping unit and how many are on hand."""
+
+    sku: str = Field(pattern=SKU)
+    name: str = Field(min_length=1, max_length=200)
+    on_hand: int = Field(ge=0)
+
+
+class Reservation(BaseModel):
+    """A request to set aside ``quantity`` units."""
+
+    quantity: int = Field(ge=1, le=10_000)
+
+
+class Restock(BaseModel):
+    """A delivery from a supplier."""
+
+    sku: str = Field(pattern=SKU)
+    quantity: int = Field(ge=1)
+
+
+class AuditEntry(BaseModel):
+    """What the event middleware saw: one line before and one after each message."""
+
+    function: str
+    entry: str
+    event_id: str
+    phase: str
+    outcome: str | None = None
+
+
+class OutOfStock(Exception):
+    """A business rule broken: more units asked for than are on hand."""
+
+    def __init__(self, sku: str, wanted: int, on_hand: int) -> None:
+        super().__init__(f"{sku}: wanted {wanted}, {on_hand} on hand")
+        self.sku, self.wanted, self.on_hand = sku, wanted, on_hand
+
+
+items = app.table(Item, partition_key="sku")
+audit = app.table(AuditEntry, partition_key="function", sort_key="entry", name="audit")
+
+
+@app.middleware
+def timing(request: HttpRequest, ctx: Context, call_next: CallNext) -> HttpResponse:
+    """Outermost: time every answer, portafn's own 404s and 400s included."""
+    started = time.perf_counter()
+    response = call_next(request)
+    response.headers.set("Server-Timing", f"app;dur={(time.perf_counter() - started) * 1000:.1f}")
+    response.headers.add("X-Trail", "timing")
+    return response
+
+
+@app.middleware
+def maintenance(request: HttpRequest, ctx: Context, call_next: CallNext) -> HttpResponse:
+    """Inner: answer 503 without running the handler while a maintenance header is set."""
+    if request.headers.get("X-Maintenance") == "on":
+        response = problem(503, "Inventory is in maintenance.")
+    else:
+        response = call_next(request)
+    response.headers.add("X-Trail", "maintenance")
+    return response
+
+
+@app.exception_handler(OutOfStock)
+def out_of_stock(request: HttpRequest, exc: OutOfStock, ctx: Context) -> HttpResponse:
+    """A broken business rule is a 409 problem that says what is on hand."""
+    return problem(409, "Not enough stock.", sku=exc.sku, wanted=exc.wanted, on_hand=exc.on_hand)
+
+
+@app.event_middleware
+def audited(event: Event[Any], ctx: Context, call_next: EventCallNext) -> Any:
+    """Record every message before and after its handler, and how the handler ended."""
+    _note(event, ctx, "before", None)
+    try:
+        result = call_next(event)
+    except Exception as exc:
+        _note(event, ctx, "after", type(exc).__name__)
+        raise
+    _note(event, ctx, "after", "ok")
+    return result
+
+
+def _note(event: Event[Any], ctx: Context, phase: str, outcome: str | None) -> None:
+    audit.put(
+        AuditEntry(
+            function=ctx.function_name,
+            entry=f"{event.id}:{phase}",
+            event_id=event.id,
+            phase=phase,
+            outcome=outcome,
+        )
+    )
+
+
+@app.http("PUT", "/items/{sku}")
+def put_item(sku: str, body: Item) -> Item:
+    """Create or replace an item."""
+    if body.sku != sku:
+        raise HttpError(400, "The body's sku must match the path.")
+    items.put(body)
+    return body
+
+
+@app.http("GET", "/items/{sku}")
+def get_item(sku: str) -> Item:
+    """One item, or 404."""
+    item = items.get(sku)
+    if item is None:
+        raise HttpError(404, "No such item.")
+    return item
+
+
+@app.http("POST", "/items/{sku}/reservations")
+def reserve(sku: str, body: Reservation) -> Item:
+    """Take ``quantity`` units off the shelf; ``OutOfStock`` (409) when there are not enough."""
+
+    def take(item: Item) -> Item:
+        if item.on_hand < body.quantity:
+            raise OutOfStock(sku, body.quantity, item.on_hand)
+        return item.model_copy(update={"on_hand": item.on_hand - body.quantity})
+
+    return items.update(sku, None, take)
+
+
+@app.queue("restocks")
+def on_restock(msg: Message[Restock], ctx: Context) -> None:
+    """Add delivered units; a delivery for an unknown item raises and is retried."""
+    restock = msg.data
+    assert restock is not None
+    items.update(restock.sku, None, lambda i: i.model_copy(update={"on_hand": i.on_hand + restock.quantity}))
