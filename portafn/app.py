@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from pydantic import BaseModel
 
 from portafn.binding import EventBinder, HttpBinder
+from portafn.cors import CORS, CorsLayer, check_route_policy
 from portafn.cron import CronError, parse_cron
 from portafn.errors import FunctionNotFound, RegistrationError
 from portafn.middleware import Hooks
@@ -64,10 +65,13 @@ class Function:
 class App:
     """A portafn application: decorate handlers on it once, run them on any provider.
 
-    ``max_body_bytes`` caps HTTP bodies (413 above it).
+    ``max_body_bytes`` caps HTTP bodies (413 above it). ``cors`` is the CORS policy of every
+    route that declares none of its own (see ``portafn.cors.CORS``).
     """
 
-    def __init__(self, name: str, *, max_body_bytes: int = DEFAULT_MAX_BODY) -> None:
+    def __init__(
+        self, name: str, *, max_body_bytes: int = DEFAULT_MAX_BODY, cors: CORS | None = None
+    ) -> None:
         if not _RESOURCE.match(name):
             raise RegistrationError(name, "an app name is 1-63 letters, digits, '.', '_' or '-'")
         self.name = name
@@ -78,11 +82,20 @@ class App:
         self.start_hooks: list[Callable[[], Any]] = []
         self.metric_sinks: list[MetricsSink] = []
         self.hooks = Hooks()
+        if cors is not None and not isinstance(cors, CORS):
+            raise RegistrationError(name, "cors= takes a portafn.cors.CORS")
+        self.cors = cors
+        self._refresh_cors()
 
     # -- registration -------------------------------------------------------------------------
 
-    def http(self, method: str, path: str, *, name: str | None = None) -> Callable[[F], F]:
-        """Serve ``method`` requests to ``path`` (``{param}`` segments become path parameters)."""
+    def http(
+        self, method: str, path: str, *, name: str | None = None, cors: CORS | Literal[False] | None = None
+    ) -> Callable[[F], F]:
+        """Serve ``method`` requests to ``path`` (``{param}`` segments become path parameters).
+
+        ``cors`` gives this route a CORS policy of its own (``False``: none, whatever the app's).
+        """
 
         def register(func: F) -> F:
             fname = self._name(func, name)
@@ -100,6 +113,8 @@ class App:
                     f"path parameters {binder.unbound_path} have no matching function parameter",
                 )
             fn = Function(fname, func, HttpTrigger(verb, template), binder, _is_async(func))
+            if check_route_policy(fname, cors) is not None:
+                fn.options["cors"] = cors
             clash = self.router.add(verb, template, fn)
             if clash is not None:
                 raise RegistrationError(
@@ -107,6 +122,7 @@ class App:
                     f"route {verb} {path} duplicates {clash.method} {clash.template.template} of {clash.target.name}",
                 )
             self._add(fn)
+            self._refresh_cors()
             return func
 
         return register
@@ -324,6 +340,11 @@ class App:
                 fname, f"{what} name {value!r}: use 1-63 letters, digits, '.', '_' or '-'"
             )
         return value
+
+    def _refresh_cors(self) -> None:
+        # Built at registration so an app without CORS pays nothing per request.
+        declared = self.cors is not None or any("cors" in fn.options for fn in self.functions.values())
+        self.hooks.cors = CorsLayer(self) if declared else None
 
     def _add(self, fn: Function) -> None:
         self.functions[fn.name] = fn

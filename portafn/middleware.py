@@ -18,6 +18,7 @@ from portafn.http import HttpRequest, HttpResponse
 
 if TYPE_CHECKING:
     from portafn.context import Context
+    from portafn.cors import CorsLayer
     from portafn.events import Event
 
 CallNext = Callable[[HttpRequest], HttpResponse]
@@ -42,7 +43,7 @@ EventChain = Callable[["Event[Any]", "Context", EventCallNext], Any]
 class Hooks:
     """An app's middleware and exception handlers, with their chains composed once."""
 
-    __slots__ = ("_event_mw", "_http_mw", "event", "handlers", "http")
+    __slots__ = ("_event_mw", "_http_mw", "cors", "event", "handlers", "http")
 
     def __init__(self) -> None:
         self._http_mw: list[HttpMiddleware] = []
@@ -52,6 +53,8 @@ class Hooks:
         """The composed HTTP chain, or None when no HTTP middleware is registered."""
         self.event: EventChain | None = None
         """The composed event chain, or None when no event middleware is registered."""
+        self.cors: CorsLayer | None = None
+        """The CORS layer, or None when the app declares CORS nowhere (set by the App)."""
 
     def add_http(self, middleware: HttpMiddleware) -> None:
         """Add HTTP middleware inside those already registered."""

@@ -134,8 +134,12 @@ class Runtime:
     def handle_http(self, request: HttpRequest, invocation: Invocation | None = None) -> HttpResponse:
         """Route and run an HTTP request. Never raises: failures become problem+json responses."""
         correlation = _http_correlation(request, invocation)
+        cors = self.app.hooks.cors
         try:
-            response = self._http(request, invocation, correlation)
+            if cors is None:
+                response = self._http(request, invocation, correlation)
+            else:
+                response = cors.around(request, lambda: self._http(request, invocation, correlation))
         except Exception:
             _log.exception("unhandled error before the handler ran", extra={"correlation_id": correlation})
             response = problem(500, "An internal error occurred.", correlation_id=correlation)

@@ -1,7 +1,9 @@
 """An inventory service that uses what users expect from an HTTP framework.
 
-Middleware (timing and an order trail), an exception handler for a business exception, and
-event middleware that keeps an audit of every message, written once and run on every provider.
+Middleware (timing and an order trail), an exception handler for a business exception, event
+middleware that keeps an audit of every message, and CORS for the shop's web front end (a public
+stock route open to any origin, an internal one closed to browsers), written once and run on every
+provider.
 """
 
 from __future__ import annotations
@@ -12,10 +14,23 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from portafn import App, Context, Event, HttpError, HttpRequest, HttpResponse, Message
+from portafn.cors import CORS
 from portafn.middleware import CallNext, EventCallNext
 from portafn.problems import problem
 
-app = App("inventory")
+SHOP = "https://shop.example.com"
+
+app = App(
+    "inventory",
+    cors=CORS(
+        [SHOP],
+        allow_methods=["GET", "PUT", "POST"],
+        allow_headers=["content-type", "x-maintenance"],
+        expose_headers=["Server-Timing"],
+        allow_credentials=True,
+        max_age=300,
+    ),
+)
 
 SKU = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 
@@ -143,6 +158,26 @@ def reserve(sku: str, body: Reservation) -> Item:
         return item.model_copy(update={"on_hand": item.on_hand - body.quantity})
 
     return items.update(sku, None, take)
+
+
+class Stock(BaseModel):
+    """What anyone may see: whether an item is in stock."""
+
+    sku: str
+    in_stock: bool
+
+
+@app.http("GET", "/public/stock/{sku}", cors=CORS(["*"], allow_methods=["GET"]))
+def public_stock(sku: str) -> Stock:
+    """Whether an item is in stock, for any web page (its own CORS policy: any origin, GET only)."""
+    item = items.get(sku)
+    return Stock(sku=sku, in_stock=item is not None and item.on_hand > 0)
+
+
+@app.http("DELETE", "/items/{sku}", cors=False)
+def delete_item(sku: str) -> None:
+    """Remove an item: for back-office tools, never for a browser on another origin."""
+    items.delete(sku)
 
 
 @app.queue("restocks")

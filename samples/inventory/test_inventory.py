@@ -3,6 +3,7 @@ same on each (provider, store) cell of the matrix."""
 
 from __future__ import annotations
 
+from portafn import HttpResponse
 from portafn.testing import Client
 from samples.inventory.app import audit
 
@@ -74,3 +75,80 @@ def test_event_middleware_sees_failures(portafn_client: Client) -> None:
     assert delivery[0].retry
     after = [e for e in audit.query("on_restock").items if e.phase == "after"]
     assert [e.outcome for e in after] == ["NotFound"]
+
+
+# -- CORS --------------------------------------------------------------------------------------
+
+SHOP = {"Origin": "https://shop.example.com"}
+
+
+def preflight(client: Client, path: str, method: str, origin: str, headers: str = "") -> HttpResponse:
+    asked = {"Access-Control-Request-Headers": headers} if headers else {}
+    return client.request(
+        "OPTIONS", path, headers={"Origin": origin, "Access-Control-Request-Method": method, **asked}
+    )
+
+
+def test_preflight_is_answered_with_the_grants(portafn_client: Client) -> None:
+    resp = preflight(portafn_client, "/items/w-1", "PUT", SHOP["Origin"], "Content-Type, X-Maintenance")
+    assert resp.status == 204, resp.text()
+    assert resp.headers.get("Access-Control-Allow-Origin") == SHOP["Origin"]
+    assert resp.headers.get("Access-Control-Allow-Methods") == "PUT"
+    assert resp.headers.get_list("Access-Control-Allow-Headers") == ["content-type", "x-maintenance"]
+    assert resp.headers.get("Access-Control-Allow-Credentials") == "true"
+    assert resp.headers.get("Access-Control-Max-Age") == "300"
+    assert "origin" in [v.lower() for v in resp.headers.get_list("Vary")]
+
+
+def test_preflight_refusals_are_403_problems(portafn_client: Client) -> None:
+    cases = [
+        ("https://evil.example", "PUT", ""),  # origin not listed
+        (SHOP["Origin"], "PATCH", ""),  # method not allowed
+        (SHOP["Origin"], "PUT", "X-Secret"),  # header not allowed
+    ]
+    for origin, method, headers in cases:
+        resp = preflight(portafn_client, "/items/w-1", method, origin, headers)
+        assert resp.status == 403, (origin, method, headers)
+        assert resp.headers.get("content-type") == "application/problem+json"
+        assert resp.headers.get("Access-Control-Allow-Origin") is None
+
+
+def test_answers_carry_cors_headers_problems_included(portafn_client: Client) -> None:
+    ok = portafn_client.request("PUT", "/items/w-1", json=WIDGET, headers=SHOP)
+    missing = portafn_client.get("/items/nope", headers=SHOP)
+    invalid = portafn_client.request("PUT", "/items/w-1", json={"sku": "w-1"}, headers=SHOP)
+    unrouted = portafn_client.get("/nowhere", headers=SHOP)
+    for resp, status in ((ok, 200), (missing, 404), (invalid, 400), (unrouted, 404)):
+        assert resp.status == status
+        assert resp.headers.get("Access-Control-Allow-Origin") == SHOP["Origin"]
+        assert resp.headers.get("Access-Control-Allow-Credentials") == "true"
+        assert resp.headers.get("Access-Control-Expose-Headers") == "Server-Timing"
+    assert missing.headers.get("content-type") == "application/problem+json"
+
+
+def test_no_cors_headers_for_same_origin_or_unlisted_origins(portafn_client: Client) -> None:
+    same = portafn_client.get("/items/nope")
+    other = portafn_client.get("/items/nope", headers={"Origin": "https://evil.example"})
+    assert same.headers.get("Access-Control-Allow-Origin") is None
+    assert other.headers.get("Access-Control-Allow-Origin") is None
+    assert "origin" in [v.lower() for v in other.headers.get_list("Vary")]
+
+
+def test_route_policy_overrides_the_app_policy(portafn_client: Client) -> None:
+    public = portafn_client.get("/public/stock/w-1", headers={"Origin": "https://anyone.example"})
+    assert public.status == 200
+    assert public.json() == {"sku": "w-1", "in_stock": False}
+    assert public.headers.get("Access-Control-Allow-Origin") == "*"
+    assert public.headers.get("Access-Control-Allow-Credentials") is None
+    pre = preflight(portafn_client, "/public/stock/w-1", "GET", "https://anyone.example")
+    assert pre.status == 204
+    assert pre.headers.get("Access-Control-Allow-Origin") == "*"
+
+
+def test_route_without_cors_is_closed_to_browsers(portafn_client: Client) -> None:
+    pre = preflight(portafn_client, "/items/w-1", "DELETE", SHOP["Origin"])
+    assert pre.status == 405  # no policy: not a preflight portafn grants, OPTIONS has no route
+    assert pre.headers.get("Access-Control-Allow-Origin") is None
+    deleted = portafn_client.request("DELETE", "/items/w-1", headers=SHOP)
+    assert deleted.status == 204
+    assert deleted.headers.get("Access-Control-Allow-Origin") is None
