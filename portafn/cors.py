@@ -238,3 +238,22 @@ def native_rules(app: App) -> dict[str, Any] | None:
 def has_route_policies(app: App) -> bool:
     """Whether any route declares a policy of its own (which platform CORS cannot express)."""
     return any("cors" in fn.options for fn in app.functions.values())
+
+
+def preflight_owners(app: App) -> dict[str, str]:
+    """For platforms that route by method: path template to the one function that should also
+    take ``OPTIONS`` there so portafn can answer preflights (the first route with a policy).
+
+    Templates already served by an ``OPTIONS`` or any-method (``*``) route need no owner.
+    """
+    from portafn.triggers import HttpTrigger
+
+    routes = [(fn, fn.trigger) for fn in app.functions.values() if isinstance(fn.trigger, HttpTrigger)]
+    covered = {t.path.template for _, t in routes if t.method in ("*", "OPTIONS")}
+    owners: dict[str, str] = {}
+    for fn, trigger in routes:
+        template = trigger.path.template
+        policy = fn.options.get("cors", app.cors)
+        if isinstance(policy, CORS) and template not in covered and template not in owners:
+            owners[template] = fn.name
+    return owners

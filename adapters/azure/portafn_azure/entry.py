@@ -38,6 +38,7 @@ from typing import Any
 
 from portafn.app import App, Function
 from portafn.changes import receivers
+from portafn.cors import preflight_owners
 from portafn.log import get_logger
 from portafn.reliability.outcomes import Outcome, outcome_of, reason_of
 from portafn.runtime import Invocation, Runtime
@@ -155,6 +156,8 @@ def function_app(
 def register_http(target: Target, fn: Function, trigger: HttpTrigger) -> None:
     """An HTTP trigger on the route template with its method (any method for ``*``)."""
     methods = None if trigger.method == "*" else [trigger.method]
+    if methods and preflight_owners(target.runtime.app).get(trigger.path.template) == fn.name:
+        methods.append("OPTIONS")  # the host routes by method: portafn answers this path's preflights
     route = target.fa.route(route=azure_route(trigger.path.template), methods=methods, trigger_arg_name="req")
     _register(route, target.fa, fn, _http_handler(target.runtime, target.options.route_prefix))
 

@@ -29,6 +29,7 @@ import shutil
 from typing import Any
 
 from portafn.app import App
+from portafn.cors import has_route_policies, native_rules
 from portafn.package.build import Artifact, BuildContext, Limits, measure
 from portafn.package.common import dns_name, dump_json, entry_source, write_file
 from portafn.package.devonly import strip_site, strip_wheel
@@ -175,7 +176,10 @@ def arm_template(ctx: BuildContext) -> dict[str, Any]:
     note_messaging(ctx, grid_types)
     if grid_types:
         resources.append(eventgrid_topic())
-    resources += [plan(), function_site(ctx.target.python, app_settings(grid_types), grid=bool(grid_types))]
+    site = function_site(ctx.target.python, app_settings(grid_types), grid=bool(grid_types))
+    if (cors := site_cors(app)) is not None:
+        site["properties"]["siteConfig"]["cors"] = cors
+    resources += [plan(), site]
     variables = {
         "storageName": "[format('{0}st', toLower(replace(parameters('appName'), '-', '')))]",
         "cosmosName": "[format('{0}-cosmos', toLower(parameters('appName')))]",
@@ -199,6 +203,18 @@ def arm_template(ctx: BuildContext) -> dict[str, Any]:
             }
         },
     }
+
+
+def site_cors(app: App) -> dict[str, Any] | None:
+    """App Service CORS from the app's policy (origins and credentials: all App Service can say).
+
+    App Service answers preflights before the app and its rules win, so it is set only when one
+    app-wide policy exists; with per-route policies portafn answers every preflight itself.
+    """
+    rules = native_rules(app)
+    if rules is None or has_route_policies(app):
+        return None
+    return {"allowedOrigins": rules["allow_origins"], "supportCredentials": rules["allow_credentials"]}
 
 
 def storage_account() -> dict[str, Any]:
