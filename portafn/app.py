@@ -28,6 +28,7 @@ from portafn.triggers import (
 )
 
 if TYPE_CHECKING:
+    from portafn.auth import Authenticator
     from portafn.metrics import MetricsSink
     from portafn.middleware import EventMiddleware, ExceptionHandler, HttpMiddleware
     from portafn.store.capabilities import Capability
@@ -66,11 +67,17 @@ class App:
     """A portafn application: decorate handlers on it once, run them on any provider.
 
     ``max_body_bytes`` caps HTTP bodies (413 above it). ``cors`` is the CORS policy of every
-    route that declares none of its own (see ``portafn.cors.CORS``).
+    route that declares none of its own (see ``portafn.cors.CORS``); ``auth`` the authenticator
+    of every route that declares none (see ``portafn.auth``).
     """
 
     def __init__(
-        self, name: str, *, max_body_bytes: int = DEFAULT_MAX_BODY, cors: CORS | None = None
+        self,
+        name: str,
+        *,
+        max_body_bytes: int = DEFAULT_MAX_BODY,
+        cors: CORS | None = None,
+        auth: Authenticator | None = None,
     ) -> None:
         if not _RESOURCE.match(name):
             raise RegistrationError(name, "an app name is 1-63 letters, digits, '.', '_' or '-'")
@@ -85,16 +92,24 @@ class App:
         if cors is not None and not isinstance(cors, CORS):
             raise RegistrationError(name, "cors= takes a portafn.cors.CORS")
         self.cors = cors
+        self.auth = auth
         self._refresh_cors()
 
     # -- registration -------------------------------------------------------------------------
 
     def http(
-        self, method: str, path: str, *, name: str | None = None, cors: CORS | Literal[False] | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        name: str | None = None,
+        cors: CORS | Literal[False] | None = None,
+        auth: Authenticator | Literal[False] | None = None,
     ) -> Callable[[F], F]:
         """Serve ``method`` requests to ``path`` (``{param}`` segments become path parameters).
 
-        ``cors`` gives this route a CORS policy of its own (``False``: none, whatever the app's).
+        ``cors`` gives this route a CORS policy of its own (``False``: none, whatever the app's);
+        ``auth`` an authenticator of its own (``False``: public, whatever the app's).
         """
 
         def register(func: F) -> F:
@@ -115,6 +130,12 @@ class App:
             fn = Function(fname, func, HttpTrigger(verb, template), binder, _is_async(func))
             if check_route_policy(fname, cors) is not None:
                 fn.options["cors"] = cors
+            if (guard := self.auth if auth is None else auth) is not False and guard is not None:
+                if not callable(guard):
+                    raise RegistrationError(fname, "auth= takes a portafn.auth authenticator, False or None")
+                fn.options["auth"] = guard
+            elif auth is False:
+                fn.options["public"] = True
             clash = self.router.add(verb, template, fn)
             if clash is not None:
                 raise RegistrationError(

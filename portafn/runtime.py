@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from portafn.app import App, Function
+from portafn.auth import AuthError
 from portafn.binding import BindError, EventBinder, HttpBinder
 from portafn.context import Context
 from portafn.errors import HttpError
@@ -230,6 +231,11 @@ class Runtime:
     def _run_http(self, fn: Function, request: HttpRequest, ctx: Context, correlation: str) -> HttpResponse:
         binder = fn.binder
         assert isinstance(binder, HttpBinder)
+        if (guard := fn.options.get("auth")) is not None:
+            try:
+                ctx.principal = guard(request)
+            except AuthError as exc:
+                return exc.response()
         try:
             kwargs = binder.bind(request, ctx)
         except BindError as exc:

@@ -8,12 +8,14 @@ provider.
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from portafn import App, Context, Event, HttpError, HttpRequest, HttpResponse, Message
+from portafn.auth import APIKey, BearerJWT
 from portafn.cors import CORS
 from portafn.middleware import CallNext, EventCallNext
 from portafn.problems import problem
@@ -178,6 +180,53 @@ def public_stock(sku: str) -> Stock:
 def delete_item(sku: str) -> None:
     """Remove an item: for back-office tools, never for a browser on another origin."""
     items.delete(sku)
+
+
+ISSUER = "https://auth.example.com/"
+
+
+def partner(key: str) -> str | None:
+    """The partner an API key belongs to; keys come from the environment as ``key=partner,...``."""
+    pairs = (p.partition("=") for p in os.environ.get("INVENTORY_API_KEYS", "").split(","))
+    return next((owner for k, _, owner in pairs if k and owner and k == key), None)
+
+
+def jwks_url() -> str:
+    """The identity provider's key set, from the environment (read on first use)."""
+    return os.environ["INVENTORY_JWKS_URL"]
+
+
+signed_in = BearerJWT(jwks_url, issuer=ISSUER, audience="inventory")
+can_read_stock = BearerJWT(jwks_url, issuer=ISSUER, audience="inventory", scopes=["stock:read"])
+
+
+class Me(BaseModel):
+    """Who the caller is, as portafn's auth saw it."""
+
+    id: str
+    scheme: str
+    scopes: list[str]
+
+
+@app.http("GET", "/me", auth=signed_in)
+def me(ctx: Context) -> Me:
+    """The caller of a bearer token."""
+    assert ctx.principal is not None
+    return Me(id=ctx.principal.id, scheme=ctx.principal.scheme, scopes=sorted(ctx.principal.scopes))
+
+
+@app.http("GET", "/stock-report", auth=can_read_stock)
+def stock_report(ctx: Context) -> dict[str, str]:
+    """Only for tokens with the ``stock:read`` scope."""
+    assert ctx.principal is not None
+    return {"for": ctx.principal.id}
+
+
+@app.http("GET", "/partners/feed", auth=APIKey(partner))
+def partner_feed(ctx: Context) -> dict[str, str]:
+    """For partners with an API key."""
+    assert ctx.principal is not None
+    return {"partner": ctx.principal.id}
 
 
 @app.queue("restocks")

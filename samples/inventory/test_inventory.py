@@ -3,6 +3,9 @@ same on each (provider, store) cell of the matrix."""
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 from portafn import HttpResponse
 from portafn.testing import Client
 from samples.inventory.app import audit
@@ -152,3 +155,71 @@ def test_route_without_cors_is_closed_to_browsers(portafn_client: Client) -> Non
     deleted = portafn_client.request("DELETE", "/items/w-1", headers=SHOP)
     assert deleted.status == 204
     assert deleted.headers.get("Access-Control-Allow-Origin") is None
+
+
+# -- auth --------------------------------------------------------------------------------------
+
+
+def test_bearer_token_fills_the_principal(portafn_client: Client, bearer: Any) -> None:
+    resp = portafn_client.get("/me", headers=bearer("alice", scope="stock:read orders:write"))
+    assert resp.status == 200, resp.text()
+    assert resp.json() == {"id": "alice", "scheme": "jwt", "scopes": ["orders:write", "stock:read"]}
+
+
+def test_missing_or_bad_tokens_are_401_problems(portafn_client: Client, identity: Any) -> None:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = int(time.time())
+    cases = {
+        "none": {},
+        "not bearer": {"Authorization": "Basic dXNlcjpwYXNz"},
+        "garbage": {"Authorization": "Bearer not-a-jwt"},
+        "foreign key": {"Authorization": "Bearer " + identity.token(key=stranger)},
+        "expired": {"Authorization": "Bearer " + identity.token(exp=now - 600, iat=now - 900)},
+        "wrong audience": {"Authorization": "Bearer " + identity.token(aud="billing")},
+        "wrong issuer": {"Authorization": "Bearer " + identity.token(iss="https://evil.example/")},
+    }
+    for why, headers in cases.items():
+        resp = portafn_client.get("/me", headers=headers)
+        assert resp.status == 401, why
+        assert resp.headers.get("content-type") == "application/problem+json", why
+        assert resp.headers.get("WWW-Authenticate") == "Bearer", why
+        assert "eyJ" not in resp.text(), why  # no token is echoed
+
+
+def test_missing_scope_is_a_403_problem(portafn_client: Client, bearer: Any) -> None:
+    denied = portafn_client.get("/stock-report", headers=bearer("bob", scope="orders:write"))
+    assert denied.status == 403
+    assert denied.headers.get("content-type") == "application/problem+json"
+    assert "stock:read" in denied.json()["detail"]
+    allowed = portafn_client.get("/stock-report", headers=bearer("bob", scp=["stock:read"]))
+    assert allowed.status == 200
+    assert allowed.json() == {"for": "bob"}
+
+
+def test_the_key_set_is_fetched_once_and_kept(portafn_client: Client, bearer: Any, identity: Any) -> None:
+    for _ in range(5):
+        assert portafn_client.get("/me", headers=bearer()).status == 200
+    before = identity.fetches
+    for _ in range(5):
+        assert portafn_client.get("/me", headers=bearer()).status == 200
+    assert identity.fetches == before  # the warm path fetches nothing
+    assert identity.fetches <= 2  # once per authenticator for the whole session
+
+
+def test_api_key_names_the_partner(portafn_client: Client, identity: Any) -> None:
+    ok = portafn_client.get("/partners/feed", headers={"X-API-Key": "pk-beta-0002"})
+    assert ok.status == 200
+    assert ok.json() == {"partner": "partner-b"}
+    for headers in ({}, {"X-API-Key": "pk-beta-0003"}, {"X-API-Key": ""}):
+        refused = portafn_client.get("/partners/feed", headers=headers)
+        assert refused.status == 401
+        assert refused.headers.get("content-type") == "application/problem+json"
+        assert "pk-beta" not in refused.text()
+
+
+def test_auth_refusals_carry_cors_headers(portafn_client: Client, identity: Any) -> None:
+    resp = portafn_client.get("/me", headers=SHOP)
+    assert resp.status == 401
+    assert resp.headers.get("Access-Control-Allow-Origin") == SHOP["Origin"]
