@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from portafn import App, Context, Event, HttpError, HttpRequest, HttpResponse, Message
-from portafn.auth import APIKey, BearerJWT
+from portafn.auth import APIKey, BearerJWT, PlatformIdentity
 from portafn.cors import CORS
 from portafn.middleware import CallNext, EventCallNext
 from portafn.problems import problem
@@ -227,6 +227,13 @@ def partner_feed(ctx: Context) -> dict[str, str]:
     """For partners with an API key."""
     assert ctx.principal is not None
     return {"partner": ctx.principal.id}
+
+
+@app.http("GET", "/staff/me", auth=PlatformIdentity())
+def staff_me(ctx: Context) -> dict[str, str]:
+    """For staff signed in through the platform (API Gateway authorizer, Azure Easy Auth)."""
+    assert ctx.principal is not None
+    return {"id": ctx.principal.id, "scheme": ctx.principal.scheme}
 
 
 @app.queue("restocks")

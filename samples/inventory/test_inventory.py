@@ -223,3 +223,16 @@ def test_auth_refusals_carry_cors_headers(portafn_client: Client, identity: Any)
     resp = portafn_client.get("/me", headers=SHOP)
     assert resp.status == 401
     assert resp.headers.get("Access-Control-Allow-Origin") == SHOP["Origin"]
+
+
+def test_platform_identity_is_trusted_only_where_the_platform_sets_it(portafn_client: Client) -> None:
+    # On Azure, App Service authentication sets X-MS-CLIENT-PRINCIPAL-ID (and strips a client's);
+    # anywhere else the same header is just client input and must authenticate nobody.
+    resp = portafn_client.get("/staff/me", headers={"X-MS-CLIENT-PRINCIPAL-ID": "staff-7"})
+    if portafn_client.provider == "azure":
+        assert resp.status == 200
+        assert resp.json() == {"id": "staff-7", "scheme": "platform"}
+    else:
+        assert resp.status == 401
+        assert resp.headers.get("content-type") == "application/problem+json"
+    assert portafn_client.get("/staff/me").status == 401

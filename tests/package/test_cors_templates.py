@@ -92,6 +92,9 @@ def test_sam_routes_preflights_to_portafn_for_per_route_policies(tmp_path: Path)
         "PutItemFunction": {"Path": "/items/{sku}", "Method": "OPTIONS"},
         "ReserveFunction": {"Path": "/items/{sku}/reservations", "Method": "OPTIONS"},
         "PublicStockFunction": {"Path": "/public/stock/{sku}", "Method": "OPTIONS"},
+        "MeFunction": {"Path": "/me", "Method": "OPTIONS"},
+        "StockReportFunction": {"Path": "/stock-report", "Method": "OPTIONS"},
+        "PartnerFeedFunction": {"Path": "/partners/feed", "Method": "OPTIONS"},
     }
 
 
@@ -131,3 +134,44 @@ def test_azure_functions_take_options_where_portafn_answers_preflights(app: App)
         assert methods["public_stock"] == ["GET", "OPTIONS"]
     else:
         assert methods == {"get_thing": ["GET", "OPTIONS"], "post_thing": ["POST"]}
+
+
+def test_sam_emits_the_http_api_jwt_authorizer_when_asked(tmp_path: Path) -> None:
+    from portafn_aws.package import sam_template
+
+    from portafn.auth.bearer import BearerJWT
+
+    native = BearerJWT("https://id.example/jwks", issuer="https://id.example/", audience="shop", native=True)
+    app = App("shop", auth=native)
+
+    @app.http("GET", "/orders")
+    def orders() -> str:
+        return ""
+
+    @app.http("GET", "/health", auth=False)
+    def health() -> str:
+        return ""
+
+    @app.http(
+        "GET", "/local", auth=BearerJWT("https://id.example/jwks", issuer="https://id.example/", audience="x")
+    )
+    def local_only() -> str:
+        return ""
+
+    template = sam_template(context(app, tmp_path))
+    assert template["Globals"]["HttpApi"]["Auth"] == {
+        "Authorizers": {
+            "PortafnJwt1": {
+                "JwtConfiguration": {"issuer": "https://id.example/", "audience": ["shop"]},
+                "IdentitySource": "$request.header.Authorization",
+            }
+        }
+    }
+    events = {
+        n: r["Properties"]["Events"]["Http"]["Properties"]
+        for n, r in template["Resources"].items()
+        if n.endswith("Function")
+    }
+    assert events["OrdersFunction"]["Auth"] == {"Authorizer": "PortafnJwt1"}
+    assert "Auth" not in events["HealthFunction"]
+    assert "Auth" not in events["LocalOnlyFunction"]  # native=False: portafn alone verifies

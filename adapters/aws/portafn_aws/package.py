@@ -132,7 +132,34 @@ def sam_template(ctx: BuildContext) -> dict[str, Any]:
         "Outputs": _outputs(app),
     }
     _add_cors(template, app)
+    _add_jwt_authorizers(template, app)
     return template
+
+
+def _add_jwt_authorizers(template: dict[str, Any], app: App) -> None:
+    """The HTTP API's own JWT authorizer for each route whose ``BearerJWT`` asks for it
+    (``native=True``): API Gateway finds the keys from the issuer's OpenID configuration and
+    refuses bad tokens before Lambda runs; portafn checks them again (scopes, roles) in the
+    function, so the answer is the same with or without it."""
+    from portafn.auth.bearer import BearerJWT
+
+    authorizers: dict[str, Any] = {}
+    for fn in app.by_kind("http"):
+        guard = fn.options.get("auth")
+        if not (isinstance(guard, BearerJWT) and guard.native):
+            continue
+        config = {"issuer": guard.issuer, "audience": guard.audience}
+        name = next((n for n, a in authorizers.items() if a["JwtConfiguration"] == config), None)
+        if name is None:
+            name = f"PortafnJwt{len(authorizers) + 1}"
+            authorizers[name] = {
+                "JwtConfiguration": config,
+                "IdentitySource": "$request.header.Authorization",
+            }
+        event = template["Resources"][logical_id(fn.name, "Function")]["Properties"]["Events"]
+        event[logical_id(fn.kind)]["Properties"]["Auth"] = {"Authorizer": name}
+    if authorizers:
+        template.setdefault("Globals", {}).setdefault("HttpApi", {})["Auth"] = {"Authorizers": authorizers}
 
 
 def _add_cors(template: dict[str, Any], app: App) -> None:
