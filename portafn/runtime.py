@@ -15,8 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from portafn import aio
 from portafn.app import App, Function
-from portafn.auth import AuthError
+from portafn.auth.base import AuthError
 from portafn.binding import BindError, EventBinder, HttpBinder
 from portafn.context import Context
 from portafn.errors import HttpError
@@ -98,7 +99,7 @@ class Runtime:
         for hook in self.app.start_hooks:
             result = hook()
             if asyncio.iscoroutine(result):
-                asyncio.run(result)
+                aio.run(result)  # the loop async handlers use, so clients made here stay usable
         return True
 
     def _take_cold(self) -> bool:
@@ -241,6 +242,8 @@ class Runtime:
         except BindError as exc:
             extra = {"errors": exc.errors} if exc.errors else {}
             return problem(exc.status, exc.detail, **extra)
+        except Exception as exc:  # a dependency refused (HttpError) or failed
+            return self._answer_error(request, exc, ctx, correlation)
         try:
             result = _call(fn, kwargs)
         except Exception as exc:
@@ -344,7 +347,7 @@ def _store_response(exc: StoreError, mapped: int, ctx: Context, correlation: str
 def _call(fn: Function, kwargs: dict[str, Any]) -> Any:
     result = fn.handler(**kwargs)
     if fn.is_async:
-        return asyncio.run(result)
+        return aio.run(result)
     return result
 
 

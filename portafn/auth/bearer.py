@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from portafn.auth import Authenticator, AuthUnavailable, Principal, Unauthenticated
+from portafn.auth.base import Authenticator, AuthUnavailable, Principal, Unauthenticated
 from portafn.lazy import Lazy
 
 if TYPE_CHECKING:

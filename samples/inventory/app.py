@@ -8,6 +8,7 @@ provider.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from typing import Any
@@ -234,6 +235,46 @@ def staff_me(ctx: Context) -> dict[str, str]:
     """For staff signed in through the platform (API Gateway authorizer, Azure Easy Auth)."""
     assert ctx.principal is not None
     return {"id": ctx.principal.id, "scheme": ctx.principal.scheme}
+
+
+class PriceBook:
+    """An async client made once per process (as an HTTP or database pool would be): like those,
+    it refuses to be used from any loop but the one it was made on."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.calls = 0
+
+    async def price_cents(self, sku: str) -> int:
+        if asyncio.get_running_loop() is not self.loop:
+            raise RuntimeError("PriceBook used from another event loop")
+        await asyncio.sleep(0)
+        self.calls += 1
+        return 100 + sum(map(ord, sku)) % 900
+
+
+prices: dict[str, PriceBook] = {}
+
+
+@app.on_start
+async def open_price_book() -> None:
+    """Open the async client once, before the first invocation."""
+    prices["book"] = PriceBook()
+
+
+class Quote(BaseModel):
+    """A price for some units of an item."""
+
+    sku: str
+    quantity: int
+    total_cents: int
+
+
+@app.http("GET", "/items/{sku}/quote")
+async def quote(sku: str, quantity: int = 1) -> Quote:
+    """An async handler using the client made at start: one loop per process makes that safe."""
+    unit = await prices["book"].price_cents(sku)
+    return Quote(sku=sku, quantity=quantity, total_cents=unit * quantity)
 
 
 @app.queue("restocks")

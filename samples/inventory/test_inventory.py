@@ -236,3 +236,17 @@ def test_platform_identity_is_trusted_only_where_the_platform_sets_it(portafn_cl
         assert resp.status == 401
         assert resp.headers.get("content-type") == "application/problem+json"
     assert portafn_client.get("/staff/me").status == 401
+
+
+# -- async ---------------------------------------------------------------------------------------
+
+
+def test_async_handlers_share_one_loop_with_start_hooks(portafn_client: Client) -> None:
+    totals = []
+    for quantity in (1, 2, 3):
+        resp = portafn_client.get("/items/w-1/quote", query={"quantity": [str(quantity)]})
+        assert resp.status == 200, resp.text()
+        totals.append(resp.json()["total_cents"])
+    # A new loop per call would make the client opened at start refuse the second call (500).
+    assert totals[1] == 2 * totals[0]
+    assert totals[2] == 3 * totals[0]
