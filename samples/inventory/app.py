@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import time
-from typing import Any
+from collections import Counter
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
-from portafn import App, Context, Event, HttpError, HttpRequest, HttpResponse, Message
+from portafn import App, Context, Depends, Event, HttpError, HttpRequest, HttpResponse, Message
 from portafn.auth import APIKey, BearerJWT, PlatformIdentity
 from portafn.cors import CORS
 from portafn.middleware import CallNext, EventCallNext
@@ -275,6 +277,45 @@ async def quote(sku: str, quantity: int = 1) -> Quote:
     """An async handler using the client made at start: one loop per process makes that safe."""
     unit = await prices["book"].price_cents(sku)
     return Quote(sku=sku, quantity=quantity, total_cents=unit * quantity)
+
+
+_WAREHOUSE = re.compile(r"^[a-z]{2}-[0-9]{1,3}$")
+warehouse_lookups: Counter[str] = Counter()  # request id -> times the warehouse was resolved
+
+
+def warehouse(request: HttpRequest, ctx: Context) -> str:
+    """The warehouse a request is about, from its ``X-Warehouse`` header; 400 when absent or bad."""
+    warehouse_lookups[ctx.request_id] += 1
+    value = request.headers.get("x-warehouse") or ""
+    if not _WAREHOUSE.match(value):
+        raise HttpError(400, "X-Warehouse must name a warehouse such as 'eu-1'.")
+    return value
+
+
+class Shelf:
+    """The view of one warehouse's stock a handler works with (built from another dependency)."""
+
+    def __init__(self, warehouse: str) -> None:
+        self.warehouse = warehouse
+
+    def bin_for(self, sku: str) -> str:
+        return f"{self.warehouse}/{sku[:1].upper()}"
+
+
+def shelf(wh: Annotated[str, Depends(warehouse)]) -> Shelf:
+    """A ``Shelf`` for the request's warehouse."""
+    return Shelf(wh)
+
+
+@app.http("GET", "/warehouse/items/{sku}/bin")
+def item_bin(
+    sku: str,
+    ctx: Context,
+    wh: Annotated[str, Depends(warehouse)],
+    place: Annotated[Shelf, Depends(shelf)],
+) -> dict[str, Any]:
+    """Where an item sits: ``warehouse`` is asked for twice (here and by ``shelf``) and runs once."""
+    return {"warehouse": wh, "bin": place.bin_for(sku), "lookups": warehouse_lookups.pop(ctx.request_id, 0)}
 
 
 @app.queue("restocks")

@@ -250,3 +250,21 @@ def test_async_handlers_share_one_loop_with_start_hooks(portafn_client: Client) 
     # A new loop per call would make the client opened at start refuse the second call (500).
     assert totals[1] == 2 * totals[0]
     assert totals[2] == 3 * totals[0]
+
+
+# -- dependencies --------------------------------------------------------------------------------
+
+
+def test_dependencies_resolve_once_per_request(portafn_client: Client) -> None:
+    for _ in range(2):  # a second request resolves afresh: nothing is kept between invocations
+        resp = portafn_client.get("/warehouse/items/widget/bin", headers={"X-Warehouse": "eu-1"})
+        assert resp.status == 200, resp.text()
+        assert resp.json() == {"warehouse": "eu-1", "bin": "eu-1/W", "lookups": 1}
+
+
+def test_a_dependency_can_refuse_the_request(portafn_client: Client) -> None:
+    for headers in ({}, {"X-Warehouse": "../etc"}):
+        resp = portafn_client.get("/warehouse/items/widget/bin", headers=headers)
+        assert resp.status == 400
+        assert resp.headers.get("content-type") == "application/problem+json"
+        assert "X-Warehouse" in resp.json()["detail"]
