@@ -239,6 +239,15 @@ class App:
 
         return register
 
+    def enable_openapi(
+        self, path: str = "/openapi.json", *, title: str | None = None, version: str = "0.1.0"
+    ) -> None:
+        """Serve the app's OpenAPI 3.1 document at ``GET path`` in deployed packages too (a public
+        function named ``openapi``). ``portafn serve`` serves it without this; packages do not."""
+        from portafn.openapi import serve_document
+
+        serve_document(self, path, title=title, version=version)
+
     def add_metrics(self, sink: MetricsSink) -> None:
         """Send a record of every invocation (duration, error, cold start) to ``sink``."""
         self.metric_sinks.append(sink)

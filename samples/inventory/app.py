@@ -318,6 +318,10 @@ def item_bin(
     return {"warehouse": wh, "bin": place.bin_for(sku), "lookups": warehouse_lookups.pop(ctx.request_id, 0)}
 
 
+# Deployed packages serve the API description too (portafn serve always does).
+app.enable_openapi(title="Inventory", version="1.0.0")
+
+
 @app.queue("restocks")
 def on_restock(msg: Message[Restock], ctx: Context) -> None:
     """Add delivered units; a delivery for an unknown item raises and is retried."""

@@ -268,3 +268,23 @@ def test_a_dependency_can_refuse_the_request(portafn_client: Client) -> None:
         assert resp.status == 400
         assert resp.headers.get("content-type") == "application/problem+json"
         assert "X-Warehouse" in resp.json()["detail"]
+
+
+# -- OpenAPI -------------------------------------------------------------------------------------
+
+
+def test_openapi_document_is_served_and_valid(portafn_client: Client) -> None:
+    from openapi_spec_validator import validate
+
+    resp = portafn_client.get("/openapi.json")
+    assert resp.status == 200
+    assert resp.headers.get("content-type") == "application/json"
+    document = resp.json()
+    validate(document)
+    assert document["openapi"] == "3.1.0"
+    assert document["info"] == {"title": "Inventory", "version": "1.0.0"}
+    reserve = document["paths"]["/items/{sku}/reservations"]["post"]
+    assert reserve["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Reservation"
+    }
+    assert document["paths"]["/stock-report"]["get"]["security"] == [{"bearer": ["stock:read"]}]
