@@ -6,7 +6,7 @@ import inspect
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, Unpack
 
 from pydantic import BaseModel
 
@@ -16,6 +16,7 @@ from portafn.cron import CronError, parse_cron
 from portafn.errors import FunctionNotFound, RegistrationError
 from portafn.middleware import Hooks
 from portafn.routing import Router, TemplateError, compile_template
+from portafn.settings import Settings, check_settings
 from portafn.triggers import (
     ChangesTrigger,
     EventTrigger,
@@ -105,11 +106,14 @@ class App:
         name: str | None = None,
         cors: CORS | Literal[False] | None = None,
         auth: Authenticator | Literal[False] | None = None,
+        **settings: Unpack[Settings],
     ) -> Callable[[F], F]:
         """Serve ``method`` requests to ``path`` (``{param}`` segments become path parameters).
 
         ``cors`` gives this route a CORS policy of its own (``False``: none, whatever the app's);
         ``auth`` an authenticator of its own (``False``: public, whatever the app's).
+        ``memory``, ``timeout``, ``concurrency`` and ``auth_level`` are the function's settings
+        (``portafn.settings.Settings``), as on every trigger decorator.
         """
 
         def register(func: F) -> F:
@@ -128,6 +132,8 @@ class App:
                     f"path parameters {binder.unbound_path} have no matching function parameter",
                 )
             fn = Function(fname, func, HttpTrigger(verb, template), binder, _is_async(func))
+            if settings:
+                fn.options["settings"] = check_settings(fname, "http", settings)
             if check_route_policy(fname, cors) is not None:
                 fn.options["cors"] = cors
             if (guard := self.auth if auth is None else auth) is not False and guard is not None:
@@ -148,15 +154,17 @@ class App:
 
         return register
 
-    def queue(self, queue: str, *, name: str | None = None) -> Callable[[F], F]:
+    def queue(self, queue: str, *, name: str | None = None, **settings: Unpack[Settings]) -> Callable[[F], F]:
         """Consume messages from a queue."""
-        return self._event(lambda fname: QueueTrigger(self._resource(fname, "queue", queue)), name)
+        return self._event(lambda fname: QueueTrigger(self._resource(fname, "queue", queue)), name, settings)
 
-    def topic(self, topic: str, *, name: str | None = None) -> Callable[[F], F]:
+    def topic(self, topic: str, *, name: str | None = None, **settings: Unpack[Settings]) -> Callable[[F], F]:
         """Receive messages published on a topic."""
-        return self._event(lambda fname: TopicTrigger(self._resource(fname, "topic", topic)), name)
+        return self._event(lambda fname: TopicTrigger(self._resource(fname, "topic", topic)), name, settings)
 
-    def schedule(self, cron: str, *, name: str | None = None) -> Callable[[F], F]:
+    def schedule(
+        self, cron: str, *, name: str | None = None, **settings: Unpack[Settings]
+    ) -> Callable[[F], F]:
         """Run on a five-field cron schedule in UTC (translated per provider)."""
 
         def trigger(fname: str) -> Trigger:
@@ -165,10 +173,15 @@ class App:
             except CronError as exc:
                 raise RegistrationError(fname, str(exc)) from None
 
-        return self._event(trigger, name)
+        return self._event(trigger, name, settings)
 
     def storage(
-        self, bucket: str, *, on: Literal["created", "deleted"] = "created", name: str | None = None
+        self,
+        bucket: str,
+        *,
+        on: Literal["created", "deleted"] = "created",
+        name: str | None = None,
+        **settings: Unpack[Settings],
     ) -> Callable[[F], F]:
         """React to objects created in (or deleted from) a bucket."""
 
@@ -177,10 +190,15 @@ class App:
                 raise RegistrationError(fname, f"storage on={on!r}; use 'created' or 'deleted'")
             return StorageTrigger(self._resource(fname, "bucket", bucket), on)
 
-        return self._event(trigger, name)
+        return self._event(trigger, name, settings)
 
     def changes(
-        self, table: Table[Any], *, name: str | None = None, attached: bool = False
+        self,
+        table: Table[Any],
+        *,
+        name: str | None = None,
+        attached: bool = False,
+        **settings: Unpack[Settings],
     ) -> Callable[[F], F]:
         """React to inserts, updates and deletes on a table of this app.
 
@@ -194,9 +212,9 @@ class App:
                 raise RegistrationError(fname, "changes() takes a table made by this app's app.table()")
             return ChangesTrigger(table, attached=attached)
 
-        return self._event(trigger, name)
+        return self._event(trigger, name, settings)
 
-    def event(self, type: str, *, name: str | None = None) -> Callable[[F], F]:
+    def event(self, type: str, *, name: str | None = None, **settings: Unpack[Settings]) -> Callable[[F], F]:
         """Receive any other CloudEvent by its ``type`` (for example ``com.example.order.shipped``)."""
 
         def trigger(fname: str) -> Trigger:
@@ -204,7 +222,7 @@ class App:
                 raise RegistrationError(fname, f"event type {type!r} must be non-empty with no spaces")
             return EventTrigger(type)
 
-        return self._event(trigger, name)
+        return self._event(trigger, name, settings)
 
     def middleware(self, func: HM) -> HM:
         """Wrap every HTTP invocation in ``func(request, ctx, call_next) -> HttpResponse``.
@@ -341,11 +359,16 @@ class App:
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _event(self, make_trigger: Callable[[str], Trigger], name: str | None) -> Callable[[F], F]:
+    def _event(
+        self, make_trigger: Callable[[str], Trigger], name: str | None, settings: Settings | None = None
+    ) -> Callable[[F], F]:
         def register(func: F) -> F:
             fname = self._name(func, name)
             trigger = make_trigger(fname)
-            self._add(Function(fname, func, trigger, EventBinder(fname, func, trigger), _is_async(func)))
+            fn = Function(fname, func, trigger, EventBinder(fname, func, trigger), _is_async(func))
+            if settings:
+                fn.options["settings"] = check_settings(fname, trigger.kind, settings)
+            self._add(fn)
             return func
 
         return register
