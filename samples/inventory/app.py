@@ -272,7 +272,7 @@ class Quote(BaseModel):
     total_cents: int
 
 
-@app.http("GET", "/items/{sku}/quote")
+@app.http("GET", "/items/{sku}/quote", memory=1024, timeout=20)
 async def quote(sku: str, quantity: int = 1) -> Quote:
     """An async handler using the client made at start: one loop per process makes that safe."""
     unit = await prices["book"].price_cents(sku)

@@ -24,6 +24,7 @@ Dead letters and publishing (docs/reliability.md):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -33,8 +34,10 @@ from portafn.package.access import table_access, tables_needed
 from portafn.package.build import Artifact, BuildContext, Limits, measure
 from portafn.package.common import dump_json, entry_source, item_functions, logical_id, write_file
 from portafn.package.devonly import strip_site
+from portafn.package.errors import UnsupportedSetting
 from portafn.package.usage import topics_published
 from portafn.package.zipper import tree_files, write_zip
+from portafn.settings import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, settings_of
 from portafn.store.port import TableSpec
 from portafn.triggers import (
     ChangesTrigger,
@@ -234,6 +237,11 @@ def _add_function(resources: dict[str, Any], ctx: BuildContext, fn: Function, to
     ]
     variables = _variables(fn, topics)
     extra_props = _failure_destination(resources, fn, event, statements, variables)
+    lambda_props = lambda_settings(fn)
+    if isinstance(fn.trigger, QueueTrigger):
+        # SQS wants the visibility timeout at least 6x the function's (Lambda's SQS guidance).
+        queue = resources[logical_id(fn.trigger.queue, "Queue")]["Properties"]
+        queue["VisibilityTimeout"] = max(queue["VisibilityTimeout"], min(43_200, 6 * lambda_props["Timeout"]))
     resources[logs] = {"Type": "AWS::Logs::LogGroup", "Properties": {"RetentionInDays": 30}}
     role = logical_id(fn.name, "Role")
     resources[role] = _role(fn.name, statements)
@@ -244,8 +252,7 @@ def _add_function(resources: dict[str, Any], ctx: BuildContext, fn: Function, to
             "Handler": HANDLER,
             "Runtime": "python" + ctx.target.python,
             "Architectures": ["arm64" if ctx.target.arch == "aarch64" else "x86_64"],
-            "MemorySize": 512,
-            "Timeout": 30,
+            **lambda_props,
             # An explicit role keeps SAM from attaching its managed policies, whose resources are "*".
             "Role": _arn(role),
             "LoggingConfig": {"LogGroup": {"Ref": logs}},
@@ -254,6 +261,38 @@ def _add_function(resources: dict[str, Any], ctx: BuildContext, fn: Function, to
             **extra_props,
         },
     }
+
+
+LAMBDA_MEMORY_MB = (128, 10_240)
+LAMBDA_TIMEOUT_S = 900
+
+
+def lambda_settings(fn: Function) -> dict[str, Any]:
+    """``MemorySize``, ``Timeout`` and ``ReservedConcurrentExecutions`` from the function's
+    settings (512 MB and 30 s by default); ``UnsupportedSetting`` beyond Lambda's limits."""
+    declared = settings_of(fn)
+    memory = declared.memory or DEFAULT_MEMORY_MB
+    low, high = LAMBDA_MEMORY_MB
+    if not low <= memory <= high:
+        raise UnsupportedSetting("aws", fn.name, "memory", memory, f"Lambda takes {low} to {high} MB")
+    timeout = declared.timeout or DEFAULT_TIMEOUT_S
+    if timeout > LAMBDA_TIMEOUT_S:
+        raise UnsupportedSetting(
+            "aws", fn.name, "timeout", timeout, f"Lambda runs at most {LAMBDA_TIMEOUT_S} s"
+        )
+    if declared.auth_level not in (None, "anonymous"):
+        raise UnsupportedSetting(
+            "aws",
+            fn.name,
+            "auth_level",
+            declared.auth_level,
+            "an HTTP API has no function keys; declare auth= (an API key or a JWT) instead",
+        )
+    # Lambda counts whole seconds; round up so the declared time is always available.
+    out: dict[str, Any] = {"MemorySize": memory, "Timeout": max(1, math.ceil(timeout))}
+    if declared.concurrency is not None:
+        out["ReservedConcurrentExecutions"] = declared.concurrency
+    return out
 
 
 def _allow(actions: tuple[str, ...], resources: list[Any]) -> dict[str, Any]:

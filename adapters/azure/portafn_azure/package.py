@@ -25,6 +25,7 @@ checks that an Azure Function destination exists when the subscription is create
 
 from __future__ import annotations
 
+import math
 import shutil
 from typing import Any
 
@@ -33,7 +34,9 @@ from portafn.cors import has_route_policies, native_rules
 from portafn.package.build import Artifact, BuildContext, Limits, measure
 from portafn.package.common import dns_name, dump_json, entry_source, write_file
 from portafn.package.devonly import strip_site, strip_wheel
+from portafn.package.errors import UnsupportedSetting
 from portafn.package.zipper import tree_files, write_zip
+from portafn.settings import settings_of
 from portafn.triggers import EventTrigger, QueueTrigger, StorageTrigger, TopicTrigger
 from portafn_azure.cosmos_store import PARTITION_PATH
 
@@ -103,7 +106,7 @@ def write(ctx: BuildContext) -> list[Artifact]:
     )
     files: dict[str, bytes] = {
         f"{ENTRY}.py": entry.encode(),
-        "host.json": dump_json(HOST_JSON),
+        "host.json": dump_json(host_json(ctx.app)),
         "requirements.txt": requirements(ctx).encode(),
         ".funcignore": FUNCIGNORE.encode(),
         "local.settings.json": dump_json(local_settings()),
@@ -179,6 +182,8 @@ def arm_template(ctx: BuildContext) -> dict[str, Any]:
     site = function_site(ctx.target.python, app_settings(grid_types), grid=bool(grid_types))
     if (cors := site_cors(app)) is not None:
         site["properties"]["siteConfig"]["cors"] = cors
+    if (limit := consumption_limits(app)[1]) is not None:
+        site["properties"]["siteConfig"]["functionAppScaleLimit"] = limit
     resources += [plan(), site]
     variables = {
         "storageName": "[format('{0}st', toLower(replace(parameters('appName'), '-', '')))]",
@@ -202,6 +207,49 @@ def arm_template(ctx: BuildContext) -> dict[str, Any]:
                 "value": f"[reference(resourceId('Microsoft.Web/sites', {SITE_NAME}), '{WEB_API}').defaultHostName]",
             }
         },
+    }
+
+
+CONSUMPTION_TIMEOUT_S = 600
+CONSUMPTION_MEMORY_MB = 1536
+
+
+def consumption_limits(app: App) -> tuple[float | None, int | None]:
+    """The app-wide ``functionTimeout`` (the longest declared) and scale limit (the smallest
+    declared concurrency) on the Consumption plan, which sets both per app, not per function;
+    ``UnsupportedSetting`` for what the plan cannot give (over 10 minutes, over 1.5 GB)."""
+    timeouts: list[float] = []
+    limits: list[int] = []
+    for fn in app.functions.values():
+        declared = settings_of(fn)
+        if declared.timeout is not None:
+            if declared.timeout > CONSUMPTION_TIMEOUT_S:
+                raise UnsupportedSetting(
+                    "azure",
+                    fn.name,
+                    "timeout",
+                    declared.timeout,
+                    "the Consumption plan runs at most 10 minutes",
+                )
+            timeouts.append(declared.timeout)
+        if declared.memory is not None and declared.memory > CONSUMPTION_MEMORY_MB:
+            raise UnsupportedSetting(
+                "azure", fn.name, "memory", declared.memory, "Consumption plan instances have 1.5 GB"
+            )
+        if declared.concurrency is not None:
+            limits.append(declared.concurrency)
+    return (max(timeouts) if timeouts else None), (min(limits) if limits else None)
+
+
+def host_json(app: App) -> dict[str, Any]:
+    """``host.json``, with ``functionTimeout`` when a function declares a timeout."""
+    timeout = consumption_limits(app)[0]
+    if timeout is None:
+        return HOST_JSON
+    seconds = math.ceil(timeout)
+    return {
+        **HOST_JSON,
+        "functionTimeout": f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}",
     }
 
 
