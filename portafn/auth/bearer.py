@@ -45,6 +45,12 @@ class BearerJWT(Authenticator):
         native: bool = False,
     ) -> None:
         super().__init__(scopes=scopes, roles=roles)
+        try:
+            # Imported when declared, not first used: a missing PyJWT fails at import time, and
+            # packaging (which ships what the app imports) carries it.
+            import jwt  # noqa: F401
+        except ImportError:
+            raise ImportError("BearerJWT needs PyJWT: pip install 'portafn[jwt]'") from None
         self.jwks_url = jwks_url
         self.issuer = issuer
         self.audience = [audience] if isinstance(audience, str) else list(audience)
