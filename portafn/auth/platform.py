@@ -19,4 +19,22 @@ class PlatformIdentity(Authenticator):
         """``request.principal`` as a ``Principal``, or ``Unauthenticated``."""
         if not request.principal:
             raise Unauthenticated("No caller was authenticated by the platform.")
-        return Principal(id=request.principal, scheme="platform")
+        claims = request.principal_claims or {}
+        return Principal(
+            id=request.principal,
+            scheme="platform",
+            claims=claims,
+            scopes=frozenset(
+                claim_strings(claims.get("scope"), split=True) + claim_strings(claims.get("scp"))
+            ),
+            roles=frozenset(claim_strings(claims.get("roles")) + claim_strings(claims.get("groups"))),
+        )
+
+
+def claim_strings(value: object, *, split: bool = False) -> list[str]:
+    """A claim as a list of strings: a list kept, a string alone (or split on spaces)."""
+    if isinstance(value, str):
+        return value.split() if split else [value]
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, str)]
+    return []

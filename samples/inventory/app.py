@@ -258,6 +258,13 @@ class PriceBook:
 prices: dict[str, PriceBook] = {}
 
 
+@app.http("GET", "/staff/adjustments", auth=PlatformIdentity(roles=["inventory-admin"]))
+def staff_adjustments(ctx: Context) -> dict[str, Any]:
+    """For platform-authenticated staff holding the ``inventory-admin`` role."""
+    assert ctx.principal is not None
+    return {"id": ctx.principal.id, "roles": sorted(ctx.principal.roles)}
+
+
 @app.on_start
 async def open_price_book() -> None:
     """Open the async client once, before the first invocation."""

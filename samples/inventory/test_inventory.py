@@ -3,6 +3,8 @@ same on each (provider, store) cell of the matrix."""
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 from typing import Any
 
@@ -288,3 +290,22 @@ def test_openapi_document_is_served_and_valid(portafn_client: Client) -> None:
         "$ref": "#/components/schemas/Reservation"
     }
     assert document["paths"]["/stock-report"]["get"]["security"] == [{"bearer": ["stock:read"]}]
+
+
+def easy_auth(*roles: str) -> str:
+    claims = [{"typ": "name", "val": "Staff Seven"}, *({"typ": "roles", "val": r} for r in roles)]
+    body = {"auth_typ": "aad", "claims": claims, "name_typ": "name", "role_typ": "roles"}
+    return base64.b64encode(json.dumps(body).encode()).decode()
+
+
+def test_platform_roles_come_from_easy_auth_on_azure_only(portafn_client: Client) -> None:
+    admin = {"X-MS-CLIENT-PRINCIPAL-ID": "staff-7", "X-MS-CLIENT-PRINCIPAL": easy_auth("inventory-admin")}
+    clerk = {"X-MS-CLIENT-PRINCIPAL-ID": "staff-8", "X-MS-CLIENT-PRINCIPAL": easy_auth("clerk")}
+    allowed = portafn_client.get("/staff/adjustments", headers=admin)
+    denied = portafn_client.get("/staff/adjustments", headers=clerk)
+    if portafn_client.provider == "azure":
+        assert allowed.status == 200
+        assert allowed.json() == {"id": "staff-7", "roles": ["inventory-admin"]}
+        assert denied.status == 403
+    else:  # client-sent headers are nobody's identity
+        assert (allowed.status, denied.status) == (401, 401)

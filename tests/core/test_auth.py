@@ -105,3 +105,35 @@ def _b64(raw: bytes) -> str:
     import base64
 
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def test_platform_scopes_from_the_http_api_jwt_authorizer() -> None:
+    from portafn_aws import lambda_handler
+
+    app = App("a")
+
+    @app.http("GET", "/me", auth=PlatformIdentity(scopes=["stock:read"]))
+    def me(ctx: Context) -> list[str]:
+        assert ctx.principal is not None
+        return sorted(ctx.principal.scopes)
+
+    handler = lambda_handler(app)
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": "GET /me",
+        "rawPath": "/me",
+        "rawQueryString": "",
+        "headers": {},
+        "requestContext": {
+            "http": {"method": "GET", "path": "/me", "sourceIp": "127.0.0.1"},
+            "requestId": "r-1",
+            "authorizer": {"jwt": {"claims": {"sub": "u", "scope": "stock:read a"}, "scopes": ["b"]}},
+        },
+        "isBase64Encoded": False,
+    }
+    answered = handler(event, None)
+    assert answered["statusCode"] == 200
+    assert json.loads(answered["body"]) == ["a", "b", "stock:read"]
+    event["requestContext"]["authorizer"]["jwt"]["claims"]["scope"] = "other"
+    event["requestContext"]["authorizer"]["jwt"]["scopes"] = None
+    assert handler(event, None)["statusCode"] == 403
