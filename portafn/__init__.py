@@ -6,6 +6,7 @@ Importing it loads no cloud SDK.
 
 from portafn.app import App, Function
 from portafn.context import Context
+from portafn.depends import Depends
 from portafn.errors import (
     EventDataError,
     EventFormatError,
@@ -22,6 +23,7 @@ __all__ = [
     "App",
     "Change",
     "Context",
+    "Depends",
     "Event",
     "EventDataError",
     "EventFormatError",

@@ -6,13 +6,16 @@ import inspect
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, Unpack
 
 from pydantic import BaseModel
 
 from portafn.binding import EventBinder, HttpBinder
+from portafn.cors import CORS, CorsLayer, check_route_policy
 from portafn.cron import CronError, parse_cron
 from portafn.errors import FunctionNotFound, RegistrationError
+from portafn.function_settings import RunSettings, check_settings
+from portafn.middleware import Hooks
 from portafn.routing import Router, TemplateError, compile_template
 from portafn.triggers import (
     ChangesTrigger,
@@ -26,12 +29,17 @@ from portafn.triggers import (
 )
 
 if TYPE_CHECKING:
+    from portafn.auth import Authenticator
     from portafn.metrics import MetricsSink
+    from portafn.middleware import EventMiddleware, ExceptionHandler, HttpMiddleware
     from portafn.settings import Settings
     from portafn.store.capabilities import Capability
     from portafn.store.table import Table
 
 F = TypeVar("F", bound=Callable[..., Any])
+HM = TypeVar("HM", bound="HttpMiddleware")
+EM = TypeVar("EM", bound="EventMiddleware")
+EH = TypeVar("EH", bound="ExceptionHandler")
 M = TypeVar("M", bound=BaseModel)
 
 _METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "*"}
@@ -60,10 +68,19 @@ class Function:
 class App:
     """A portafn application: decorate handlers on it once, run them on any provider.
 
-    ``max_body_bytes`` caps HTTP bodies (413 above it).
+    ``max_body_bytes`` caps HTTP bodies (413 above it). ``cors`` is the CORS policy of every
+    route that declares none of its own (see ``portafn.cors.CORS``); ``auth`` the authenticator
+    of every route that declares none (see ``portafn.auth``).
     """
 
-    def __init__(self, name: str, *, max_body_bytes: int = DEFAULT_MAX_BODY) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        max_body_bytes: int = DEFAULT_MAX_BODY,
+        cors: CORS | None = None,
+        auth: Authenticator | None = None,
+    ) -> None:
         if not _RESOURCE.match(name):
             raise RegistrationError(name, "an app name is 1-63 letters, digits, '.', '_' or '-'")
         self.name = name
@@ -74,11 +91,32 @@ class App:
         self.start_hooks: list[Callable[[], Any]] = []
         self.metric_sinks: list[MetricsSink] = []
         self.settings_declared: list[Settings[Any]] = []
+        self.hooks = Hooks()
+        if cors is not None and not isinstance(cors, CORS):
+            raise RegistrationError(name, "cors= takes a portafn.cors.CORS")
+        self.cors = cors
+        self.auth = auth
+        self._refresh_cors()
 
     # -- registration -------------------------------------------------------------------------
 
-    def http(self, method: str, path: str, *, name: str | None = None) -> Callable[[F], F]:
-        """Serve ``method`` requests to ``path`` (``{param}`` segments become path parameters)."""
+    def http(
+        self,
+        method: str,
+        path: str,
+        *,
+        name: str | None = None,
+        cors: CORS | Literal[False] | None = None,
+        auth: Authenticator | Literal[False] | None = None,
+        **settings: Unpack[RunSettings],
+    ) -> Callable[[F], F]:
+        """Serve ``method`` requests to ``path`` (``{param}`` segments become path parameters).
+
+        ``cors`` gives this route a CORS policy of its own (``False``: none, whatever the app's);
+        ``auth`` an authenticator of its own (``False``: public, whatever the app's).
+        ``memory``, ``timeout``, ``concurrency`` and ``auth_level`` are the function's settings
+        (``portafn.function_settings.RunSettings``), as on every trigger decorator.
+        """
 
         def register(func: F) -> F:
             fname = self._name(func, name)
@@ -96,6 +134,16 @@ class App:
                     f"path parameters {binder.unbound_path} have no matching function parameter",
                 )
             fn = Function(fname, func, HttpTrigger(verb, template), binder, _is_async(func))
+            if settings:
+                fn.options["settings"] = check_settings(fname, "http", settings)
+            if check_route_policy(fname, cors) is not None:
+                fn.options["cors"] = cors
+            if (guard := self.auth if auth is None else auth) is not False and guard is not None:
+                if not callable(guard):
+                    raise RegistrationError(fname, "auth= takes a portafn.auth authenticator, False or None")
+                fn.options["auth"] = guard
+            elif auth is False:
+                fn.options["public"] = True
             clash = self.router.add(verb, template, fn)
             if clash is not None:
                 raise RegistrationError(
@@ -103,19 +151,26 @@ class App:
                     f"route {verb} {path} duplicates {clash.method} {clash.template.template} of {clash.target.name}",
                 )
             self._add(fn)
+            self._refresh_cors()
             return func
 
         return register
 
-    def queue(self, queue: str, *, name: str | None = None) -> Callable[[F], F]:
+    def queue(
+        self, queue: str, *, name: str | None = None, **settings: Unpack[RunSettings]
+    ) -> Callable[[F], F]:
         """Consume messages from a queue."""
-        return self._event(lambda fname: QueueTrigger(self._resource(fname, "queue", queue)), name)
+        return self._event(lambda fname: QueueTrigger(self._resource(fname, "queue", queue)), name, settings)
 
-    def topic(self, topic: str, *, name: str | None = None) -> Callable[[F], F]:
+    def topic(
+        self, topic: str, *, name: str | None = None, **settings: Unpack[RunSettings]
+    ) -> Callable[[F], F]:
         """Receive messages published on a topic."""
-        return self._event(lambda fname: TopicTrigger(self._resource(fname, "topic", topic)), name)
+        return self._event(lambda fname: TopicTrigger(self._resource(fname, "topic", topic)), name, settings)
 
-    def schedule(self, cron: str, *, name: str | None = None) -> Callable[[F], F]:
+    def schedule(
+        self, cron: str, *, name: str | None = None, **settings: Unpack[RunSettings]
+    ) -> Callable[[F], F]:
         """Run on a five-field cron schedule in UTC (translated per provider)."""
 
         def trigger(fname: str) -> Trigger:
@@ -124,10 +179,15 @@ class App:
             except CronError as exc:
                 raise RegistrationError(fname, str(exc)) from None
 
-        return self._event(trigger, name)
+        return self._event(trigger, name, settings)
 
     def storage(
-        self, bucket: str, *, on: Literal["created", "deleted"] = "created", name: str | None = None
+        self,
+        bucket: str,
+        *,
+        on: Literal["created", "deleted"] = "created",
+        name: str | None = None,
+        **settings: Unpack[RunSettings],
     ) -> Callable[[F], F]:
         """React to objects created in (or deleted from) a bucket."""
 
@@ -136,10 +196,15 @@ class App:
                 raise RegistrationError(fname, f"storage on={on!r}; use 'created' or 'deleted'")
             return StorageTrigger(self._resource(fname, "bucket", bucket), on)
 
-        return self._event(trigger, name)
+        return self._event(trigger, name, settings)
 
     def changes(
-        self, table: Table[Any], *, name: str | None = None, attached: bool = False
+        self,
+        table: Table[Any],
+        *,
+        name: str | None = None,
+        attached: bool = False,
+        **settings: Unpack[RunSettings],
     ) -> Callable[[F], F]:
         """React to inserts, updates and deletes on a table of this app.
 
@@ -153,9 +218,11 @@ class App:
                 raise RegistrationError(fname, "changes() takes a table made by this app's app.table()")
             return ChangesTrigger(table, attached=attached)
 
-        return self._event(trigger, name)
+        return self._event(trigger, name, settings)
 
-    def event(self, type: str, *, name: str | None = None) -> Callable[[F], F]:
+    def event(
+        self, type: str, *, name: str | None = None, **settings: Unpack[RunSettings]
+    ) -> Callable[[F], F]:
         """Receive any other CloudEvent by its ``type`` (for example ``com.example.order.shipped``)."""
 
         def trigger(fname: str) -> Trigger:
@@ -163,7 +230,49 @@ class App:
                 raise RegistrationError(fname, f"event type {type!r} must be non-empty with no spaces")
             return EventTrigger(type)
 
-        return self._event(trigger, name)
+        return self._event(trigger, name, settings)
+
+    def middleware(self, func: HM) -> HM:
+        """Wrap every HTTP invocation in ``func(request, ctx, call_next) -> HttpResponse``.
+
+        It also sees portafn's own answers (400, 404, 405, 413, 500 problems). The first
+        registered is outermost: it sees the request first and the response last.
+        """
+        self.hooks.add_http(func)
+        return func
+
+    def event_middleware(self, func: EM) -> EM:
+        """Wrap every event invocation in ``func(event, ctx, call_next) -> result``.
+
+        Code before ``call_next`` runs before the handler, code after it after; a raise reaches
+        the adapter as the handler's own raise would (retry, dead letter). Registration order,
+        outermost first, as for HTTP middleware.
+        """
+        self.hooks.add_event(func)
+        return func
+
+    def exception_handler(self, exc_type: type[BaseException]) -> Callable[[EH], EH]:
+        """Answer ``exc_type`` raised by an HTTP handler or middleware with
+        ``handler(request, exc, ctx) -> HttpResponse``; the most specific registered class wins."""
+
+        def register(handler: EH) -> EH:
+            if not (isinstance(exc_type, type) and issubclass(exc_type, BaseException)):
+                raise RegistrationError(
+                    str(getattr(handler, "__name__", handler)), "exception_handler takes an exception class"
+                )
+            self.hooks.add_handler(exc_type, handler)
+            return handler
+
+        return register
+
+    def enable_openapi(
+        self, path: str = "/openapi.json", *, title: str | None = None, version: str = "0.1.0"
+    ) -> None:
+        """Serve the app's OpenAPI 3.1 document at ``GET path`` in deployed packages too (a public
+        function named ``openapi``). ``portafn serve`` serves it without this; packages do not."""
+        from portafn.openapi import serve_document
+
+        serve_document(self, path, title=title, version=version)
 
     def add_metrics(self, sink: MetricsSink) -> None:
         """Send a record of every invocation (duration, error, cold start) to ``sink``."""
@@ -278,11 +387,16 @@ class App:
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _event(self, make_trigger: Callable[[str], Trigger], name: str | None) -> Callable[[F], F]:
+    def _event(
+        self, make_trigger: Callable[[str], Trigger], name: str | None, settings: RunSettings | None = None
+    ) -> Callable[[F], F]:
         def register(func: F) -> F:
             fname = self._name(func, name)
             trigger = make_trigger(fname)
-            self._add(Function(fname, func, trigger, EventBinder(fname, func, trigger), _is_async(func)))
+            fn = Function(fname, func, trigger, EventBinder(fname, func, trigger), _is_async(func))
+            if settings:
+                fn.options["settings"] = check_settings(fname, trigger.kind, settings)
+            self._add(fn)
             return func
 
         return register
@@ -307,6 +421,11 @@ class App:
                 fname, f"{what} name {value!r}: use 1-63 letters, digits, '.', '_' or '-'"
             )
         return value
+
+    def _refresh_cors(self) -> None:
+        # Built at registration so an app without CORS pays nothing per request.
+        declared = self.cors is not None or any("cors" in fn.options for fn in self.functions.values())
+        self.hooks.cors = CorsLayer(self) if declared else None
 
     def _add(self, fn: Function) -> None:
         self.functions[fn.name] = fn

@@ -22,12 +22,13 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from portafn import constraints
 from portafn.context import Context
+from portafn.depends import Node, compile_dependency, dependency
 from portafn.errors import EventDataError, RegistrationError
 from portafn.events import Change, Event, Message, Schedule, StorageEvent
 from portafn.http import Header, HttpRequest
 from portafn.triggers import Trigger
 
-Source = Literal["context", "request", "path", "query", "header", "body"]
+Source = Literal["context", "request", "path", "query", "header", "body", "depends"]
 _SCALARS = (str, int, float, bool, Enum)
 _EVENT_FOR_KIND: dict[str, type[Event[Any]]] = {
     "queue": Message,
@@ -60,6 +61,7 @@ class Param:
     many: bool = False
     body_kind: Literal["model", "bytes", "str", "json"] = "json"
     header: str | None = None
+    depends: Node | None = None
 
 
 @dataclass(slots=True)
@@ -134,6 +136,8 @@ class HttpBinder:
                 self.params.append(Param(p.name, "context"))
             elif ann is HttpRequest:
                 self.params.append(Param(p.name, "request"))
+            elif dep := dependency(full):
+                self.params.append(Param(p.name, "depends", depends=compile_dependency(name, dep)))
             elif header := constraints.marker(full, Header):
                 self.params.append(self._header_param(name, p.name, full, ann, default, header))
             elif p.name in path_params:
@@ -159,6 +163,7 @@ class HttpBinder:
                 self.params.append(Param(p.name, "body", TypeAdapter(full), default, body_kind=kind))
         missing = set(path_params) - {p.name for p in self.params if p.source == "path"}
         self.unbound_path = sorted(missing)
+        self.has_depends = any(p.depends is not None for p in self.params)
 
     def _header_param(self, func: str, name: str, full: Any, ann: Any, default: Any, header: Header) -> Param:
         many = not _is_scalar(ann)
@@ -202,6 +207,8 @@ class HttpBinder:
         for p in self.params:
             if p.source == "context":
                 kwargs[p.name] = ctx
+            elif p.source == "depends":
+                continue  # after validation: a dependency never runs for a request refused as invalid
             elif p.source == "request":
                 kwargs[p.name] = request
             elif p.source == "path":
@@ -216,6 +223,11 @@ class HttpBinder:
                 self._bind_body(p, request, kwargs, errors)
         if errors:
             raise BindError(400, "The request has invalid or missing fields.", errors)
+        if self.has_depends:
+            cache: dict[Callable[..., Any], Any] = {}
+            for p in self.params:
+                if p.depends is not None:
+                    kwargs[p.name] = p.depends.resolve(request, ctx, cache)
         return kwargs
 
     @classmethod

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from portafn.log import ContextLogger, get_logger
 
 if TYPE_CHECKING:
+    from portafn.auth import Principal
     from portafn.runtime import Runtime
     from portafn.store.transaction import Transaction
 
@@ -31,6 +32,7 @@ class Context:
         "correlation_id",
         "function_name",
         "logger",
+        "principal",
         "provider",
         "raw",
         "request_id",
@@ -61,6 +63,8 @@ class Context:
         self.function_name = function_name
         self.cold_start = cold_start
         self.raw = raw
+        self.principal: Principal | None = None
+        """Who called, where the route declares auth (``portafn.auth``); else None."""
         self._remaining: Callable[[], float] = remaining_time or _local_deadline(DEFAULT_TIMEOUT_S)
         self.logger = ContextLogger(
             get_logger("portafn.app"),

@@ -188,7 +188,9 @@ class HttpRequest:
     ``query`` keeps repeated keys (``query["tag"] == ["a", "b"]``); ``headers`` is case-insensitive;
     ``body`` is the exact bytes received; ``raw`` is the provider's original event. ``path`` is
     the path as the client sent it (percent-encoding kept); ``path_params`` are decoded once.
-    ``principal`` is who the platform's authorizer says the caller is, where one ran.
+    ``principal`` is who the platform's authorizer says the caller is, where one ran, and
+    ``principal_claims`` what it said about them (token claims; Azure Easy Auth's claims, with
+    ``roles``), set by adapters only from what the platform itself sets.
     """
 
     __slots__ = (
@@ -200,6 +202,7 @@ class HttpRequest:
         "path",
         "path_params",
         "principal",
+        "principal_claims",
         "query",
         "raw",
     )
@@ -230,6 +233,7 @@ class HttpRequest:
         self._cookies = dict(cookies) if cookies is not None else None
         self.path_params: dict[str, str] = dict(path_params or {})
         self.principal = principal
+        self.principal_claims: dict[str, Any] | None = None
         self.raw = raw
 
     @property

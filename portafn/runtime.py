@@ -15,7 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from portafn import aio
 from portafn.app import App, Function
+from portafn.auth.base import AuthError
 from portafn.binding import BindError, EventBinder, HttpBinder
 from portafn.context import Context
 from portafn.errors import HttpError
@@ -40,6 +42,7 @@ from portafn.store.errors import (
 )
 
 if TYPE_CHECKING:
+    from portafn.middleware import HttpChain
     from portafn.reliability.publish import Publisher
 
 _log = get_logger("portafn.runtime")
@@ -99,7 +102,7 @@ class Runtime:
         for hook in self.app.start_hooks:
             result = hook()
             if asyncio.iscoroutine(result):
-                asyncio.run(result)
+                aio.run(result)  # the loop async handlers use, so clients made here stay usable
         return True
 
     def _take_cold(self) -> bool:
@@ -136,8 +139,12 @@ class Runtime:
     def handle_http(self, request: HttpRequest, invocation: Invocation | None = None) -> HttpResponse:
         """Route and run an HTTP request. Never raises: failures become problem+json responses."""
         correlation = _http_correlation(request, invocation)
+        cors = self.app.hooks.cors
         try:
-            response = self._http(request, invocation, correlation)
+            if cors is None:
+                response = self._http(request, invocation, correlation)
+            else:
+                response = cors.around(request, lambda: self._http(request, invocation, correlation))
         except Exception:
             _log.exception("unhandled error before the handler ran", extra={"correlation_id": correlation})
             response = problem(500, "An internal error occurred.", correlation_id=correlation)
@@ -159,6 +166,19 @@ class Runtime:
 
     def _http(self, request: HttpRequest, invocation: Invocation | None, correlation: str) -> HttpResponse:
         self.start()
+        routed = self._route(request)
+        chain = self.app.hooks.http
+        if chain is not None:
+            return self._http_hooked(chain, request, routed, invocation, correlation)
+        if isinstance(routed, HttpResponse):
+            return routed
+        ctx = self.context(
+            routed.name, correlation, invocation, traceparent=request.headers.get("traceparent")
+        )
+        return self._timed_http(routed, request, ctx, correlation)
+
+    def _route(self, request: HttpRequest) -> Function | HttpResponse:
+        """The function for a request (its path parameters set), or portafn's own answer."""
         try:
             found = self.app.router.match(request.method, request.path)
         except PathDecodeError as exc:
@@ -175,11 +195,36 @@ class Runtime:
                 resp.headers.set("Allow", ", ".join(found.allowed))
                 return resp
             return problem(404, f"No route matches {request.method} {_safe_path(request.path)}.")
-        fn = found.target
         if len(request.body) > self.app.max_body_bytes:
             return problem(413, f"The body is over the limit of {self.app.max_body_bytes} bytes.")
         request.path_params = found.params
-        ctx = self.context(fn.name, correlation, invocation, traceparent=request.headers.get("traceparent"))
+        return found.target
+
+    def _http_hooked(
+        self,
+        chain: HttpChain,
+        request: HttpRequest,
+        routed: Function | HttpResponse,
+        invocation: Invocation | None,
+        correlation: str,
+    ) -> HttpResponse:
+        # Unrouted requests get a context too, named after the app: middleware sees every answer.
+        fn = routed if isinstance(routed, Function) else None
+        name = fn.name if fn is not None else self.app.name
+        ctx = self.context(name, correlation, invocation, traceparent=request.headers.get("traceparent"))
+
+        def innermost(req: HttpRequest) -> HttpResponse:
+            if fn is None:
+                assert isinstance(routed, HttpResponse)
+                return routed
+            return self._timed_http(fn, req, ctx, correlation)
+
+        try:
+            return chain(request, ctx, innermost)
+        except Exception as exc:
+            return self._answer_error(request, exc, ctx, correlation)
+
+    def _timed_http(self, fn: Function, request: HttpRequest, ctx: Context, correlation: str) -> HttpResponse:
         if not self.app.metric_sinks:
             return self._run_http(fn, request, ctx, correlation)
         started = time.perf_counter()
@@ -190,34 +235,36 @@ class Runtime:
     def _run_http(self, fn: Function, request: HttpRequest, ctx: Context, correlation: str) -> HttpResponse:
         binder = fn.binder
         assert isinstance(binder, HttpBinder)
+        if (guard := fn.options.get("auth")) is not None:
+            try:
+                ctx.principal = guard(request)
+            except AuthError as exc:
+                return exc.response()
         try:
             kwargs = binder.bind(request, ctx)
         except BindError as exc:
             extra = {"errors": exc.errors} if exc.errors else {}
             return problem(exc.status, exc.detail, **extra)
+        except Exception as exc:  # a dependency refused (HttpError) or failed
+            return self._answer_error(request, exc, ctx, correlation)
         try:
             result = _call(fn, kwargs)
-        except HttpError as exc:
-            resp = problem(exc.status, exc.detail)
-            for name, value in exc.headers.items():
-                resp.headers.set(name, value)
-            return resp
-        except StoreError as exc:
-            mapped = _store_status(exc)
-            if mapped is None:
-                ctx.logger.exception("handler raised")
-                return problem(500, "An internal error occurred.", correlation_id=correlation)
-            ctx.logger.warning("store error answered as %s: %s", mapped, type(exc).__name__)
-            if isinstance(exc, InvalidCursor):
-                return _invalid_cursor(exc, correlation)
-            resp = problem(mapped, exc.summary.capitalize() + ".", correlation_id=correlation)
-            if isinstance(exc, Throttled) and exc.retry_after is not None:
-                resp.headers.set("Retry-After", str(max(1, round(exc.retry_after))))
-            return resp
-        except Exception:
-            ctx.logger.exception("handler raised")
-            return problem(500, "An internal error occurred.", correlation_id=correlation)
+        except Exception as exc:
+            return self._answer_error(request, exc, ctx, correlation)
         return to_response(result)
+
+    def _answer_error(
+        self, request: HttpRequest, exc: Exception, ctx: Context, correlation: str
+    ) -> HttpResponse:
+        """The answer to an exception: the app's handler for its type, else portafn's mapping."""
+        handler = self.app.hooks.handler_for(exc)
+        if handler is not None:
+            try:
+                return to_response(handler(request, exc, ctx))
+            except Exception:
+                ctx.logger.exception("exception handler raised")
+                return problem(500, "An internal error occurred.", correlation_id=correlation)
+        return _error_response(exc, ctx, correlation)
 
     # -- events -------------------------------------------------------------------------------
 
@@ -238,8 +285,12 @@ class Runtime:
         binder = fn.binder
         assert isinstance(binder, EventBinder)
         started = time.perf_counter() if self.app.metric_sinks else 0.0
+        chain = self.app.hooks.event
         try:
-            result = _call(fn, binder.bind(event, ctx))
+            if chain is None:
+                result = _call(fn, binder.bind(event, ctx))
+            else:
+                result = chain(event, ctx, lambda ev: _call(fn, binder.bind(ev, ctx)))
         except Exception as exc:
             if started:
                 self._record(fn, ctx, started, error=True)
@@ -272,10 +323,34 @@ class Runtime:
                 _log.warning("metrics sink %s failed", type(sink).__name__, exc_info=True)
 
 
+def _error_response(exc: Exception, ctx: Context, correlation: str) -> HttpResponse:
+    if isinstance(exc, HttpError):
+        resp = problem(exc.status, exc.detail)
+        for name, value in exc.headers.items():
+            resp.headers.set(name, value)
+        return resp
+    if isinstance(exc, StoreError):
+        mapped = _store_status(exc)
+        if mapped is not None:
+            return _store_response(exc, mapped, ctx, correlation)
+    ctx.logger.exception("handler raised")
+    return problem(500, "An internal error occurred.", correlation_id=correlation)
+
+
+def _store_response(exc: StoreError, mapped: int, ctx: Context, correlation: str) -> HttpResponse:
+    ctx.logger.warning("store error answered as %s: %s", mapped, type(exc).__name__)
+    if isinstance(exc, InvalidCursor):
+        return _invalid_cursor(exc, correlation)
+    resp = problem(mapped, exc.summary.capitalize() + ".", correlation_id=correlation)
+    if isinstance(exc, Throttled) and exc.retry_after is not None:
+        resp.headers.set("Retry-After", str(max(1, round(exc.retry_after))))
+    return resp
+
+
 def _call(fn: Function, kwargs: dict[str, Any]) -> Any:
     result = fn.handler(**kwargs)
     if fn.is_async:
-        return asyncio.run(result)
+        return aio.run(result)
     return result
 
 

@@ -17,6 +17,7 @@ COMMANDS = (
     "portafn.cli.routes",
     "portafn.cli.invoke",
     "portafn.cli.serve",
+    "portafn.cli.openapi",
     "portafn.cli.check",
     "portafn.cli.conformance",
     "portafn.cli.test",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import sys
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,6 +14,8 @@ from urllib.parse import quote, urlsplit
 from portafn.app import App
 from portafn.cli.loading import AppLoadError, load_app
 from portafn.http import HttpRequest, HttpResponse
+from portafn.lazy import Lazy
+from portafn.openapi import DEFAULT_PATH as OPENAPI_PATH
 from portafn.problems import problem
 from portafn.runtime import CORRELATION_HEADER, Runtime
 
@@ -73,6 +76,7 @@ class PortafnHandler(BaseHTTPRequestHandler):
     server_version = "portafn"
     protocol_version = "HTTP/1.1"
     runtime: Runtime
+    openapi: Lazy[bytes] | None = None
     timeout = DEFAULT_READ_TIMEOUT
     # Headers and body go out in two writes; without TCP_NODELAY a kept-alive client waits for
     # the delayed ACK (tens of milliseconds) on every response.
@@ -100,6 +104,9 @@ class PortafnHandler(BaseHTTPRequestHandler):
             body=body,
             client=self.client_address[0],
         )
+        if request.method == "GET" and request.path == OPENAPI_PATH and self.openapi is not None:
+            self._send(HttpResponse(self.openapi.get(), content_type="application/json"))
+            return
         self._send(self.runtime.handle_http(request))
 
     def _read_body(self) -> bytes | None:
@@ -152,6 +159,15 @@ for _method in _METHODS:
     setattr(PortafnHandler, f"do_{_method}", PortafnHandler._handle)
 
 
+def _openapi(app: App) -> Lazy[bytes] | None:
+    # The dev server documents the app at /openapi.json unless the app routes that path itself.
+    if app.router.match("GET", OPENAPI_PATH).target is not None:
+        return None
+    from portafn.openapi import build
+
+    return Lazy(lambda: json.dumps(build(app)).encode())
+
+
 def make_server(
     app: App, host: str, port: int, *, read_timeout: float = DEFAULT_READ_TIMEOUT
 ) -> ThreadingHTTPServer:
@@ -161,7 +177,11 @@ def make_server(
     Content-Length, an oversize request line or header, an unknown method). A client that stops
     sending is dropped after ``read_timeout`` seconds.
     """
-    handler = type("Handler", (PortafnHandler,), {"runtime": Runtime(app, "local"), "timeout": read_timeout})
+    handler = type(
+        "Handler",
+        (PortafnHandler,),
+        {"runtime": Runtime(app, "local"), "timeout": read_timeout, "openapi": _openapi(app)},
+    )
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
     return server

@@ -18,6 +18,7 @@ from typing import Protocol
 
 from portafn.app import App
 from portafn.package.errors import CapabilityMissing, LimitExceeded, PackageError
+from portafn.package.extras import extra_requirements
 from portafn.package.source import user_source
 from portafn.package.wheels import (
     Progress,
@@ -162,6 +163,11 @@ def package(
     wheels = build_workspace_wheels(list(dict.fromkeys(["portafn", spec.ADAPTER])), work / "wheels", progress)
     constraints = locked_constraints([spec.ADAPTER], work / "constraints.txt")
     site = work / "site"
+    if extras := extra_requirements(app):
+        # Optional features the app declares import their library on use: ship it anyway.
+        (work / "extras.txt").write_text("\n".join(extras) + "\n")
+        requirements = [*requirements, work / "extras.txt"]
+        progress(f"declared features need: {', '.join(extras)}")
     installed = install_for_target(
         target,
         site,

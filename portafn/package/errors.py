@@ -54,3 +54,17 @@ class ToolFailed(PackageError):
 
 def _mb(n: int) -> str:
     return f"{n / 1_048_576:.1f} MB"
+
+
+class UnsupportedSetting(PackageError):
+    """A function's declared setting is beyond what the provider can honour."""
+
+    def __init__(self, provider: str, function: str, setting: str, value: object, limit: str) -> None:
+        self.provider = provider
+        self.function = function
+        self.setting = setting
+        self.value = value
+        super().__init__(
+            f"{provider}: function {function!r} declares {setting}={value!r}, which {provider} cannot honour: "
+            f"{limit}. Change the decorator's {setting}= or package for another provider."
+        )

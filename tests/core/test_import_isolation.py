@@ -43,3 +43,12 @@ def test_building_an_app_with_tables_loads_no_cloud_sdk() -> None:
     loaded = new_modules("portafn", extra)
     assert "samples.orders.app" in loaded
     assert cloud(loaded) == []
+
+
+def test_http_features_load_no_optional_library_until_declared() -> None:
+    # CORS, auth, dependencies, middleware and OpenAPI are core: PyJWT waits for a BearerJWT.
+    extra = "import portafn.auth, portafn.cors, portafn.middleware, portafn.depends, portafn.openapi\n"
+    loaded = new_modules("portafn", extra)
+    assert "portafn.auth" in loaded
+    assert [m for m in loaded if m.split(".")[0] in ("jwt", "cryptography")] == []
+    assert cloud(loaded) == []

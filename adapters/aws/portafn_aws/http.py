@@ -69,6 +69,8 @@ def to_request(event: Mapping[str, Any], source: HttpSource) -> HttpRequest:
     """The neutral request for an HTTP event of ``source``."""
     request = _v2_request(event) if source == "apigw-v2" else _v1_request(event, alb=source == "alb")
     request.principal = principal(event)
+    if request.principal is not None:
+        request.principal_claims = authorizer_claims(event)
     return request
 
 
@@ -185,6 +187,25 @@ def principal(event: Mapping[str, Any]) -> str | None:
         if isinstance(candidate, str) and candidate:
             return candidate
     return None
+
+
+def authorizer_claims(event: Mapping[str, Any]) -> dict[str, Any]:
+    """What API Gateway's authorizer said about the caller: JWT claims (with the HTTP API's
+    ``scopes`` as ``scp``) or a Lambda authorizer's context."""
+    ctx = event.get("requestContext")
+    auth = ctx.get("authorizer") if isinstance(ctx, Mapping) else None
+    if not isinstance(auth, Mapping):
+        return {}
+    jwt = auth.get("jwt")
+    if isinstance(jwt, Mapping):
+        claims = dict(jwt.get("claims") or {})
+        if isinstance(jwt.get("scopes"), list):
+            claims.setdefault("scp", jwt["scopes"])
+        return claims
+    for key in ("claims", "lambda"):
+        if isinstance(auth.get(key), Mapping):
+            return dict(auth[key])
+    return {}
 
 
 def _encode_body(response: HttpResponse) -> tuple[str, bool]:

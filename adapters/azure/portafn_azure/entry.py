@@ -42,6 +42,8 @@ from typing import Any
 
 from portafn.app import App, Function
 from portafn.changes import receivers
+from portafn.cors import preflight_owners
+from portafn.function_settings import settings_of
 from portafn.log import get_logger
 from portafn.reliability.outcomes import Outcome, outcome_of, reason_of
 from portafn.routing import rewrite_params
@@ -165,7 +167,17 @@ def function_app(
 def register_http(target: Target, fn: Function, trigger: HttpTrigger) -> None:
     """An HTTP trigger on the route template with its method (any method for ``*``)."""
     methods = None if trigger.method == "*" else [trigger.method]
-    route = target.fa.route(route=azure_route(trigger.path.template), methods=methods, trigger_arg_name="req")
+    if methods and preflight_owners(target.runtime.app).get(trigger.path.template) == fn.name:
+        methods.append("OPTIONS")  # the host routes by method: portafn answers this path's preflights
+    level = settings_of(fn).auth_level  # a function's own auth_level over the app's default
+    extra: dict[str, Any] = {}
+    if level:
+        import azure.functions as func
+
+        extra["auth_level"] = getattr(func.AuthLevel, level.upper())
+    route = target.fa.route(
+        route=azure_route(trigger.path.template), methods=methods, trigger_arg_name="req", **extra
+    )
     _register(route, target.fa, fn, _http_handler(target.runtime, target.options.route_prefix))
 
 

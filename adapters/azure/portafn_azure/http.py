@@ -9,6 +9,8 @@ converter keeps one value per name; binary bodies pass as bytes.
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,7 +34,7 @@ def to_request(req: Any, route_prefix: str = "api") -> HttpRequest:
     query = parse_query(parts.query) if parts.query else {k: [str(v)] for k, v in dict(req.params).items()}
     body = req.get_body() or b""
     client = headers.get("x-forwarded-for")
-    return HttpRequest(
+    request = HttpRequest(
         method,
         path,
         query=query,
@@ -44,6 +46,41 @@ def to_request(req: Any, route_prefix: str = "api") -> HttpRequest:
         principal=headers.get("x-ms-client-principal-id"),
         raw=req,
     )
+    if request.principal:
+        request.principal_claims = easy_auth_claims(headers.get("x-ms-client-principal"))
+    return request
+
+
+def easy_auth_claims(encoded: str | None) -> dict[str, Any]:
+    """The claims App Service authentication passes in ``X-MS-CLIENT-PRINCIPAL`` (base64 JSON
+    ``{"claims": [{"typ", "val"}], "role_typ", ...}``): each type to its value (a list when
+    repeated), and the role claims as ``roles``. Unreadable input gives no claims."""
+    if not encoded:
+        return {}
+    try:
+        decoded = json.loads(base64.b64decode(encoded, validate=False))
+    except (ValueError, TypeError):
+        return {}
+    items = decoded.get("claims") if isinstance(decoded, dict) else None
+    if not isinstance(items, list):
+        return {}
+    role_type = decoded.get("role_typ") or "roles"
+    claims: dict[str, Any] = {}
+    roles: list[str] = []
+    for item in items:
+        typ, val = (item.get("typ"), item.get("val")) if isinstance(item, dict) else (None, None)
+        if not isinstance(typ, str) or not isinstance(val, str):
+            continue
+        if typ in (role_type, "roles"):
+            roles.append(val)
+            continue
+        previous = claims.get(typ)
+        claims[typ] = (
+            val if previous is None else [*(previous if isinstance(previous, list) else [previous]), val]
+        )
+    if roles:
+        claims["roles"] = roles
+    return claims
 
 
 def to_azure_response(resp: HttpResponse) -> Any:

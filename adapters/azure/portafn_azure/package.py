@@ -25,13 +25,17 @@ checks that an Azure Function destination exists when the subscription is create
 
 from __future__ import annotations
 
+import math
 import shutil
 from typing import Any
 
 from portafn.app import App
+from portafn.cors import has_route_policies, native_rules
+from portafn.function_settings import settings_of
 from portafn.package.build import Artifact, BuildContext, Limits, measure
 from portafn.package.common import dns_name, dump_json, entry_source, write_file
 from portafn.package.devonly import strip_site, strip_wheel
+from portafn.package.errors import UnsupportedSetting
 from portafn.package.zipper import tree_files, write_zip
 from portafn.settings import app_fields
 from portafn.triggers import EventTrigger, QueueTrigger, StorageTrigger, TopicTrigger
@@ -104,7 +108,7 @@ def write(ctx: BuildContext) -> list[Artifact]:
     )
     files: dict[str, bytes] = {
         f"{ENTRY}.py": entry.encode(),
-        "host.json": dump_json(HOST_JSON),
+        "host.json": dump_json(host_json(ctx.app)),
         "requirements.txt": requirements(ctx).encode(),
         ".funcignore": FUNCIGNORE.encode(),
         "local.settings.json": dump_json(local_settings()),
@@ -190,7 +194,12 @@ def arm_template(ctx: BuildContext) -> dict[str, Any]:
     note_messaging(ctx, grid_types)
     if grid_types:
         resources.append(eventgrid_topic())
-    resources += [plan(), function_site(ctx.target.python, app_settings(grid_types), grid=bool(grid_types))]
+    site = function_site(ctx.target.python, app_settings(grid_types), grid=bool(grid_types))
+    if (cors := site_cors(app)) is not None:
+        site["properties"]["siteConfig"]["cors"] = cors
+    if (limit := consumption_limits(app)[1]) is not None:
+        site["properties"]["siteConfig"]["functionAppScaleLimit"] = limit
+    resources += [plan(), site]
     resources += identity_role_assignments(grid=bool(grid_types))
     variables = {
         "storageName": "[format('{0}st', toLower(replace(parameters('appName'), '-', '')))]",
@@ -218,6 +227,61 @@ def arm_template(ctx: BuildContext) -> dict[str, Any]:
     # Settings and Key Vault references (portafn_azure.settings), added to the built template.
     site_id = f"resourceId('Microsoft.Web/sites', {SITE_NAME})"
     return settings_arm.apply(template, app_fields(app), site_id, WEB_API)
+
+
+CONSUMPTION_TIMEOUT_S = 600
+CONSUMPTION_MEMORY_MB = 1536
+
+
+def consumption_limits(app: App) -> tuple[float | None, int | None]:
+    """The app-wide ``functionTimeout`` (the longest declared) and scale limit (the smallest
+    declared concurrency) on the Consumption plan, which sets both per app, not per function;
+    ``UnsupportedSetting`` for what the plan cannot give (over 10 minutes, over 1.5 GB)."""
+    timeouts: list[float] = []
+    limits: list[int] = []
+    for fn in app.functions.values():
+        declared = settings_of(fn)
+        if declared.timeout is not None:
+            if declared.timeout > CONSUMPTION_TIMEOUT_S:
+                raise UnsupportedSetting(
+                    "azure",
+                    fn.name,
+                    "timeout",
+                    declared.timeout,
+                    "the Consumption plan runs at most 10 minutes",
+                )
+            timeouts.append(declared.timeout)
+        if declared.memory is not None and declared.memory > CONSUMPTION_MEMORY_MB:
+            raise UnsupportedSetting(
+                "azure", fn.name, "memory", declared.memory, "Consumption plan instances have 1.5 GB"
+            )
+        if declared.concurrency is not None:
+            limits.append(declared.concurrency)
+    return (max(timeouts) if timeouts else None), (min(limits) if limits else None)
+
+
+def host_json(app: App) -> dict[str, Any]:
+    """``host.json``, with ``functionTimeout`` when a function declares a timeout."""
+    timeout = consumption_limits(app)[0]
+    if timeout is None:
+        return HOST_JSON
+    seconds = math.ceil(timeout)
+    return {
+        **HOST_JSON,
+        "functionTimeout": f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}",
+    }
+
+
+def site_cors(app: App) -> dict[str, Any] | None:
+    """App Service CORS from the app's policy (origins and credentials: all App Service can say).
+
+    App Service answers preflights before the app and its rules win, so it is set only when one
+    app-wide policy exists; with per-route policies portafn answers every preflight itself.
+    """
+    rules = native_rules(app)
+    if rules is None or has_route_policies(app):
+        return None
+    return {"allowedOrigins": rules["allow_origins"], "supportCredentials": rules["allow_credentials"]}
 
 
 def storage_account() -> dict[str, Any]:

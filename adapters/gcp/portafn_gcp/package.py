@@ -9,6 +9,7 @@ one target per event function and one ``http`` target that routes every HTTP fun
 from __future__ import annotations
 
 import hashlib
+import math
 import shlex
 import shutil
 from collections.abc import Callable
@@ -17,9 +18,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from portafn.app import App, Function
+from portafn.function_settings import FunctionSettings, settings_of
 from portafn.package.build import Artifact, BuildContext, Limits, measure
 from portafn.package.common import dns_name, dump_json, entry_source, item_functions, write_file
 from portafn.package.devonly import strip_wheel
+from portafn.package.errors import UnsupportedSetting
 from portafn.package.zipper import tree_files, write_zip
 from portafn.settings import app_fields
 from portafn.triggers import (
@@ -371,7 +374,7 @@ def _function_commands(d: Deployment, triggers: dict[str, Trigger], ids: list[Id
                 *d.common(),
                 f"--entry-point={HTTP_TARGET}",
                 "--trigger-http",
-                "--allow-unauthenticated",
+                *http_setting_flags(d.app.by_kind("http")),
                 f"--service-account={identity.email}",
                 d.env(),
                 *d.secret_flags(),
@@ -386,6 +389,7 @@ def _function_commands(d: Deployment, triggers: dict[str, Trigger], ids: list[Id
                 *d.common(),
                 f"--entry-point={fn.name}",
                 *triggers[fn.name].flags,
+                *setting_flags(fn, settings_of(fn), GCF_EVENT_TIMEOUT_S),
                 "--retry",
                 f"--service-account={identity.email}",
                 f"--trigger-service-account={identity.email}",
@@ -394,6 +398,59 @@ def _function_commands(d: Deployment, triggers: dict[str, Trigger], ids: list[Id
             ]
         )
     return commands
+
+
+GCF_MEMORY_MB = 32_768
+GCF_HTTP_TIMEOUT_S = 3_600
+GCF_EVENT_TIMEOUT_S = 540
+
+
+def setting_flags(fn: Function, declared: FunctionSettings, max_timeout: int) -> list[str]:
+    """``--memory``, ``--timeout`` and ``--max-instances`` for declared settings;
+    ``UnsupportedSetting`` beyond Cloud Functions' (2nd gen) limits."""
+    flags: list[str] = []
+    if declared.memory is not None:
+        if declared.memory > GCF_MEMORY_MB:
+            raise UnsupportedSetting(
+                "gcp", fn.name, "memory", declared.memory, "Cloud Functions take at most 32 GiB"
+            )
+        flags.append(f"--memory={declared.memory}Mi")
+    if declared.timeout is not None:
+        if declared.timeout > max_timeout:
+            raise UnsupportedSetting(
+                "gcp",
+                fn.name,
+                "timeout",
+                declared.timeout,
+                f"a {fn.kind} function runs at most {max_timeout} s",
+            )
+        flags.append(f"--timeout={math.ceil(declared.timeout)}s")
+    if declared.concurrency is not None:
+        flags.append(f"--max-instances={declared.concurrency}")
+    return flags
+
+
+def http_setting_flags(fns: list[Function]) -> list[str]:
+    """Every HTTP route is served by one Cloud Function: it gets the largest memory and timeout
+    and the smallest instance limit they declare, and the auth level they all agree on."""
+    declared = [settings_of(fn) for fn in fns]
+    levels = {s.auth_level or "anonymous" for s in declared}
+    if len(levels) > 1:
+        raise UnsupportedSetting(
+            "gcp",
+            fns[0].name,
+            "auth_level",
+            sorted(levels),
+            "every HTTP route is one Cloud Function, so the routes must declare the same auth_level",
+        )
+    merged = FunctionSettings(
+        memory=max((s.memory for s in declared if s.memory is not None), default=None),
+        timeout=max((s.timeout for s in declared if s.timeout is not None), default=None),
+        concurrency=min((s.concurrency for s in declared if s.concurrency is not None), default=None),
+    )
+    owner = max(fns, key=lambda fn: settings_of(fn).timeout or 0.0)
+    auth = "--allow-unauthenticated" if levels == {"anonymous"} else "--no-allow-unauthenticated"
+    return [auth, *setting_flags(owner, merged, GCF_HTTP_TIMEOUT_S)]
 
 
 def function_name(app: App, fn: Function) -> str:

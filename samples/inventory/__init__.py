@@ -1,0 +1,1 @@
+"""The inventory sample: what users expect from an HTTP framework, run on every provider."""
