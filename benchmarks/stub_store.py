@@ -16,7 +16,18 @@ from typing import Any
 
 from portafn.store.errors import AlreadyExists, ConcurrencyConflict, NotFound, Unsupported
 from portafn.store.memory import LOCAL_CAPABILITIES
-from portafn.store.port import Key, KeyValue, Page, Put, Record, SortCondition, Store, TableSpec, TransactOp, Write
+from portafn.store.port import (
+    Key,
+    KeyValue,
+    Page,
+    Put,
+    Record,
+    SortCondition,
+    Store,
+    TableSpec,
+    TransactOp,
+    Write,
+)
 
 
 class DictStore(Store):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -42,6 +43,7 @@ _SECRET_VALUES = (
         r"|npm_[A-Za-z0-9]{36}|AIza[A-Za-z0-9_-]{35})"
     ),
 )
+_JWT, _AKID, _TOKEN_PREFIX = _SECRET_VALUES
 # Secrets that follow a marker: the marker stays, what follows goes.
 _SECRET_AFTER = re.compile(
     r"(?i)(\b(?:Bearer|Basic|Digest|Negotiate)\s+"
@@ -59,15 +61,49 @@ _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"mess
 RESERVED = frozenset({"time", "level", "message", "logger", "exception"})
 
 
+# The words after which _SECRET_AFTER takes what follows a space, matched as it matches them
+# (re's IGNORECASE also folds U+017F to "s" and U+0131 to "i", which str.lower() does not).
+_AUTH_SCHEME = re.compile(r"(?i)bearer|basic|digest|negotiate")
+# The shortest text _SECRET_VALUES' token prefixes or the key-id pattern can match (xox?- + 10).
+_SHORTEST_VALUE = 15
+
+
+@functools.lru_cache(maxsize=4096)
 def is_secret_key(key: str) -> bool:
     """Whether a key names a secret: a secret word anywhere in it, ignoring case and separators."""
+    # Cached: a process logs the same few field names on every line.
     folded = _KEY_SEPARATORS.sub("", key).lower()
     # "sig" alone (SAS signatures) but not inside "design" or "assignee".
     return folded == "sig" or folded.endswith("sig") or any(word in folded for word in _SECRET_WORDS)
 
 
+def _may_hold_secret(text: str) -> bool:
+    """False only when no pattern of ``redact_text`` can match ``text``.
+
+    Each test is a literal every pattern needs (``=``, ``@``, ``eyJ``, a scheme word) or a minimum
+    length, so most log values (ids, names, short messages) are cleared by a few substring scans
+    instead of seven regular-expression passes.
+    """
+    if "=" in text or "@" in text or "eyJ" in text:
+        return True  # _SECRET_AFTER's key=value, _URL_USERINFO, JSON Web Tokens
+    if text.isascii():
+        lower = text.lower()
+        if "bearer" in lower or "basic" in lower or "digest" in lower or "negotiate" in lower:
+            return True
+    elif _AUTH_SCHEME.search(text):
+        return True
+    if len(text) < _SHORTEST_VALUE:
+        return False
+    return bool(_AKID.search(text) or _TOKEN_PREFIX.search(text) or _AWS_SECRET.search(text))
+
+
 def redact_text(text: str) -> str:
     """``text`` with secret-looking values replaced (tokens, keys, credentials, URL userinfo)."""
+    return _redact_all(text) if _may_hold_secret(text) else text
+
+
+def _redact_all(text: str) -> str:
+    """Every pattern applied in turn (``redact_text`` skips this when none can match)."""
     out = _URL_USERINFO.sub(lambda m: m.group(1) + REDACTED + "@", text)
     out = _SECRET_AFTER.sub(lambda m: m.group(1) + REDACTED, out)
     for pattern in _SECRET_VALUES:
@@ -85,10 +121,20 @@ def _aws_secret(m: re.Match[str]) -> str:
     return REDACTED if mixed else word
 
 
+# Types a value may have that hold no text to redact; exact types only, so a subclass (an enum
+# that is also a str) still goes through the checks below.
+_NO_TEXT: frozenset[type] = frozenset({bool, int, float, type(None)})
+
+
 def redact(value: Any, key: str | None = None) -> Any:
     """Replace anything that looks like a secret: values under secret-sounding keys, and inline ones."""
     if key is not None and is_secret_key(key):
         return REDACTED
+    kind = type(value)
+    if kind is str:
+        return redact_text(value)
+    if kind in _NO_TEXT:
+        return value
     if isinstance(value, str):
         return redact_text(value)
     if isinstance(value, bytes):
@@ -100,38 +146,69 @@ def redact(value: Any, key: str | None = None) -> Any:
     return value
 
 
+# Record attributes a line never writes as fields (RESERVED ones are renamed instead).
+_SKIP = frozenset(_STANDARD - RESERVED)
+# One encoder for every line: json.dumps(..., default=str) would build a new one each call.
+_ENCODE = json.JSONEncoder(default=str).encode
+# The last second a line was stamped in, and its text up to the seconds: lines come in bursts.
+_second: tuple[int, str] = (-1, "")
+
+
+def iso_time(created: float) -> str:
+    """``created`` (epoch seconds) as ISO 8601 UTC with milliseconds, as ``datetime.isoformat``
+    writes it (``2026-01-02T03:04:05.678+00:00``), rounding to microseconds as ``fromtimestamp`` does."""
+    global _second
+    second = int(created)
+    micros = round((created - second) * 1e6)
+    if micros >= 1_000_000 or created < 0:
+        return datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+    cached_second, text = _second
+    if cached_second != second:
+        text = datetime.fromtimestamp(second, UTC).isoformat(timespec="seconds")[:-6]
+        _second = (second, text)
+    return f"{text}.{micros // 1000:03d}+00:00"
+
+
 class JsonFormatter(logging.Formatter):
     """Formats a record as one JSON object: time, level, message, logger, and every extra field."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "time": iso_time(record.created),
             "level": record.levelname,
             "message": redact(record.getMessage()),
             "logger": record.name,
         }
         for key, value in record.__dict__.items():
+            if key in _SKIP:
+                continue
             if key in RESERVED:
                 # An ``extra`` field spelled like one the line itself writes keeps its value
                 # under another name instead of replacing the real one.
                 entry["extra_" + key] = redact(value, key)
-            elif key not in _STANDARD and not key.startswith("_"):
+            elif not key.startswith("_"):
                 entry[key] = redact(value, key)
         if record.exc_info:
             entry["exception"] = redact(self.formatException(record.exc_info))
-        return json.dumps(entry, default=str)
+        return _ENCODE(entry)
+
+
+_ROOT = logging.getLogger("portafn")
+# logging.getLogger takes the module lock on every call; a logger, once made, is never replaced.
+_loggers: dict[str, logging.Logger] = {}
 
 
 def get_logger(name: str = "portafn") -> logging.Logger:
     """The portafn logger, writing JSON lines to stderr unless the application configured handlers."""
-    logger = logging.getLogger(name)
-    root = logging.getLogger("portafn")
-    if not root.handlers:
+    logger = _loggers.get(name)
+    if logger is None:
+        logger = _loggers[name] = logging.getLogger(name)
+    if not _ROOT.handlers:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(JsonFormatter())
-        root.addHandler(handler)
-        root.setLevel(logging.INFO)
-        root.propagate = False
+        _ROOT.addHandler(handler)
+        _ROOT.setLevel(logging.INFO)
+        _ROOT.propagate = False
     return logger
 
 
