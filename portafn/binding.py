@@ -60,6 +60,8 @@ class Param:
     many: bool = False
     body_kind: Literal["model", "bytes", "str", "json"] = "json"
     header: str | None = None
+    # A bare ``str`` with no constraints: a string value is already what the handler gets.
+    plain: bool = False
 
 
 @dataclass(slots=True)
@@ -142,7 +144,7 @@ class HttpBinder:
                         name, f"path parameter {p.name!r} must be a simple type, not {ann!r}"
                     )
                 constraints.check(full, _strip_optional(ann), many=False, func=name, param=p.name)
-                self.params.append(Param(p.name, "path", TypeAdapter(full)))
+                self.params.append(Param(p.name, "path", TypeAdapter(full), plain=full is str))
             elif p.name != "body" and (_is_scalar(ann) or self._is_scalar_list(ann)):
                 many = not _is_scalar(ann)
                 element = _element(ann) if many else _strip_optional(ann)
@@ -205,7 +207,11 @@ class HttpBinder:
             elif p.source == "request":
                 kwargs[p.name] = request
             elif p.source == "path":
-                self._convert(p, request.path_params.get(p.name), ("path", p.name), kwargs, errors)
+                value = request.path_params.get(p.name)
+                if p.plain and type(value) is str:
+                    kwargs[p.name] = value
+                else:
+                    self._convert(p, value, ("path", p.name), kwargs, errors)
             elif p.source == "query":
                 self._bind_values(p, request.query.get(p.name), ("query", p.name), kwargs, errors)
             elif p.source == "header":

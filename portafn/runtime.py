@@ -99,6 +99,8 @@ class Runtime:
             self._started = True
 
     def _take_cold(self) -> bool:
+        if not self._cold:  # warm: no lock needed to read a flag that only ever goes to False
+            return False
         with self._lock:
             cold, self._cold = self._cold, False
         return cold
@@ -154,7 +156,8 @@ class Runtime:
         return response
 
     def _http(self, request: HttpRequest, invocation: Invocation | None, correlation: str) -> HttpResponse:
-        self.start()
+        if not self._started:
+            self.start()
         try:
             found = self.app.router.match(request.method, request.path)
         except PathDecodeError as exc:
