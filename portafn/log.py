@@ -7,6 +7,7 @@ import json
 import logging
 import re
 import sys
+import time
 from collections.abc import Mapping, MutableMapping
 from datetime import UTC, datetime
 from typing import Any
@@ -213,7 +214,14 @@ def get_logger(name: str = "portafn") -> logging.Logger:
 
 
 class ContextLogger(logging.LoggerAdapter[logging.Logger]):
-    """A logger that adds the invocation's fields (request id, correlation id, ...) to every line."""
+    """A logger that adds the invocation's fields (request id, correlation id, ...) to every line.
+
+    With logging as portafn sets it up (one ``StreamHandler`` with the ``JsonFormatter``, no
+    filters, the standard record factory) a line is formatted and written directly: the same
+    JSON line, without building a ``LogRecord`` or walking the stack for a caller the line does
+    not print. Any other set-up (an application's handlers, filters, ``exc_info``) takes the
+    standard path.
+    """
 
     def __init__(self, logger: logging.Logger, fields: dict[str, Any]) -> None:
         super().__init__(logger, fields)
@@ -225,3 +233,89 @@ class ContextLogger(logging.LoggerAdapter[logging.Logger]):
             extra["extra_" + key if key in _STANDARD else key] = value
         kwargs["extra"] = extra
         return msg, kwargs
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        """Log ``msg % args`` at ``level`` with this invocation's fields and ``extra``."""
+        logger = self.logger
+        if type(level) is not int or not logger.isEnabledFor(level):
+            if type(level) is not int:
+                logger.log(level, msg, *args, **kwargs)  # logging's own error for a bad level
+            return
+        msg, given = self.process(msg, kwargs)
+        handler = _sole_json_handler(logger, level) if given.keys() == {"extra"} else None
+        if handler is None or not _write_line(handler, logger, level, msg, args, given["extra"]):
+            # This frame is not logging's own: one more level up is the caller of info() & co.
+            given["stacklevel"] = given.get("stacklevel", 1) + 1
+            logger.log(level, msg, *args, **given)
+
+
+def _sole_json_handler(logger: logging.Logger, level: int) -> logging.StreamHandler[Any] | None:
+    """The handler a line from ``logger`` reaches, if it is the only one and a plain
+    ``StreamHandler`` with the ``JsonFormatter``, and nothing else would see the record."""
+    if (
+        type(logger) is not logging.Logger
+        or logger.disabled
+        or logger.filters
+        or logging.getLogRecordFactory() is not logging.LogRecord
+    ):
+        return None
+    found: logging.Handler | None = None
+    node: logging.Logger | None = logger
+    while node is not None:
+        for handler in node.handlers:
+            if found is not None:
+                return None
+            found = handler
+        if not node.propagate:
+            break
+        node = node.parent
+    if (
+        type(found) is not logging.StreamHandler
+        or found.filters
+        or level < found.level
+        or type(found.formatter) is not JsonFormatter
+    ):
+        return None
+    return found
+
+
+def _write_line(
+    handler: logging.StreamHandler[Any],
+    logger: logging.Logger,
+    level: int,
+    msg: object,
+    args: tuple[object, ...],
+    extra: dict[str, Any],
+) -> bool:
+    """Write the line ``JsonFormatter`` would write for this call; False (nothing written) if
+    the line cannot be made, so that logging's own path reports why."""
+    created = time.time()
+    try:
+        message = str(msg)
+        if args:
+            message = message % args
+        entry: dict[str, Any] = {
+            "time": iso_time(created),
+            "level": logging.getLevelName(level),
+            "message": redact(message),
+            "logger": logger.name,
+        }
+        for key, value in extra.items():
+            if key in RESERVED:
+                entry["extra_" + key] = redact(value, key)
+            elif key not in _SKIP and not key.startswith("_"):
+                entry[key] = redact(value, key)
+        line = _ENCODE(entry) + handler.terminator
+    except Exception:
+        return False
+    handler.acquire()
+    try:
+        handler.stream.write(line)
+        handler.flush()
+    except RecursionError:
+        raise
+    except Exception:
+        handler.handleError(logger.makeRecord(logger.name, level, "(unknown file)", 0, msg, args, None))
+    finally:
+        handler.release()
+    return True
