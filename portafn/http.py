@@ -38,10 +38,13 @@ class Header:
 class Headers:
     """Case-insensitive, multi-valued headers that keep the order and spelling they arrived in."""
 
-    __slots__ = ("_items",)
+    __slots__ = ("_first", "_items")
 
     def __init__(self, items: HeaderInput = None) -> None:
         self._items: list[tuple[str, str]] = []
+        # Lower-cased name to first value, built on the first lookup and dropped on any change:
+        # a request's headers are read several times and never changed.
+        self._first: dict[str, str] | None = None
         if items is None:
             return
         pairs = items.items() if isinstance(items, Mapping) else items
@@ -63,12 +66,13 @@ class Headers:
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """First value of ``name``, or ``default``."""
-        key = name.lower()
-        for k, v in self._items:
-            # Most names arrive lower-cased (HTTP/2, API Gateway): compare before folding.
-            if k == key or k.lower() == key:
-                return v
-        return default
+        first = self._first
+        if first is None:
+            first = {}
+            for k, v in self._items:
+                first.setdefault(k.lower(), v)
+            self._first = first
+        return first.get(name.lower(), default)
 
     def get_all(self, name: str) -> list[str]:
         """Every value of ``name``, in order."""
@@ -89,17 +93,20 @@ class Headers:
     def add(self, name: str, value: str) -> None:
         """Append a value, keeping any already there."""
         self._items.append((name, value))
+        self._first = None
 
     def set(self, name: str, value: str) -> None:
         """Replace every value of ``name`` with one."""
         self.remove(name)
         self._items.append((name, value))
+        self._first = None
 
     def remove(self, name: str) -> None:
         """Drop every value of ``name``."""
         key = name.lower()
         if any(k == key or k.lower() == key for k, _ in self._items):
             self._items = [(k, v) for k, v in self._items if k.lower() != key]
+            self._first = None
 
     def items(self) -> list[tuple[str, str]]:
         """All (name, value) pairs, repeated names included."""

@@ -98,9 +98,24 @@ def _may_hold_secret(text: str) -> bool:
     return bool(_AKID.search(text) or _TOKEN_PREFIX.search(text) or _AWS_SECRET.search(text))
 
 
+# Short texts already found clean: a process logs the same messages, names and ids (a request id
+# is on every line of its invocation) again and again. Only texts that hold no secret are kept.
+_CLEAN: set[str] = set()
+_CLEAN_MAX = 4096
+_CLEAN_LONGEST = 64
+
+
 def redact_text(text: str) -> str:
     """``text`` with secret-looking values replaced (tokens, keys, credentials, URL userinfo)."""
-    return _redact_all(text) if _may_hold_secret(text) else text
+    if text in _CLEAN:
+        return text
+    if _may_hold_secret(text):
+        return _redact_all(text)
+    if len(text) <= _CLEAN_LONGEST:
+        if len(_CLEAN) >= _CLEAN_MAX:
+            _CLEAN.clear()
+        _CLEAN.add(text)
+    return text
 
 
 def _redact_all(text: str) -> str:
