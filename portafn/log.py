@@ -294,6 +294,27 @@ def _sole_json_handler(logger: logging.Logger, level: int) -> logging.StreamHand
     return found
 
 
+# Per extra key, the name it is written under (None: not written) and whether its value is a secret.
+_KEY_PLANS: dict[str, tuple[str | None, bool]] = {}
+_KEY_PLANS_MAX = 4096
+
+
+def _key_plan(key: str) -> tuple[str | None, bool]:
+    """What ``JsonFormatter.format`` does with a record attribute named ``key``."""
+    plan = _KEY_PLANS.get(key)
+    if plan is None:
+        if key in RESERVED:
+            plan = ("extra_" + key, is_secret_key(key))
+        elif key in _SKIP or key.startswith("_"):
+            plan = (None, False)
+        else:
+            plan = (key, is_secret_key(key))
+        if len(_KEY_PLANS) >= _KEY_PLANS_MAX:
+            _KEY_PLANS.clear()
+        _KEY_PLANS[key] = plan
+    return plan
+
+
 def _write_line(
     handler: logging.StreamHandler[Any],
     logger: logging.Logger,
@@ -308,7 +329,9 @@ def _write_line(
     try:
         message = str(msg)
         if args:
-            message = message % args
+            # As LogRecord does: one non-empty mapping is the mapping for %(name)s formats.
+            single = args[0] if len(args) == 1 and isinstance(args[0], Mapping) and args[0] else args
+            message = message % single
         entry: dict[str, Any] = {
             "time": iso_time(created),
             "level": logging.getLevelName(level),
@@ -316,21 +339,20 @@ def _write_line(
             "logger": logger.name,
         }
         for key, value in extra.items():
-            if key in RESERVED:
-                entry["extra_" + key] = redact(value, key)
-            elif key not in _SKIP and not key.startswith("_"):
-                entry[key] = redact(value, key)
+            name, secret = _key_plan(key)
+            if name is not None:
+                entry[name] = REDACTED if secret else redact(value)
         line = _ENCODE(entry) + handler.terminator
     except Exception:
         return False
-    handler.acquire()
     try:
-        handler.stream.write(line)
-        handler.flush()
+        with handler.lock:  # type: ignore[union-attr]
+            stream = handler.stream
+            stream.write(line)
+            if hasattr(stream, "flush"):
+                stream.flush()
     except RecursionError:
         raise
     except Exception:
         handler.handleError(logger.makeRecord(logger.name, level, "(unknown file)", 0, msg, args, None))
-    finally:
-        handler.release()
     return True

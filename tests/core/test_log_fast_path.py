@@ -110,6 +110,7 @@ def _log_every_shape(ctx: Context) -> None:
         "extras", extra={"level": "x", "msg": "m", "_private": 1, "when": datetime(2026, 1, 1), "n": None}
     )
     ctx.logger.info("secret in text: Bearer abcdef")
+    ctx.logger.info("%(n)s items", {"n": 3})
 
 
 def test_a_direct_line_is_the_line_the_formatter_writes(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -124,7 +125,7 @@ def test_a_direct_line_is_the_line_the_formatter_writes(monkeypatch: pytest.Monk
     ctx = Context(request_id="r-1", correlation_id="c-1", provider="aws", function_name="f")
     with default_logging() as buffer:
         _log_every_shape(ctx)
-        assert len(written) == 4  # every line took the direct path
+        assert len(written) == 5  # every line took the direct path
         direct = _lines(buffer)
         buffer.seek(0)
         buffer.truncate()
@@ -132,7 +133,8 @@ def test_a_direct_line_is_the_line_the_formatter_writes(monkeypatch: pytest.Monk
         logging.getLogger("portafn").handlers[0].addFilter(lambda record: True)
         _log_every_shape(ctx)
         assert _lines(buffer) == direct
-    assert len(direct) == 4
+    assert len(direct) == 5
+    assert direct[4]["message"] == "3 items"
     assert direct[1]["message"] == "order o-1 is 1250 cents"
     assert direct[1]["token"] == REDACTED
     assert direct[2]["extra_level"] == "x"
