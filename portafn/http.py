@@ -68,10 +68,8 @@ class Headers:
         """First value of ``name``, or ``default``."""
         first = self._first
         if first is None:
-            first = {}
-            for k, v in self._items:
-                first.setdefault(k.lower(), v)
-            self._first = first
+            # Built from the last pair back, so the first value of a repeated name wins.
+            first = self._first = {k.lower(): v for k, v in reversed(self._items)}
         return first.get(name.lower(), default)
 
     def get_all(self, name: str) -> list[str]:
@@ -213,8 +211,16 @@ def is_text_type(content_type: str | None) -> bool:
     """Whether a body of this content type is text (and so needs no base64 on the wire)."""
     if not content_type:
         return False
-    media = content_type.split(";", 1)[0].strip().lower()
-    return media.startswith(_TEXT_TYPES) or media.endswith(_TEXT_SUFFIXES)
+    known = _TEXT_TYPE_SEEN.get(content_type)
+    if known is None:
+        media = content_type.split(";", 1)[0].strip().lower()
+        known = media.startswith(_TEXT_TYPES) or media.endswith(_TEXT_SUFFIXES)
+        if len(_TEXT_TYPE_SEEN) < 256:  # an app answers with a handful of content types
+            _TEXT_TYPE_SEEN[content_type] = known
+    return known
+
+
+_TEXT_TYPE_SEEN: dict[str, bool] = {}
 
 
 class HttpRequest:
