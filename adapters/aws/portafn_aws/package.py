@@ -28,9 +28,10 @@ from typing import Any
 
 from portafn.app import App, Function
 from portafn.package.build import Artifact, BuildContext, Limits, measure
+from portafn.package.bytecode import write_compiled_zip
 from portafn.package.common import dump_json, entry_source, item_functions, logical_id, write_file
 from portafn.package.usage import tables_used, topics_published
-from portafn.package.zipper import tree_files, write_zip
+from portafn.package.zipper import tree_files
 from portafn.store.port import TableSpec
 from portafn.triggers import (
     ChangesTrigger,
@@ -114,7 +115,7 @@ def write(ctx: BuildContext) -> list[Artifact]:
     zip_path = ctx.out / ZIP
     ctx.progress(f"writing {zip_path}")
     installed = [(name, path) for name, path in tree_files(ctx.site) if not name.startswith(LEFT_OUT)]
-    write_zip(zip_path, [*installed, *ctx.source], {f"{ENTRY}.py": entry.encode()})
+    write_compiled_zip(ctx, zip_path, [*installed, *ctx.source], {f"{ENTRY}.py": entry.encode()})
     template = write_file(ctx.out / TEMPLATE, dump_json(sam_template(ctx)))
     return [measure(zip_path, "Lambda deployment package", LIMITS), Artifact(template, "AWS SAM template")]
 
