@@ -51,10 +51,40 @@ def pyc_name(arcname: str, python: str) -> str:
 
 
 def interpreter(python: str) -> str | None:
-    """A CPython of version ``python``: this one if it is, else ``pythonX.Y`` on the PATH."""
+    """A working CPython of version ``python``: this one if it is, else one uv finds, else
+    ``pythonX.Y`` on the PATH; each candidate is asked its version (a shim may name one it lacks)."""
     if f"{sys.version_info.major}.{sys.version_info.minor}" == python:
         return sys.executable
-    return shutil.which(f"python{python}")
+    for candidate in (_uv_python(python), shutil.which(f"python{python}")):
+        if candidate and _version_of(candidate) == python:
+            return candidate
+    return None
+
+
+def _uv_python(python: str) -> str | None:
+    from portafn.package.errors import PackageError
+    from portafn.package.wheels import uv_executable
+
+    try:
+        uv = uv_executable()
+    except PackageError:
+        return None
+    found = _run([uv, "python", "find", "--no-project", python])
+    return found.strip() or None if found else None
+
+
+def _version_of(exe: str) -> str | None:
+    found = _run([exe, "-I", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
+    return found.strip() if found else None
+
+
+def _run(cmd: list[str]) -> str | None:
+    """``cmd``'s output, or None if it could not run or failed."""
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
+    except OSError:
+        return None
+    return proc.stdout if proc.returncode == 0 else None
 
 
 def with_bytecode(
