@@ -82,6 +82,11 @@ CONTENDERS = (
 def _once(c: HostContender) -> dict[str, int]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PORTAFN_", "AWS_"))}
     env.update(PYTHONPATH=str(ROOT), PORTAFN_STORE="memory://", PYTHONNOUSERSITE="1")
+    # What each platform sets in the worker's environment (portafn prepares at load when it sees it).
+    if c.host == "azure":
+        env["FUNCTIONS_WORKER_RUNTIME"] = "python"
+    else:
+        env.update(K_SERVICE="orders", FUNCTION_TARGET=c.spec["target"])
     proc = subprocess.run(
         [sys.executable, "-c", CHILD, json.dumps({"host": c.host, **c.spec})],
         cwd=ROOT,

@@ -42,8 +42,7 @@ from portafn.errors import EventFormatError, PortafnError
 from portafn.events import Event, StorageEvent
 from portafn.lazy import Lazy
 from portafn.log import get_logger
-from portafn.runtime import Invocation, Runtime
-from portafn.store.registry import current_store
+from portafn.runtime import Invocation, Runtime, on_platform
 from portafn.triggers import ChangesTrigger, ScheduleTrigger, Trigger
 from portafn_aws import events as ev
 from portafn_aws.dynamodb_store import DynamoDBStore, physical_name, prefix_from_url
@@ -52,7 +51,6 @@ from portafn_aws.outcomes import QueueActions, SqsQueueActions, run_async, run_b
 
 FUNCTION_ENV = "PORTAFN_FUNCTION"
 LAMBDA_ENV = "AWS_LAMBDA_FUNCTION_NAME"  # set by Lambda in every execution environment
-PREPARE_ENV = "PORTAFN_PREPARE"
 _log = get_logger("portafn.aws")
 T = TypeVar("T", bound=Trigger)
 
@@ -83,7 +81,7 @@ class LambdaHandler:
         name = function or os.environ.get(FUNCTION_ENV) or None
         # Resolve now so a wrong name fails at init (Lambda reports an init error), not per call.
         self.function: Function | None = app.function(name) if name else None
-        if os.environ.get(LAMBDA_ENV) and os.environ.get(PREPARE_ENV, "1") != "0":
+        if on_platform(LAMBDA_ENV):
             self.prepare()
 
     def prepare(self) -> None:
@@ -95,13 +93,12 @@ class LambdaHandler:
         concurrency and SnapStart); ``PORTAFN_PREPARE=0`` leaves it to the first invocation. A
         failure here is logged and left for the first invocation to meet and answer as usual.
         """
-        try:
-            self.runtime.start()
-            store = current_store()
-            if isinstance(store, DynamoDBStore):
+        store = self.runtime.prepare()
+        if isinstance(store, DynamoDBStore):
+            try:
                 _ = store.client  # made on first use: boto3's import and the client's set-up
-        except Exception:
-            _log.warning("preparing at init failed; the first invocation will try again", exc_info=True)
+            except Exception:
+                _log.warning("making the DynamoDB client at init failed", exc_info=True)
 
     # -- entry -----------------------------------------------------------------------------
 

@@ -39,7 +39,7 @@ from typing import Any
 from portafn.app import App, Function
 from portafn.log import get_logger
 from portafn.reliability.outcomes import Outcome, outcome_of, reason_of
-from portafn.runtime import Invocation, Runtime
+from portafn.runtime import Invocation, Runtime, on_platform
 from portafn.store.changes import receivers
 from portafn.triggers import (
     ChangesTrigger,
@@ -55,6 +55,7 @@ from portafn_azure.http import to_azure_response, to_request
 from portafn_azure.outcomes import Poisoned, PoisonSink, poison_content, storage_poison_sink
 from portafn_azure.publish import messaging_kind, poison_queue_name, queue_name, remember_options
 
+WORKER_ENV = "FUNCTIONS_WORKER_RUNTIME"  # set by the Functions host for its language worker
 _log = get_logger("portafn.azure")
 DEFAULT_DATABASE = "portafn"
 
@@ -129,6 +130,8 @@ def function_app(
         topic_subscription=topic_subscription or app.name,
     )
     runtime = Runtime(app, "azure")
+    if on_platform(WORKER_ENV):
+        runtime.prepare()  # while the worker indexes the app, before the first invocation
     remember_options(
         runtime,
         messaging=options.messaging,
