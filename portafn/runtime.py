@@ -6,7 +6,6 @@ local server, the CLI and the tests call the same one, so behaviour cannot diffe
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import threading
@@ -103,8 +102,8 @@ class Runtime:
                 return
             for hook in self.app.start_hooks:
                 result = hook()
-                if asyncio.iscoroutine(result):
-                    asyncio.run(result)
+                if result is not None:
+                    _run_if_coroutine(result)
             self._started = True
 
     def prepare(self) -> Store | None:
@@ -300,8 +299,18 @@ class Runtime:
 def _call(fn: Function, kwargs: dict[str, Any]) -> Any:
     result = fn.handler(**kwargs)
     if fn.is_async:
+        import asyncio
+
         return asyncio.run(result)
     return result
+
+
+def _run_if_coroutine(result: Any) -> None:
+    # asyncio is imported only by apps that have async code: it is a large import at cold start.
+    import asyncio
+
+    if asyncio.iscoroutine(result):
+        asyncio.run(result)
 
 
 def _invalid_cursor(exc: InvalidCursor, correlation: str) -> HttpResponse:

@@ -73,3 +73,18 @@ def test_the_context_logger_is_made_once_with_the_context_fields() -> None:
         "cold_start": True,
     }
     assert 299.0 < ctx.remaining_time() <= 300.0
+
+
+def test_an_app_without_async_code_does_not_import_asyncio() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from portafn.runtime import Runtime\n"
+        "from samples.orders.app import app\n"
+        "Runtime(app).start()\n"
+        "print('asyncio' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
