@@ -4,14 +4,15 @@ In-process loops over pre-built native requests, each creating a new order (so e
 the full work: route, validate, build, store, log, answer 201). Contenders run in interleaved
 blocks (``common.timed_blocks``) after a warm-up.
 
-- AWS, store stubbed: portafn's ``lambda_handler(app)`` on the memory store, against
-  ``peers/aws_native.py`` and ``peers/aws_powertools.py`` with their store swapped for a dict.
-  This isolates what the frameworks themselves cost per request.
+- AWS, store stubbed: portafn's ``lambda_handler(app)`` with its tables on ``stub_store.DictStore``
+  (a dict behind the store port), against ``peers/aws_native.py`` and ``peers/aws_powertools.py``
+  with their store swapped for a dict. This isolates what the frameworks themselves cost per
+  request; a fourth row runs portafn on its memory store (a test stand-in) for comparison.
 - AWS, on DynamoDB Local: the same three with the real conditional PutItem; the network round
   trip to the local server dominates, so this row says how much of a real request is framework.
 - Azure: portafn's ``function_app(app)`` against ``peers/azure_native.py``, both called as the
   worker calls them (the library's ``HttpRequestConverter`` decodes the host's ``Datum``, the
-  function runs, ``HttpResponseConverter`` encodes the answer); store stubbed (memory / dict).
+  function runs, ``HttpResponseConverter`` encodes the answer); store stubbed (``DictStore`` / dict).
 - GCP: portafn's functions-framework ``http`` target against ``peers/gcp_native.py``, both served
   by ``functions_framework.create_app`` through flask's test client; store stubbed.
 """
