@@ -117,4 +117,3 @@ class Context:
 
     def __repr__(self) -> str:
         return f"Context({self.provider}:{self.function_name} request_id={self.request_id})"
-
