@@ -68,58 +68,68 @@ def measure(kind: str, server: Any, settings: Settings) -> dict[str, dict[str, f
             raw.put(item.model_dump())
         blocks = settings.warm_blocks
         ops = settings.cosmos_ops if kind == "cosmos" else settings.store_ops
-        batch_items = settings.cosmos_batch_items if kind == "cosmos" else settings.batch_items
         per_block = max(1, ops // blocks)
         for op in ("put", "get", "query"):
             progress(f"store {kind}: {op}")
-            counter = {"portafn": 0, "raw": 0}
-
-            def pf_run(n: int, op: str = op, counter: dict[str, int] = counter) -> None:
-                for _ in range(n):
-                    i = counter["portafn"] = counter["portafn"] + 1
-                    if op == "put":
-                        table.put(_item("p", i))
-                    elif op == "get":
-                        if table.get("q", f"s{i % settings.query_items:06d}") is None:
-                            raise RuntimeError("portafn get missed")
-                    elif len(table.query("q", limit=settings.query_items)) != settings.query_items:
-                        raise RuntimeError("portafn query came back short")
-
-            def raw_run(n: int, op: str = op, counter: dict[str, int] = counter) -> None:
-                for _ in range(n):
-                    i = counter["raw"] = counter["raw"] + 1
-                    if op == "put":
-                        raw.put(_item("p", i).model_dump())
-                    elif op == "get":
-                        if raw.get("q", f"s{i % settings.query_items:06d}") is None:
-                            raise RuntimeError("raw get missed")
-                    elif len(raw.query("q", settings.query_items)) != settings.query_items:
-                        raise RuntimeError("raw query came back short")
-
             times = timed_blocks(
-                {"portafn": pf_run, "raw": raw_run}, blocks=blocks, per_block=per_block, warmup=3
+                _runners(op, table, raw, settings), blocks=blocks, per_block=per_block, warmup=3
             )
             out["portafn"][op] = median(times["portafn"])
             out["raw"][op] = median(times["raw"])
-        progress(f"store {kind}: batch of {batch_items}")
-        best = {"portafn": 0.0, "raw": 0.0}
-        # Full runs write the batch once each (10,000 items take long enough to average out);
-        # quick runs twice, alternating, best of two.
-        for rnd in range(2 if settings.quick else 1):
-            pf_items = [_item(f"b{rnd}", i) for i in range(batch_items)]
-            raw_items = [item.model_dump() for item in pf_items]
-            order: list[tuple[str, Callable[[], None]]] = [
-                ("portafn", partial(table.batch_put, pf_items)),
-                ("raw", partial(raw.batch_put, raw_items)),
-            ]
-            for name, fn in order if rnd == 0 else reversed(order):
-                start = time.perf_counter_ns()
-                fn()
-                rate = batch_items / ((time.perf_counter_ns() - start) / 1e9)
-                best[name] = max(best[name], rate)
-        out["portafn"]["batch"] = best["portafn"]
-        out["raw"]["batch"] = best["raw"]
+        batch = _batch_rates(kind, table, raw, settings)
+        out["portafn"]["batch"] = batch["portafn"]
+        out["raw"]["batch"] = batch["raw"]
     return out
+
+
+def _runners(op: str, table: Any, raw: Any, settings: Settings) -> dict[str, Callable[[int], None]]:
+    """portafn's and the raw client's loop of ``n`` calls of ``op`` (put, get or query)."""
+    return {
+        "portafn": _runner(op, table, settings.query_items, model=True),
+        "raw": _runner(op, raw, settings.query_items, model=False),
+    }
+
+
+def _runner(op: str, target: Any, size: int, *, model: bool) -> Callable[[int], None]:
+    """``n`` calls of ``op`` on a portafn table (``model``) or a raw client (plain dicts)."""
+    who = "portafn" if model else "raw"
+    count = 0
+
+    def run(n: int) -> None:
+        nonlocal count
+        for _ in range(n):
+            count += 1
+            if op == "put":
+                item = _item("p", count)
+                target.put(item if model else item.model_dump())
+            elif op == "get":
+                if target.get("q", f"s{count % size:06d}") is None:
+                    raise RuntimeError(f"{who} get missed")
+            elif len(target.query("q", limit=size) if model else target.query("q", size)) != size:
+                raise RuntimeError(f"{who} query came back short")
+
+    return run
+
+
+def _batch_rates(kind: str, table: Any, raw: Any, settings: Settings) -> dict[str, float]:
+    """Items per second of one batch write each (quick runs: best of two, alternating)."""
+    batch_items = settings.cosmos_batch_items if kind == "cosmos" else settings.batch_items
+    progress(f"store {kind}: batch of {batch_items}")
+    best = {"portafn": 0.0, "raw": 0.0}
+    # Full runs write the batch once each (10,000 items take long enough to average out).
+    for rnd in range(2 if settings.quick else 1):
+        pf_items = [_item(f"b{rnd}", i) for i in range(batch_items)]
+        raw_items = [item.model_dump() for item in pf_items]
+        order: list[tuple[str, Callable[[], None]]] = [
+            ("portafn", partial(table.batch_put, pf_items)),
+            ("raw", partial(raw.batch_put, raw_items)),
+        ]
+        for name, fn in order if rnd == 0 else reversed(order):
+            start = time.perf_counter_ns()
+            fn()
+            rate = batch_items / ((time.perf_counter_ns() - start) / 1e9)
+            best[name] = max(best[name], rate)
+    return best
 
 
 SERVER_OF = {"dynamodb": "dynamodb", "cosmos": "cosmos", "firestore": "firestore"}
