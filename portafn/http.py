@@ -181,6 +181,14 @@ def _printable(text: str) -> str:
     return "".join(c if c.isprintable() else "?" for c in text[:100])
 
 
+def _model_json(model: BaseModel) -> bytes:
+    """``model.model_dump_json()`` as bytes: the serializer's own bytes (no decode and encode again),
+    unless the model's class overrides ``model_dump_json``."""
+    if type(model).model_dump_json is BaseModel.model_dump_json:
+        return model.__pydantic_serializer__.to_json(model)
+    return model.model_dump_json().encode()
+
+
 def parse_query(query: str) -> dict[str, list[str]]:
     """Parse a raw query string into names with every value, blank values kept."""
     out: dict[str, list[str]] = {}
@@ -333,8 +341,7 @@ class HttpResponse:
         elif isinstance(body, str):
             self.body, inferred = body.encode(), "text/plain; charset=utf-8"
         elif isinstance(body, BaseModel):
-            # The serializer's own bytes: what model_dump_json() returns, without a decode and encode.
-            self.body, inferred = body.__pydantic_serializer__.to_json(body), "application/json"
+            self.body, inferred = _model_json(body), "application/json"
         else:
             self.body, inferred = to_json(body), "application/json"
         if content_type is not None:

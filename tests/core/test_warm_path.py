@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -23,7 +23,9 @@ class Aliased(BaseModel):
 
 
 def test_a_model_body_is_the_bytes_of_model_dump_json() -> None:
-    model = Aliased(orderId="o-1", note="caf\u00e9 \u2603", at=datetime(2026, 1, 2, tzinfo=UTC))
+    model = Aliased.model_validate(
+        {"orderId": "o-1", "note": "caf\u00e9 \u2603", "at": datetime(2026, 1, 2, tzinfo=UTC)}
+    )
     assert HttpResponse(model).body == model.model_dump_json().encode()
 
 
@@ -88,3 +90,13 @@ def test_an_app_without_async_code_does_not_import_asyncio() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_model_that_overrides_model_dump_json_is_sent_as_it_says() -> None:
+    class Custom(BaseModel):
+        x: int
+
+        def model_dump_json(self, **kwargs: Any) -> str:
+            return '{"custom": true}'
+
+    assert HttpResponse(Custom(x=1)).body == b'{"custom": true}'
