@@ -15,11 +15,14 @@ venv) and, for Powertools, a "layer" folder on ``PYTHONPATH``. The peers get pyd
 extracted zip, so every contender loads the same pydantic build. Runs are interleaved (ABC, CBA,
 ...) after one unmeasured warm-up each.
 
-Two modes: ``cached``, where the interpreter may write ``.pyc`` files (after the warm-up every
-contender imports compiled bytecode: the best case), and ``no .pyc``, with fresh task folders and
-``PYTHONDONTWRITEBYTECODE=1``: Lambda's ``/var/task`` is read-only, so code shipped without
-bytecode is compiled again on every cold start. The runtime and layer folders keep their bytecode
-in both modes (AWS ships its runtime compiled; pip-built layers are compiled at install).
+Two modes: ``as deployed``, with fresh task folders and ``PYTHONDONTWRITEBYTECODE=1``: Lambda's
+``/var/task`` is read-only, so only bytecode shipped in the zip is used (``portafn package`` ships
+a ``.pyc`` for every module; the peers' handler files are compiled on every cold start, their
+pydantic is the zip's, compiled), and ``cached``, where the interpreter may write ``.pyc`` files
+(after the warm-up every contender imports compiled bytecode: the best case). The runtime and
+layer folders keep their bytecode in both modes (AWS ships its runtime compiled; pip-built layers
+are compiled at install). Every child sets ``AWS_LAMBDA_FUNCTION_NAME`` as Lambda does, so
+portafn prepares its store and client while the handler module is imported (Lambda's init).
 """
 
 from __future__ import annotations
@@ -278,7 +281,7 @@ def _section(mode: str, samples: dict[str, list[Sample]], runs: int) -> Section:
     title = (
         "Cold start: import + first request (bytecode cached)"
         if mode == "cached"
-        else "Cold start: import + first request, no .pyc (as Lambda runs the zip)"
+        else "Cold start as deployed: import + first request, read-only task folder (the zip's .pyc only)"
     )
     section = Section(
         f"cold_{mode}",

@@ -62,6 +62,8 @@ class Param:
     body_kind: Literal["model", "bytes", "str", "json"] = "json"
     header: str | None = None
     depends: Node | None = None
+    # A bare ``str`` with no constraints: a string value is already what the handler gets.
+    plain: bool = False
 
 
 @dataclass(slots=True)
@@ -146,7 +148,7 @@ class HttpBinder:
                         name, f"path parameter {p.name!r} must be a simple type, not {ann!r}"
                     )
                 constraints.check(full, _strip_optional(ann), many=False, func=name, param=p.name)
-                self.params.append(Param(p.name, "path", TypeAdapter(full)))
+                self.params.append(Param(p.name, "path", TypeAdapter(full), plain=full is str))
             elif p.name != "body" and (_is_scalar(ann) or self._is_scalar_list(ann)):
                 many = not _is_scalar(ann)
                 element = _element(ann) if many else _strip_optional(ann)
@@ -212,7 +214,7 @@ class HttpBinder:
             elif p.source == "request":
                 kwargs[p.name] = request
             elif p.source == "path":
-                self._convert(p, request.path_params.get(p.name), ("path", p.name), kwargs, errors)
+                self._bind_path(p, request.path_params.get(p.name), kwargs, errors)
             elif p.source == "query":
                 self._bind_values(p, request.query.get(p.name), ("query", p.name), kwargs, errors)
             elif p.source == "header":
@@ -229,6 +231,15 @@ class HttpBinder:
                 if p.depends is not None:
                     kwargs[p.name] = p.depends.resolve(request, ctx, cache)
         return kwargs
+
+    @classmethod
+    def _bind_path(
+        cls, p: Param, value: str | None, kwargs: dict[str, Any], errors: list[dict[str, Any]]
+    ) -> None:
+        if p.plain and type(value) is str:
+            kwargs[p.name] = value  # a bare str parameter: nothing to convert
+        else:
+            cls._convert(p, value, ("path", p.name), kwargs, errors)
 
     @classmethod
     def _bind_values(

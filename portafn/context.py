@@ -26,12 +26,13 @@ class Context:
     """
 
     __slots__ = (
+        "_deadline",
+        "_logger",
         "_remaining",
         "causation_id",
         "cold_start",
         "correlation_id",
         "function_name",
-        "logger",
         "principal",
         "provider",
         "raw",
@@ -65,20 +66,32 @@ class Context:
         self.raw = raw
         self.principal: Principal | None = None
         """Who called, where the route declares auth (``portafn.auth``); else None."""
-        self._remaining: Callable[[], float] = remaining_time or _local_deadline(DEFAULT_TIMEOUT_S)
-        self.logger = ContextLogger(
-            get_logger("portafn.app"),
-            {
-                "request_id": request_id,
-                "correlation_id": correlation_id,
-                "provider": provider,
-                "function": function_name,
-                "cold_start": cold_start,
-            },
-        )
+        self._remaining = remaining_time
+        # Where no platform sets a deadline, count down from a default timeout from now.
+        self._deadline = time.monotonic() + DEFAULT_TIMEOUT_S if remaining_time is None else 0.0
+        # Made when first asked for: many handlers never log.
+        self._logger: ContextLogger | None = None
+
+    @property
+    def logger(self) -> ContextLogger:
+        """A logger whose every line carries this invocation's ids, provider, function and cold start."""
+        if self._logger is None:
+            self._logger = ContextLogger(
+                get_logger("portafn.app"),
+                {
+                    "request_id": self.request_id,
+                    "correlation_id": self.correlation_id,
+                    "provider": self.provider,
+                    "function": self.function_name,
+                    "cold_start": self.cold_start,
+                },
+            )
+        return self._logger
 
     def remaining_time(self) -> float:
         """Seconds left before the platform ends this invocation."""
+        if self._remaining is None:
+            return max(0.0, self._deadline - time.monotonic())
         return self._remaining()
 
     def publish(
@@ -108,13 +121,3 @@ class Context:
 
     def __repr__(self) -> str:
         return f"Context({self.provider}:{self.function_name} request_id={self.request_id})"
-
-
-def _local_deadline(seconds: float) -> Callable[[], float]:
-    """Where no platform sets a deadline, count down from a default timeout."""
-    deadline = time.monotonic() + seconds
-
-    def remaining() -> float:
-        return max(0.0, deadline - time.monotonic())
-
-    return remaining

@@ -38,31 +38,44 @@ class Header:
 class Headers:
     """Case-insensitive, multi-valued headers that keep the order and spelling they arrived in."""
 
-    __slots__ = ("_items",)
+    __slots__ = ("_first", "_items")
 
     def __init__(self, items: HeaderInput = None) -> None:
         self._items: list[tuple[str, str]] = []
+        # Lower-cased name to first value, built on the first lookup and dropped on any change:
+        # a request's headers are read several times and never changed.
+        self._first: dict[str, str] | None = None
         if items is None:
             return
         pairs = items.items() if isinstance(items, Mapping) else items
+        append = self._items.append
         for name, value in pairs:
-            if isinstance(value, list | tuple):
+            if type(value) is str and type(name) is str:
+                append((name, value))
+            elif isinstance(value, list | tuple):
                 self._items.extend((str(name), str(v)) for v in value)
             else:
-                self._items.append((str(name), str(value)))
+                append((str(name), str(value)))
+
+    @classmethod
+    def from_pairs(cls, pairs: list[tuple[str, str]]) -> Headers:
+        """Headers holding ``pairs`` (names and values already ``str``) as they are, not copied."""
+        headers = cls()
+        headers._items = pairs
+        return headers
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """First value of ``name``, or ``default``."""
-        key = name.lower()
-        for k, v in self._items:
-            if k.lower() == key:
-                return v
-        return default
+        first = self._first
+        if first is None:
+            # Built from the last pair back, so the first value of a repeated name wins.
+            first = self._first = {k.lower(): v for k, v in reversed(self._items)}
+        return first.get(name.lower(), default)
 
     def get_all(self, name: str) -> list[str]:
         """Every value of ``name``, in order."""
         key = name.lower()
-        return [v for k, v in self._items if k.lower() == key]
+        return [v for k, v in self._items if k == key or k.lower() == key]
 
     def get_list(self, name: str) -> list[str]:
         """Every element of a list-valued header (RFC 9110 5.6.1), in order, however it arrived.
@@ -78,16 +91,20 @@ class Headers:
     def add(self, name: str, value: str) -> None:
         """Append a value, keeping any already there."""
         self._items.append((name, value))
+        self._first = None
 
     def set(self, name: str, value: str) -> None:
         """Replace every value of ``name`` with one."""
         self.remove(name)
         self._items.append((name, value))
+        self._first = None
 
     def remove(self, name: str) -> None:
         """Drop every value of ``name``."""
         key = name.lower()
-        self._items = [(k, v) for k, v in self._items if k.lower() != key]
+        if any(k == key or k.lower() == key for k, _ in self._items):
+            self._items = [(k, v) for k, v in self._items if k.lower() != key]
+            self._first = None
 
     def items(self) -> list[tuple[str, str]]:
         """All (name, value) pairs, repeated names included."""
@@ -136,16 +153,40 @@ def unsafe_header(headers: Headers, cookies: Iterable[str] = ()) -> str | None:
     A handler that copies client input into a header would otherwise let the client add headers
     or a body of its own (response splitting).
     """
-    for name, value in [*headers.items(), *(("Set-Cookie", c) for c in cookies)]:
-        if not _TOKEN.fullmatch(name):
+    for name, value in headers._items:
+        if name not in _GOOD_NAMES and not _good_name(name):
             return _printable(name)
-        if _FORBIDDEN_IN_HEADER.search(value):
+        if "\r" in value or "\n" in value or "\x00" in value:
             return name
+    for value in cookies:
+        if _FORBIDDEN_IN_HEADER.search(value):
+            return "Set-Cookie"
     return None
+
+
+# Header names already found to be tokens: a process sends the same few on every response.
+_GOOD_NAMES: set[str] = set()
+_GOOD_NAMES_MAX = 1024
+
+
+def _good_name(name: str) -> bool:
+    if _TOKEN.fullmatch(name) is None:
+        return False
+    if len(_GOOD_NAMES) < _GOOD_NAMES_MAX:
+        _GOOD_NAMES.add(name)
+    return True
 
 
 def _printable(text: str) -> str:
     return "".join(c if c.isprintable() else "?" for c in text[:100])
+
+
+def _model_json(model: BaseModel) -> bytes:
+    """``model.model_dump_json()`` as bytes: the serializer's own bytes (no decode and encode again),
+    unless the model's class overrides ``model_dump_json``."""
+    if type(model).model_dump_json is BaseModel.model_dump_json:
+        return model.__pydantic_serializer__.to_json(model)
+    return model.model_dump_json().encode()
 
 
 def parse_query(query: str) -> dict[str, list[str]]:
@@ -178,8 +219,16 @@ def is_text_type(content_type: str | None) -> bool:
     """Whether a body of this content type is text (and so needs no base64 on the wire)."""
     if not content_type:
         return False
-    media = content_type.split(";", 1)[0].strip().lower()
-    return media.startswith(_TEXT_TYPES) or media.endswith(_TEXT_SUFFIXES)
+    known = _TEXT_TYPE_SEEN.get(content_type)
+    if known is None:
+        media = content_type.split(";", 1)[0].strip().lower()
+        known = media.startswith(_TEXT_TYPES) or media.endswith(_TEXT_SUFFIXES)
+        if len(_TEXT_TYPE_SEEN) < 256:  # an app answers with a handful of content types
+            _TEXT_TYPE_SEEN[content_type] = known
+    return known
+
+
+_TEXT_TYPE_SEEN: dict[str, bool] = {}
 
 
 class HttpRequest:
@@ -224,7 +273,7 @@ class HttpRequest:
         self.method = method.upper()
         self.path = path or "/"
         if isinstance(query, str):
-            self.query = parse_query(query)
+            self.query = parse_query(query) if query else {}
         else:
             self.query = {k: list(v) for k, v in (query or {}).items()}
         self.headers = headers if isinstance(headers, Headers) else Headers(headers)
@@ -296,13 +345,13 @@ class HttpResponse:
         elif isinstance(body, str):
             self.body, inferred = body.encode(), "text/plain; charset=utf-8"
         elif isinstance(body, BaseModel):
-            self.body, inferred = body.model_dump_json().encode(), "application/json"
+            self.body, inferred = _model_json(body), "application/json"
         else:
             self.body, inferred = to_json(body), "application/json"
         if content_type is not None:
             self.headers.set("content-type", content_type)
-        elif inferred is not None and "content-type" not in self.headers:
-            self.headers.set("content-type", inferred)
+        elif inferred is not None and self.headers.get("content-type") is None:
+            self.headers.add("content-type", inferred)
 
     @property
     def content_type(self) -> str | None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
 import sys
+import time
 from collections.abc import Mapping, MutableMapping
 from datetime import UTC, datetime
 from typing import Any
@@ -42,6 +44,7 @@ _SECRET_VALUES = (
         r"|npm_[A-Za-z0-9]{36}|AIza[A-Za-z0-9_-]{35})"
     ),
 )
+_JWT, _AKID, _TOKEN_PREFIX = _SECRET_VALUES
 # Secrets that follow a marker: the marker stays, what follows goes.
 _SECRET_AFTER = re.compile(
     r"(?i)(\b(?:Bearer|Basic|Digest|Negotiate)\s+"
@@ -59,15 +62,64 @@ _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"mess
 RESERVED = frozenset({"time", "level", "message", "logger", "exception"})
 
 
+# The words after which _SECRET_AFTER takes what follows a space, matched as it matches them
+# (re's IGNORECASE also folds U+017F to "s" and U+0131 to "i", which str.lower() does not).
+_AUTH_SCHEME = re.compile(r"(?i)bearer|basic|digest|negotiate")
+# The shortest text _SECRET_VALUES' token prefixes or the key-id pattern can match (xox?- + 10).
+_SHORTEST_VALUE = 15
+
+
+@functools.lru_cache(maxsize=4096)
 def is_secret_key(key: str) -> bool:
     """Whether a key names a secret: a secret word anywhere in it, ignoring case and separators."""
+    # Cached: a process logs the same few field names on every line.
     folded = _KEY_SEPARATORS.sub("", key).lower()
     # "sig" alone (SAS signatures) but not inside "design" or "assignee".
     return folded == "sig" or folded.endswith("sig") or any(word in folded for word in _SECRET_WORDS)
 
 
+def _may_hold_secret(text: str) -> bool:
+    """False only when no pattern of ``redact_text`` can match ``text``.
+
+    Each test is a literal every pattern needs (``=``, ``@``, ``eyJ``, a scheme word) or a minimum
+    length, so most log values (ids, names, short messages) are cleared by a few substring scans
+    instead of seven regular-expression passes.
+    """
+    if "=" in text or "@" in text or "eyJ" in text:
+        return True  # _SECRET_AFTER's key=value, _URL_USERINFO, JSON Web Tokens
+    if text.isascii():
+        lower = text.lower()
+        if "bearer" in lower or "basic" in lower or "digest" in lower or "negotiate" in lower:
+            return True
+    elif _AUTH_SCHEME.search(text):
+        return True
+    if len(text) < _SHORTEST_VALUE:
+        return False
+    return bool(_AKID.search(text) or _TOKEN_PREFIX.search(text) or _AWS_SECRET.search(text))
+
+
+# Short texts already found clean: a process logs the same messages, names and ids (a request id
+# is on every line of its invocation) again and again. Only texts that hold no secret are kept.
+_CLEAN: set[str] = set()
+_CLEAN_MAX = 4096
+_CLEAN_LONGEST = 64
+
+
 def redact_text(text: str) -> str:
     """``text`` with secret-looking values replaced (tokens, keys, credentials, URL userinfo)."""
+    if text in _CLEAN:
+        return text
+    if _may_hold_secret(text):
+        return _redact_all(text)
+    if len(text) <= _CLEAN_LONGEST:
+        if len(_CLEAN) >= _CLEAN_MAX:
+            _CLEAN.clear()
+        _CLEAN.add(text)
+    return text
+
+
+def _redact_all(text: str) -> str:
+    """Every pattern applied in turn (``redact_text`` skips this when none can match)."""
     out = _URL_USERINFO.sub(lambda m: m.group(1) + REDACTED + "@", text)
     out = _SECRET_AFTER.sub(lambda m: m.group(1) + REDACTED, out)
     for pattern in _SECRET_VALUES:
@@ -85,10 +137,20 @@ def _aws_secret(m: re.Match[str]) -> str:
     return REDACTED if mixed else word
 
 
+# Types a value may have that hold no text to redact; exact types only, so a subclass (an enum
+# that is also a str) still goes through the checks below.
+_NO_TEXT: frozenset[type] = frozenset({bool, int, float, type(None)})
+
+
 def redact(value: Any, key: str | None = None) -> Any:
     """Replace anything that looks like a secret: values under secret-sounding keys, and inline ones."""
     if key is not None and is_secret_key(key):
         return REDACTED
+    kind = type(value)
+    if kind is str:
+        return redact_text(value)
+    if kind in _NO_TEXT:
+        return value
     if isinstance(value, str):
         return redact_text(value)
     if isinstance(value, bytes):
@@ -100,43 +162,81 @@ def redact(value: Any, key: str | None = None) -> Any:
     return value
 
 
+# Record attributes a line never writes as fields (RESERVED ones are renamed instead).
+_SKIP = frozenset(_STANDARD - RESERVED)
+# One encoder for every line: json.dumps(..., default=str) would build a new one each call.
+_ENCODE = json.JSONEncoder(default=str).encode
+# The last second a line was stamped in, and its text up to the seconds: lines come in bursts.
+_second: tuple[int, str] = (-1, "")
+
+
+def iso_time(created: float) -> str:
+    """``created`` (epoch seconds) as ISO 8601 UTC with milliseconds, as ``datetime.isoformat``
+    writes it (``2026-01-02T03:04:05.678+00:00``), rounding to microseconds as ``fromtimestamp`` does."""
+    global _second
+    second = int(created)
+    micros = round((created - second) * 1e6)
+    if micros >= 1_000_000 or created < 0:
+        return datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+    cached_second, text = _second
+    if cached_second != second:
+        text = datetime.fromtimestamp(second, UTC).isoformat(timespec="seconds")[:-6]
+        _second = (second, text)
+    return f"{text}.{micros // 1000:03d}+00:00"
+
+
 class JsonFormatter(logging.Formatter):
     """Formats a record as one JSON object: time, level, message, logger, and every extra field."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "time": iso_time(record.created),
             "level": record.levelname,
             "message": redact(record.getMessage()),
             "logger": record.name,
         }
         for key, value in record.__dict__.items():
+            if key in _SKIP:
+                continue
             if key in RESERVED:
                 # An ``extra`` field spelled like one the line itself writes keeps its value
                 # under another name instead of replacing the real one.
                 entry["extra_" + key] = redact(value, key)
-            elif key not in _STANDARD and not key.startswith("_"):
+            elif not key.startswith("_"):
                 entry[key] = redact(value, key)
         if record.exc_info:
             entry["exception"] = redact(self.formatException(record.exc_info))
-        return json.dumps(entry, default=str)
+        return _ENCODE(entry)
+
+
+_ROOT = logging.getLogger("portafn")
+# logging.getLogger takes the module lock on every call; a logger, once made, is never replaced.
+_loggers: dict[str, logging.Logger] = {}
 
 
 def get_logger(name: str = "portafn") -> logging.Logger:
     """The portafn logger, writing JSON lines to stderr unless the application configured handlers."""
-    logger = logging.getLogger(name)
-    root = logging.getLogger("portafn")
-    if not root.handlers:
+    logger = _loggers.get(name)
+    if logger is None:
+        logger = _loggers[name] = logging.getLogger(name)
+    if not _ROOT.handlers:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(JsonFormatter())
-        root.addHandler(handler)
-        root.setLevel(logging.INFO)
-        root.propagate = False
+        _ROOT.addHandler(handler)
+        _ROOT.setLevel(logging.INFO)
+        _ROOT.propagate = False
     return logger
 
 
 class ContextLogger(logging.LoggerAdapter[logging.Logger]):
-    """A logger that adds the invocation's fields (request id, correlation id, ...) to every line."""
+    """A logger that adds the invocation's fields (request id, correlation id, ...) to every line.
+
+    With logging as portafn sets it up (one ``StreamHandler`` with the ``JsonFormatter``, no
+    filters, the standard record factory) a line is formatted and written directly: the same
+    JSON line, without building a ``LogRecord`` or walking the stack for a caller the line does
+    not print. Any other set-up (an application's handlers, filters, ``exc_info``) takes the
+    standard path.
+    """
 
     def __init__(self, logger: logging.Logger, fields: dict[str, Any]) -> None:
         super().__init__(logger, fields)
@@ -148,3 +248,111 @@ class ContextLogger(logging.LoggerAdapter[logging.Logger]):
             extra["extra_" + key if key in _STANDARD else key] = value
         kwargs["extra"] = extra
         return msg, kwargs
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        """Log ``msg % args`` at ``level`` with this invocation's fields and ``extra``."""
+        logger = self.logger
+        if type(level) is not int or not logger.isEnabledFor(level):
+            if type(level) is not int:
+                logger.log(level, msg, *args, **kwargs)  # logging's own error for a bad level
+            return
+        msg, given = self.process(msg, kwargs)
+        handler = _sole_json_handler(logger, level) if given.keys() == {"extra"} else None
+        if handler is None or not _write_line(handler, logger, level, msg, args, given["extra"]):
+            # This frame is not logging's own: one more level up is the caller of info() & co.
+            given["stacklevel"] = given.get("stacklevel", 1) + 1
+            logger.log(level, msg, *args, **given)
+
+
+def _sole_json_handler(logger: logging.Logger, level: int) -> logging.StreamHandler[Any] | None:
+    """The handler a line from ``logger`` reaches, if it is the only one and a plain
+    ``StreamHandler`` with the ``JsonFormatter``, and nothing else would see the record."""
+    if (
+        type(logger) is not logging.Logger
+        or logger.disabled
+        or logger.filters
+        or logging.getLogRecordFactory() is not logging.LogRecord
+    ):
+        return None
+    found: logging.Handler | None = None
+    node: logging.Logger | None = logger
+    while node is not None:
+        for handler in node.handlers:
+            if found is not None:
+                return None
+            found = handler
+        if not node.propagate:
+            break
+        node = node.parent
+    if (
+        type(found) is not logging.StreamHandler
+        or found.filters
+        or level < found.level
+        or type(found.formatter) is not JsonFormatter
+    ):
+        return None
+    return found
+
+
+# Per extra key, the name it is written under (None: not written) and whether its value is a secret.
+_KEY_PLANS: dict[str, tuple[str | None, bool]] = {}
+_KEY_PLANS_MAX = 4096
+
+
+def _key_plan(key: str) -> tuple[str | None, bool]:
+    """What ``JsonFormatter.format`` does with a record attribute named ``key``."""
+    plan = _KEY_PLANS.get(key)
+    if plan is None:
+        if key in RESERVED:
+            plan = ("extra_" + key, is_secret_key(key))
+        elif key in _SKIP or key.startswith("_"):
+            plan = (None, False)
+        else:
+            plan = (key, is_secret_key(key))
+        if len(_KEY_PLANS) >= _KEY_PLANS_MAX:
+            _KEY_PLANS.clear()
+        _KEY_PLANS[key] = plan
+    return plan
+
+
+def _write_line(
+    handler: logging.StreamHandler[Any],
+    logger: logging.Logger,
+    level: int,
+    msg: object,
+    args: tuple[object, ...],
+    extra: dict[str, Any],
+) -> bool:
+    """Write the line ``JsonFormatter`` would write for this call; False (nothing written) if
+    the line cannot be made, so that logging's own path reports why."""
+    created = time.time()
+    try:
+        message = str(msg)
+        if args:
+            # As LogRecord does: one non-empty mapping is the mapping for %(name)s formats.
+            single = args[0] if len(args) == 1 and isinstance(args[0], Mapping) and args[0] else args
+            message = message % single
+        entry: dict[str, Any] = {
+            "time": iso_time(created),
+            "level": logging.getLevelName(level),
+            "message": redact(message),
+            "logger": logger.name,
+        }
+        for key, value in extra.items():
+            name, secret = _key_plan(key)
+            if name is not None:
+                entry[name] = REDACTED if secret else redact(value)
+        line = _ENCODE(entry) + handler.terminator
+    except Exception:
+        return False
+    try:
+        with handler.lock:  # type: ignore[union-attr]
+            stream = handler.stream
+            stream.write(line)
+            if hasattr(stream, "flush"):
+                stream.flush()
+    except RecursionError:
+        raise
+    except Exception:
+        handler.handleError(logger.makeRecord(logger.name, level, "(unknown file)", 0, msg, args, None))
+    return True

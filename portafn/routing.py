@@ -68,7 +68,11 @@ class PathTemplate:
 
         Segments are split on literal ``/`` before decoding, so ``/seg/a%2Fb`` gives ``a/b``.
         """
-        m = self.pattern.match(normalize_path(path))
+        return self.match_normalized(normalize_path(path))
+
+    def match_normalized(self, normalized: str) -> dict[str, str] | None:
+        """``match`` for a path already passed through ``normalize_path`` (a router does it once)."""
+        m = self.pattern.match(normalized)
         return {k: decode_param(k, v) for k, v in m.groupdict().items()} if m else None
 
 
@@ -132,6 +136,8 @@ class Router(Generic[T]):
 
     def __init__(self) -> None:
         self._routes: list[Route[T]] = []
+        # Per request method, the routes that take it, most specific first (made on first use).
+        self._by_method: dict[str, list[Route[T]]] = {}
 
     def add(self, method: str, template: PathTemplate, target: T) -> Route[T] | None:
         """Add a route; returns the existing route if this one duplicates it (same method and shape)."""
@@ -142,19 +148,34 @@ class Router(Generic[T]):
                 return route
         self._routes.append(Route(method, template, target))
         self._routes.sort(key=lambda r: r.template.specificity, reverse=True)
+        self._by_method.clear()
         return None
 
     def match(self, method: str, path: str) -> RouteMatch[T]:
-        """Route a request. ``target`` is None for 404 (``allowed`` empty) or 405."""
-        allowed: list[str] = []
-        for route in self._routes:
-            params = route.template.match(path)
-            if params is None:
-                continue
-            if route.method in ("*", method) or (method == "HEAD" and route.method == "GET"):
+        """Route a request. ``target`` is None for 404 (``allowed`` empty) or 405.
+
+        The first route in specificity order whose template matches and which takes the method
+        wins; only the routes that take the method are tried before a miss is explained.
+        """
+        normalized = normalize_path(path)
+        for route in self._taking(method):
+            params = route.template.match_normalized(normalized)
+            if params is not None:
                 return RouteMatch(route.target, params)
-            allowed.append(route.method)
+        allowed = [r.method for r in self._routes if r.template.match_normalized(normalized) is not None]
         return RouteMatch(None, allowed=sorted(set(allowed)))
+
+    def _taking(self, method: str) -> list[Route[T]]:
+        routes = self._by_method.get(method)
+        if routes is None:
+            routes = [
+                r
+                for r in self._routes
+                if r.method in ("*", method) or (method == "HEAD" and r.method == "GET")
+            ]
+            if len(self._by_method) < 64:  # methods are a client's choice: keep the known few
+                self._by_method[method] = routes
+        return routes
 
     @property
     def routes(self) -> list[Route[T]]:

@@ -6,16 +6,16 @@ local server, the CLI and the tests call the same one, so behaviour cannot diffe
 
 from __future__ import annotations
 
-import asyncio
+import os
 import re
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
-from portafn import aio
 from portafn.app import App, Function
 from portafn.auth.base import AuthError
 from portafn.binding import BindError, EventBinder, HttpBinder
@@ -44,11 +44,19 @@ from portafn.store.errors import (
 if TYPE_CHECKING:
     from portafn.middleware import HttpChain
     from portafn.reliability.publish import Publisher
+    from portafn.store.port import Store
 
 _log = get_logger("portafn.runtime")
 _TRACEPARENT = re.compile(r"[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}")
 _SAFE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 CORRELATION_HEADER = "X-Correlation-Id"
+PREPARE_ENV = "PORTAFN_PREPARE"
+
+
+def on_platform(*variables: str) -> bool:
+    """Whether to prepare at init: one of the platform's own environment ``variables`` is set
+    (so this process is the platform's worker, not a test) and ``PORTAFN_PREPARE`` is not ``0``."""
+    return any(os.environ.get(v) for v in variables) and os.environ.get(PREPARE_ENV, "1") != "0"
 
 
 @dataclass(slots=True)
@@ -101,11 +109,30 @@ class Runtime:
             settings.bind(self.provider)
         for hook in self.app.start_hooks:
             result = hook()
-            if asyncio.iscoroutine(result):
-                aio.run(result)  # the loop async handlers use, so clients made here stay usable
+            if result is not None:
+                _run_if_coroutine(result)
         return True
 
+    def prepare(self) -> Store | None:
+        """Do before the first invocation what it would otherwise do first: run the start-up
+        hooks and open the store the tables use (finding its plugin and importing its module).
+
+        Adapters call this while the platform initialises the function, so the first request
+        costs what a later one does. A failure is logged and left for the first invocation to
+        meet and answer as usual; returns the store, or None after a failure.
+        """
+        try:
+            self.start()
+            from portafn.store.registry import current_store
+
+            return current_store() if self.app.tables else None
+        except Exception:
+            _log.warning("preparing failed; the first invocation will try again", exc_info=True)
+            return None
+
     def _take_cold(self) -> bool:
+        if not self._cold:  # warm: no lock needed to read a flag that only ever goes to False
+            return False
         with self._lock:
             cold, self._cold = self._cold, False
         return cold
@@ -350,8 +377,19 @@ def _store_response(exc: StoreError, mapped: int, ctx: Context, correlation: str
 def _call(fn: Function, kwargs: dict[str, Any]) -> Any:
     result = fn.handler(**kwargs)
     if fn.is_async:
+        from portafn import aio  # imports asyncio: only apps with async code pay for it
+
         return aio.run(result)
     return result
+
+
+def _run_if_coroutine(result: Any) -> None:
+    # On the loop async handlers use, so clients a start hook makes stay usable; the check needs no
+    # asyncio import, which is large at cold start for apps with no async code.
+    if isinstance(result, CoroutineType):
+        from portafn import aio
+
+        aio.run(result)
 
 
 def _invalid_cursor(exc: InvalidCursor, correlation: str) -> HttpResponse:

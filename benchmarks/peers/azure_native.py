@@ -1,6 +1,6 @@
 """``POST /customers/{customer_id}/orders`` as a plain Azure Functions (Python v2 model) function:
 ``func.HttpRequest`` in, ``func.HttpResponse`` out, pydantic validation, one JSON log line, and the
-store stubbed with a dict (as portafn runs on its memory store in the same measurement)."""
+store stubbed with a dict (as portafn runs on ``benchmarks/stub_store.py`` in the same measurement)."""
 
 from __future__ import annotations
 

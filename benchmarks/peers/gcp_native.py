@@ -1,6 +1,6 @@
 """``POST /customers/{customer_id}/orders`` as a plain functions-framework HTTP function: a flask
 request in, routed by hand (Cloud Functions gives one function every path), pydantic validation,
-one JSON log line, and the store stubbed with a dict (portafn runs on its memory store alongside)."""
+one JSON log line, and the store stubbed with a dict (portafn runs on ``benchmarks/stub_store.py``)."""
 
 from __future__ import annotations
 

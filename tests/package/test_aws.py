@@ -24,6 +24,7 @@ from portafn_aws.package import (
 
 from portafn import App, Context, Message
 from portafn.package import PackageResult
+from portafn.package.bytecode import pyc_name
 from tests.aws.runtime_api import RuntimeApi
 from tests.package.conftest import PYTHON, Builder, artifact
 
@@ -92,7 +93,16 @@ def test_zip_has_no_boto3_and_no_other_provider(aws_build: PackageResult) -> Non
     )
     assert not [t for t in tops if t.split("-")[0].split(".")[0] in forbidden], sorted(tops)
     assert not [t for t in tops if t.startswith(("test_", "conftest"))]
-    assert not any("__pycache__" in n for n in _names(artifact(aws_build, "lambda.zip")))
+
+
+def test_zip_ships_bytecode_for_every_module_and_nothing_else_cached(aws_build: PackageResult) -> None:
+    """Lambda's /var/task is read-only: the zip carries the .pyc Python would otherwise compile on
+    every cold start, one per module for the target Python, and no build machine's cache."""
+    names = _names(artifact(aws_build, "lambda.zip"))
+    python = aws_build.target.python
+    cached = {n for n in names if "__pycache__" in n}
+    assert cached == {pyc_name(n, python) for n in names if n.endswith(".py")}
+    assert pyc_name("lambda_function.py", python) in cached
 
 
 def test_local_test_servers_never_reach_the_zip(aws_build: PackageResult) -> None:

@@ -44,14 +44,17 @@ from portafn.app import App, Function
 from portafn.errors import EventFormatError, PortafnError
 from portafn.events import Event, StorageEvent
 from portafn.lazy import Lazy
-from portafn.runtime import Invocation, Runtime
+from portafn.log import get_logger
+from portafn.runtime import Invocation, Runtime, on_platform
 from portafn.triggers import ChangesTrigger, ScheduleTrigger, Trigger
 from portafn_aws import events as ev
-from portafn_aws.dynamodb_store import physical_name, prefix_from_url
+from portafn_aws.dynamodb_store import DynamoDBStore, physical_name, prefix_from_url
 from portafn_aws.http import from_response, http_source, to_request
 from portafn_aws.outcomes import QueueActions, SqsQueueActions, run_async, run_batch
 
 FUNCTION_ENV = "PORTAFN_FUNCTION"
+LAMBDA_ENV = "AWS_LAMBDA_FUNCTION_NAME"  # set by Lambda in every execution environment
+_log = get_logger("portafn.aws")
 T = TypeVar("T", bound=Trigger)
 
 
@@ -81,6 +84,24 @@ class LambdaHandler:
         name = function or os.environ.get(FUNCTION_ENV) or None
         # Resolve now so a wrong name fails at init (Lambda reports an init error), not per call.
         self.function: Function | None = app.function(name) if name else None
+        if on_platform(LAMBDA_ENV):
+            self.prepare()
+
+    def prepare(self) -> None:
+        """Do now what the first invocation would otherwise do: run the start-up hooks, open the
+        store and make its client (importing the SDK).
+
+        Inside Lambda this runs when the handler is built, during the init phase, which Lambda
+        runs at full CPU before the first request arrives (and ahead of time for provisioned
+        concurrency and SnapStart); ``PORTAFN_PREPARE=0`` leaves it to the first invocation. A
+        failure here is logged and left for the first invocation to meet and answer as usual.
+        """
+        store = self.runtime.prepare()
+        if isinstance(store, DynamoDBStore):
+            try:
+                _ = store.client  # made on first use: boto3's import and the client's set-up
+            except Exception:
+                _log.warning("making the DynamoDB client at init failed", exc_info=True)
 
     # -- entry -----------------------------------------------------------------------------
 

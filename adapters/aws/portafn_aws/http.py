@@ -79,7 +79,7 @@ def _v2_request(event: Mapping[str, Any]) -> HttpRequest:
     http = ctx.get("http")
     if not isinstance(http, Mapping) or "method" not in http:
         raise EventFormatError("aws", "requestContext.http.method", "missing", keys=event.keys())
-    headers = Headers({str(k): str(v) for k, v in _mapping(event, "headers").items()})
+    headers = Headers.from_pairs([(str(k), str(v)) for k, v in _mapping(event, "headers").items()])
     cookies_list = event.get("cookies") or []
     cookies: dict[str, str] = {}
     for c in cookies_list:
@@ -217,20 +217,18 @@ def _encode_body(response: HttpResponse) -> tuple[str, bool]:
 def from_response(response: HttpResponse, source: HttpSource, event: Mapping[str, Any]) -> dict[str, Any]:
     """The response in the shape ``source`` expects."""
     body, b64 = _encode_body(response)
-    headers = Headers(response.headers.items())
-    cookies = list(response.cookies) + headers.get_all("set-cookie")
-    headers.remove("set-cookie")
+    spelled, cookies = _spelled(response)
     if source == "apigw-v2":
         out: dict[str, Any] = {
             "statusCode": response.status,
-            "headers": {name: ",".join(values) for name, values in _spelled(headers).items()},
+            "headers": {name: ",".join(values) for name, values in spelled.items()},
             "body": body,
             "isBase64Encoded": b64,
         }
         if cookies:
             out["cookies"] = cookies
         return out
-    multi = _spelled(headers)
+    multi = spelled
     if cookies:
         multi["Set-Cookie"] = cookies
     if source == "apigw-v1":
@@ -258,14 +256,20 @@ def from_response(response: HttpResponse, source: HttpSource, event: Mapping[str
     return out
 
 
-def _spelled(headers: Headers) -> dict[str, list[str]]:
-    """Headers by the spelling they were first set with, every value kept."""
+def _spelled(response: HttpResponse) -> tuple[dict[str, list[str]], list[str]]:
+    """The response's headers by the spelling each name was first set with, every value kept,
+    and apart from them its cookies: ``cookies`` first, then any ``Set-Cookie`` header values."""
     out: dict[str, list[str]] = {}
     spelling: dict[str, str] = {}
-    for name, value in headers.items():
-        key = spelling.setdefault(name.lower(), name)
+    cookies = list(response.cookies)
+    for name, value in response.headers.items():
+        lower = name.lower()
+        if lower == "set-cookie":
+            cookies.append(value)
+            continue
+        key = spelling.setdefault(lower, name)
         out.setdefault(key, []).append(value)
-    return out
+    return out, cookies
 
 
 def status_description(status: int) -> str:

@@ -33,11 +33,12 @@ from portafn.cors import has_route_policies, native_rules, preflight_owners
 from portafn.function_settings import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, settings_of
 from portafn.package.access import table_access, tables_needed
 from portafn.package.build import Artifact, BuildContext, Limits, measure
+from portafn.package.bytecode import write_compiled_zip
 from portafn.package.common import dump_json, entry_source, item_functions, logical_id, write_file
 from portafn.package.devonly import strip_site
 from portafn.package.errors import UnsupportedSetting
 from portafn.package.usage import topics_published
-from portafn.package.zipper import tree_files, write_zip
+from portafn.package.zipper import tree_files
 from portafn.settings import app_fields, app_secrets
 from portafn.store.port import TableSpec
 from portafn.triggers import (
@@ -109,7 +110,7 @@ def write(ctx: BuildContext) -> list[Artifact]:
     zip_path = ctx.out / ZIP
     ctx.progress(f"writing {zip_path}")
     strip_site(ctx.site)  # the local servers' launchers are test stand-ins, never deployed
-    write_zip(zip_path, [*tree_files(ctx.site), *ctx.source], {f"{ENTRY}.py": entry.encode()})
+    write_compiled_zip(ctx, zip_path, [*tree_files(ctx.site), *ctx.source], {f"{ENTRY}.py": entry.encode()})
     template = write_file(ctx.out / TEMPLATE, dump_json(sam_template(ctx)))
     return [measure(zip_path, "Lambda deployment package", LIMITS), Artifact(template, "AWS SAM template")]
 

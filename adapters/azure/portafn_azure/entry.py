@@ -47,7 +47,7 @@ from portafn.function_settings import settings_of
 from portafn.log import get_logger
 from portafn.reliability.outcomes import Outcome, outcome_of, reason_of
 from portafn.routing import rewrite_params
-from portafn.runtime import Invocation, Runtime
+from portafn.runtime import Invocation, Runtime, on_platform
 from portafn.triggers import (
     ChangesTrigger,
     EventTrigger,
@@ -63,6 +63,7 @@ from portafn_azure.outcomes import Poisoned, PoisonSink, poison_content, storage
 from portafn_azure.publish import messaging_kind, poison_queue_name, queue_name, remember_options
 from portafn_azure.worker_logs import forward_to_worker
 
+WORKER_ENV = "FUNCTIONS_WORKER_RUNTIME"  # set by the Functions host for its language worker
 _log = get_logger("portafn.azure")
 DEFAULT_DATABASE = "portafn"
 
@@ -141,6 +142,8 @@ def function_app(
         topic_subscription=topic_subscription or app.name,
     )
     runtime = Runtime(app, "azure")
+    if on_platform(WORKER_ENV):
+        runtime.prepare()  # while the worker indexes the app, before the first invocation
     remember_options(
         runtime,
         messaging=options.messaging,

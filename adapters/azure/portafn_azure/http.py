@@ -10,7 +10,9 @@ converter keeps one value per name; binary bodies pass as bytes.
 from __future__ import annotations
 
 import base64
+import functools
 import json
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,10 +28,10 @@ def to_request(req: Any, route_prefix: str = "api") -> HttpRequest:
         raise EventFormatError("azure", "HttpRequest", "needs a method and a url", keys=dir(req))
     parts = urlsplit(url)
     path = parts.path or "/"
-    prefix = "/" + route_prefix.strip("/") if route_prefix.strip("/") else ""
+    prefix = _prefix(route_prefix)
     if prefix and (path == prefix or path.startswith(prefix + "/")):
         path = path[len(prefix) :] or "/"
-    headers = Headers([(str(k), str(v)) for k, v in dict(req.headers).items()])
+    headers = Headers.from_pairs([(str(k), str(v)) for k, v in _header_items(req.headers)])
     # The URL keeps repeated query keys; the library's ``params`` keeps only one value per key.
     query = parse_query(parts.query) if parts.query else {k: [str(v)] for k, v in dict(req.params).items()}
     body = req.get_body() or b""
@@ -83,16 +85,40 @@ def easy_auth_claims(encoded: str | None) -> dict[str, Any]:
     return claims
 
 
+@functools.lru_cache(maxsize=8)
+def _prefix(route_prefix: str) -> str:
+    """host.json's route prefix as a path prefix (``api`` is ``/api``; empty is none)."""
+    return "/" + route_prefix.strip("/") if route_prefix.strip("/") else ""
+
+
+def _header_items(headers: Any) -> Iterable[tuple[Any, Any]]:
+    """The request's header pairs. The library's headers are a ``Mapping`` over a plain dict
+    whose every read folds case again; read that dict where it is there."""
+    inner = getattr(headers, "__http_headers__", None)
+    return inner.items() if isinstance(inner, dict) else dict(headers).items()
+
+
 def to_azure_response(resp: HttpResponse) -> Any:
     """The library's ``HttpResponse`` for a portafn response (cookies and binary kept)."""
-    import azure.functions as func
-
-    out = func.HttpResponse(body=resp.body, status_code=resp.status)
-    multi = resp.headers.to_multi()
-    for name, values in multi.items():
-        if name == "set-cookie":
-            continue
-        out.headers[name] = ", ".join(values)
-    for cookie in [*resp.headers.get_all("set-cookie"), *resp.cookies]:
+    joined: dict[str, str] = {}
+    cookies: list[str] = []
+    for name, value in resp.headers.items():
+        lower = name.lower()
+        if lower == "set-cookie":
+            cookies.append(value)
+        else:
+            prior = joined.get(lower)
+            joined[lower] = value if prior is None else prior + ", " + value
+    # Headers given to the constructor are added once each, without the search a set does.
+    out = _func().HttpResponse(body=resp.body, status_code=resp.status, headers=joined)
+    for cookie in [*cookies, *resp.cookies]:
         out.headers.add("Set-Cookie", cookie)
     return out
+
+
+@functools.cache
+def _func() -> Any:
+    """``azure.functions``, imported on first use (not when this module is)."""
+    import azure.functions
+
+    return azure.functions

@@ -22,11 +22,13 @@ from portafn.app import App, Function
 from portafn.cloudevents import from_dict, from_http, is_cloudevent
 from portafn.errors import EventFormatError, RegistrationError
 from portafn.events import Event
-from portafn.runtime import Invocation, Runtime
+from portafn.runtime import Invocation, Runtime, on_platform
 from portafn_gcp import events, outcomes
 from portafn_gcp.http import to_flask, to_request
 
 HTTP_TARGET = "http"
+# Set by Cloud Run functions (and Cloud Functions) in the function's container.
+PLATFORM_ENV = ("K_SERVICE", "FUNCTION_TARGET")
 
 
 def targets(app: App, runtime: Runtime | None = None) -> dict[str, Callable[..., Any]]:
@@ -34,6 +36,8 @@ def targets(app: App, runtime: Runtime | None = None) -> dict[str, Callable[...,
     import functions_framework
 
     rt = runtime or Runtime(app, "gcp")
+    if on_platform(*PLATFORM_ENV):
+        rt.prepare()  # while the framework loads the source, before the first request
     out: dict[str, Callable[..., Any]] = {}
     if app.by_kind("http"):
         out[HTTP_TARGET] = functions_framework.http(_named(http_target(rt), HTTP_TARGET))
