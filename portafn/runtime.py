@@ -26,6 +26,7 @@ from portafn.log import get_logger
 from portafn.metrics import InvocationRecord
 from portafn.problems import problem
 from portafn.routing import PathDecodeError
+from portafn.store.deadline import invocation as invocation_deadline
 from portafn.store.errors import (
     AlreadyExists,
     ConcurrencyConflict,
@@ -193,7 +194,7 @@ class Runtime:
             extra = {"errors": exc.errors} if exc.errors else {}
             return problem(exc.status, exc.detail, **extra)
         try:
-            result = _call(fn, kwargs)
+            result = _call(fn, kwargs, ctx)
         except HttpError as exc:
             resp = problem(exc.status, exc.detail)
             for name, value in exc.headers.items():
@@ -236,7 +237,7 @@ class Runtime:
         assert isinstance(binder, EventBinder)
         started = time.perf_counter() if self.app.metric_sinks else 0.0
         try:
-            result = _call(fn, binder.bind(event, ctx))
+            result = _call(fn, binder.bind(event, ctx), ctx)
         except Exception as exc:
             if started:
                 self._record(fn, ctx, started, error=True)
@@ -269,11 +270,11 @@ class Runtime:
                 _log.warning("metrics sink %s failed", type(sink).__name__, exc_info=True)
 
 
-def _call(fn: Function, kwargs: dict[str, Any]) -> Any:
-    result = fn.handler(**kwargs)
-    if fn.is_async:
-        return asyncio.run(result)
-    return result
+def _call(fn: Function, kwargs: dict[str, Any], ctx: Context) -> Any:
+    # Store calls in the handler end before the platform stops it (portafn.store.deadline).
+    with invocation_deadline(ctx.remaining_time()):
+        result = fn.handler(**kwargs)
+        return asyncio.run(result) if fn.is_async else result
 
 
 def _invalid_cursor(exc: InvalidCursor, correlation: str) -> HttpResponse:

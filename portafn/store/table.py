@@ -49,6 +49,7 @@ from portafn.store.port import (
 )
 from portafn.store.registry import current_store
 from portafn.store.retry import DEFAULT, RetryPolicy, backoff, retry_transient
+from portafn.store.rmw import UPDATE_POLICY, pause_before_retry
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -58,11 +59,6 @@ MAX_QUERY_LIMIT = 1000
 # Read-modify-write backs off briefly: the other writer has usually just finished.
 MIN_TTL_EPOCH = -62_135_596_800  # 0001-01-01T00:00:00Z, the earliest a datetime (and Firestore) holds
 MAX_TTL_EPOCH = 253_402_300_799  # 9999-12-31T23:59:59Z, the latest
-# update()'s budget under contention: 50 attempts, full-jitter backoff from 5 ms doubling to a
-# 200 ms cap, so at most about 9 s of waiting in all (4.5 s on average). Tuned so that 8 writers x
-# 100 updates of one item end at exactly 800 with no error on every store, on a loaded 2-core
-# machine (the conformance case runs the defaults; 25 attempts starved one update on DynamoDB Local).
-UPDATE_POLICY = RetryPolicy(attempts=50, base=0.005, cap=0.2)
 
 _CONDITIONS: dict[str, Capability] = {
     "eq": Capability.QUERY_EQ,
@@ -331,7 +327,7 @@ class Table(Generic[M]):
             except ConcurrencyConflict:
                 if attempt >= attempts:
                     raise
-                backoff(attempt, UPDATE_POLICY)
+                pause_before_retry(store.name, self.name, key, attempt)
         raise AssertionError("unreachable")
 
     # -- queries -----------------------------------------------------------------------------
