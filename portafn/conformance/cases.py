@@ -702,6 +702,22 @@ def transaction_deletes_missing_item(h: Harness) -> str | None:
     return None
 
 
+@case(Capability.TRANSACTIONS)
+def transaction_of_max_size_deleting_missing_items(h: Harness) -> str | None:
+    """a transaction of max_transaction_items operations, most of them deletes of missing items, commits"""
+    items = h.table("items")
+    pk = h.pk()
+    size = min(h.capabilities.max_transaction_items, 100)
+    items.insert(Item(pk=pk, sk="gone"))
+    with transaction() as tx:
+        tx.put(items, Item(pk=pk, sk="new"))
+        tx.delete(items, pk, "gone")
+        for i in range(size - 2):
+            tx.delete(items, pk, f"never-{i:03d}")
+    equal([i.sk for i in items.query(pk).items], ["new"], "items after commit")
+    return f"{size - 2} deletes of missing items"
+
+
 @case(Capability.TRANSACTIONS_ACROSS_PARTITIONS)
 def transaction_across_partitions(h: Harness) -> str | None:
     """a transaction over two partitions and two tables commits all, and a failure there cancels all"""

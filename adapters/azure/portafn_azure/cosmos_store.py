@@ -65,6 +65,7 @@ from portafn.store.errors import (
 from portafn.store.port import (
     Attached,
     ChangeRecord,
+    Check,
     Delete,
     Key,
     KeyValue,
@@ -424,6 +425,15 @@ class CosmosStore(Store):
         batch: list[Any] = []
         for index, op in enumerate(ops):
             batch.extend(self._batch_ops(op, index in blind))
+        if len(batch) > MAX_TRANSACTION_ITEMS:
+            # Only absence checks (two batch operations each) get here: blind deletes are fitted.
+            raise TooLarge(
+                self.name,
+                first.table.name,
+                None,
+                f"{len(batch)} batch operations; Cosmos DB takes at most 100 "
+                "(a check that an item is absent takes two)",
+            )
         return batch
 
     def _commit(self, ops: Sequence[TransactOp], extra: Sequence[Any] = ()) -> None:
@@ -437,11 +447,16 @@ class CosmosStore(Store):
         """
         blind: frozenset[int] = frozenset()
         while True:
+            kept = _kept(ops, blind, len(extra))
+            if not kept:
+                return  # every operation was a delete of a missing item: nothing to do
+            sent = [ops[i] for i in kept]
+            sent_blind = frozenset(n for n, i in enumerate(kept) if i in blind)
             try:
-                self._execute_batch(ops, self._transaction_batch(ops, blind) + list(extra), blind)
+                self._execute_batch(sent, self._transaction_batch(sent, sent_blind) + list(extra), sent_blind)
                 return
             except TransactionConflict as exc:
-                missing = _missing_deletes(ops, exc.reasons)
+                missing = frozenset(kept[n] for n in _missing_deletes(sent, exc.reasons))
                 if not missing or missing & blind:
                     raise
                 blind |= missing
@@ -715,6 +730,28 @@ def _missing_deletes(ops: Sequence[TransactOp], reasons: Sequence[StoreError | N
         for i in failed
     )
     return frozenset(failed) if ok else frozenset()
+
+
+def _kept(ops: Sequence[TransactOp], blind: frozenset[int], extra: int) -> list[int]:
+    """The indexes of ``ops`` to send again; a blind delete kept is sent as upsert-then-delete.
+
+    A pair adds one batch operation, and a transaction of 100 operations with many deletes of
+    missing items would pass Cosmos DB's 100-operation limit if every one became a pair. The
+    first blind deletes (in order) that fit are sent as pairs; the rest, found missing, are left
+    out, since deleting a missing item changes nothing. (An item created between the two attempts
+    then survives a left-out delete: the one race this gives up to stay within the limit.) With
+    attached documents (``extra``) at least one operation is kept, as it names their partition.
+    """
+    room = MAX_TRANSACTION_ITEMS - extra
+    room -= sum(1 + _extra_ops(op) for i, op in enumerate(ops) if i not in blind)
+    pairs = max(room // 2, 1 if extra and len(blind) == len(ops) else 0)
+    chosen = set(sorted(blind)[:pairs])
+    return [i for i in range(len(ops)) if i not in blind or i in chosen]
+
+
+def _extra_ops(op: TransactOp) -> int:
+    """Batch operations beyond one that an op takes (an absence check is create-then-delete)."""
+    return 1 if isinstance(op, Check) and not op.exists else 0
 
 
 def _wire_etag(etag: str) -> str:
