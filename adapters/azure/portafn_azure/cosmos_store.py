@@ -50,6 +50,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from portafn.lazy import Lazy
 from portafn.store.capabilities import Capabilities, Capability
 from portafn.store.cursor import decode_sort_position, encode_cursor, query_scope
+from portafn.store.deadline import remaining
 from portafn.store.errors import (
     AlreadyExists,
     ConcurrencyConflict,
@@ -182,9 +183,11 @@ class CosmosStore(Store):
         key = os.environ.get(KEY_ENV)
         credential: Any = key if key else _default_credential()
         # The local server is one region at one address: discovery would look elsewhere.
-        kwargs: dict[str, Any] = {"enable_endpoint_discovery": not self.is_local}
+        kwargs: dict[str, Any] = {"enable_endpoint_discovery": not self.is_local, **_no_sdk_retries()}
         client = CosmosClient(self.endpoint, credential=credential, **kwargs)
-        database = self._call(None, None, lambda: client.create_database_if_not_exists(self.database_name))
+        database = self._call(
+            None, None, lambda: client.create_database_if_not_exists(self.database_name, **_bound())
+        )
         return client, database
 
     def _db(self) -> DatabaseProxy:
@@ -269,6 +272,7 @@ class CosmosStore(Store):
                 id=self.container_name(table.name),
                 partition_key=PartitionKey(path=PARTITION_PATH),
                 default_ttl=-1,  # TTL on with no default: only items with a ttl expire
+                **_bound(),
             ),
         )
         self._containers[table.name] = container
@@ -277,7 +281,7 @@ class CosmosStore(Store):
         container = self._container(table)
         try:
             item = self._call(
-                table.name, key, lambda: container.read_item(item_id(key), partition_key=key.pk)
+                table.name, key, lambda: container.read_item(item_id(key), partition_key=key.pk, **_bound())
             )
         except NotFound:
             return None
@@ -294,7 +298,7 @@ class CosmosStore(Store):
 
         if op.if_absent:
             body = self._item(op.table, key, op.doc, modified=False)
-            created = self._call(name, key, lambda: container.create_item(body))
+            created = self._call(name, key, lambda: container.create_item(body, **_bound()))
             return str(created["_etag"])
         if op.etag is not None:
             body = self._item(op.table, key, op.doc, modified=True)
@@ -303,7 +307,7 @@ class CosmosStore(Store):
                 name,
                 key,
                 lambda: container.replace_item(
-                    body["id"], body, etag=etag, match_condition=MatchConditions.IfNotModified
+                    body["id"], body, etag=etag, match_condition=MatchConditions.IfNotModified, **_bound()
                 ),
             )
             return str(replaced["_etag"])
@@ -327,7 +331,9 @@ class CosmosStore(Store):
             statuses.append(int(response.http_response.status_code))
 
         fresh = self._item(op.table, key, op.doc, modified=False)
-        written = self._call(name, key, lambda: container.upsert_item(fresh, raw_response_hook=hook))
+        written = self._call(
+            name, key, lambda: container.upsert_item(fresh, raw_response_hook=hook, **_bound())
+        )
         etag = str(written["_etag"])
         if not statuses or statuses[-1] != 200:
             return etag
@@ -337,7 +343,7 @@ class CosmosStore(Store):
                 name,
                 key,
                 lambda: container.replace_item(
-                    body["id"], body, etag=etag, match_condition=MatchConditions.IfNotModified
+                    body["id"], body, etag=etag, match_condition=MatchConditions.IfNotModified, **_bound()
                 ),
             )
         except (ConcurrencyConflict, NotFound):
@@ -352,7 +358,11 @@ class CosmosStore(Store):
         if op.etag is not None:
             kwargs = {"etag": _wire_etag(op.etag), "match_condition": MatchConditions.IfNotModified}
         try:
-            self._call(name, key, lambda: container.delete_item(item_id(key), partition_key=key.pk, **kwargs))
+            self._call(
+                name,
+                key,
+                lambda: container.delete_item(item_id(key), partition_key=key.pk, **kwargs, **_bound()),
+            )
         except NotFound:
             if op.etag is not None:
                 raise
@@ -392,7 +402,7 @@ class CosmosStore(Store):
             sql += " ORDER BY c.sk " + ("DESC" if descending else "ASC")
 
         def run() -> list[dict[str, Any]]:
-            return list(container.query_items(sql, parameters=params, partition_key=pk))
+            return list(container.query_items(sql, parameters=params, partition_key=pk, **_bound()))
 
         items = self._call(table.name, None, run)
         records = [self._record(table, item) for item in items[:limit]]
@@ -506,7 +516,7 @@ class CosmosStore(Store):
         )
 
         def run() -> list[dict[str, Any]]:
-            return list(container.query_items(sql, parameters=params, **scope))
+            return list(container.query_items(sql, parameters=params, **scope, **_bound()))
 
         items = self._call(table.name, None, run)
         found = [Attached(table, item["pk"], str(item["on"]), dict(item["ob"])) for item in items]
@@ -574,7 +584,7 @@ class CosmosStore(Store):
             params: list[dict[str, Any]] = [{"name": "@pk", "value": pk}, {"name": "@ids", "value": ids}]
 
             def run(sql: str = sql, params: list[dict[str, Any]] = params, pk: KeyValue = pk) -> list[Any]:
-                return list(container.query_items(sql, parameters=params, partition_key=pk))
+                return list(container.query_items(sql, parameters=params, partition_key=pk, **_bound()))
 
             found.extend(self._record(table, item) for item in self._call(table.name, None, run))
         return found, []
@@ -621,7 +631,7 @@ class CosmosStore(Store):
 
         def run() -> None:
             try:
-                container.execute_item_batch(batch_operations=batch, partition_key=first.key.pk)
+                container.execute_item_batch(batch_operations=batch, partition_key=first.key.pk, **_bound())
             except exceptions.CosmosBatchOperationError as exc:
                 raise self._batch_error(ops, exc, blind) from None
 
@@ -691,7 +701,11 @@ class CosmosStore(Store):
         container = self._container(table)
 
         def listing() -> list[dict[str, Any]]:
-            return list(container.query_items("SELECT c.id, c.pk FROM c", enable_cross_partition_query=True))
+            return list(
+                container.query_items(
+                    "SELECT c.id, c.pk FROM c", enable_cross_partition_query=True, **_bound()
+                )
+            )
 
         by_pk: dict[KeyValue, list[str]] = {}
         for item in self._call(table.name, None, listing):
@@ -702,7 +716,7 @@ class CosmosStore(Store):
                 deletes: list[Any] = [("delete", (i,)) for i in chunk]
 
                 def run(deletes: list[Any] = deletes, pk: KeyValue = pk) -> None:
-                    container.execute_item_batch(batch_operations=deletes, partition_key=pk)
+                    container.execute_item_batch(batch_operations=deletes, partition_key=pk, **_bound())
 
                 try:
                     self._call(table.name, None, run)
@@ -713,13 +727,33 @@ class CosmosStore(Store):
 
     def _delete_id(self, container: ContainerProxy, table: str, doc_id: str, pk: KeyValue) -> None:
         with contextlib.suppress(NotFound):
-            self._call(table, None, lambda: container.delete_item(doc_id, partition_key=pk))
+            self._call(table, None, lambda: container.delete_item(doc_id, partition_key=pk, **_bound()))
 
     def close(self) -> None:
         dropped = self._conn.reset()
         self._containers.clear()
         if dropped is not None:
             dropped[0].close()
+
+
+def _bound() -> dict[str, Any]:
+    """Per-request limits from the call's deadline (``portafn.store.deadline``): ``timeout`` is the
+    SDK's absolute bound across its own retries and waits, the other two bound one socket, so a
+    stalled endpoint answers ``CosmosClientTimeoutError`` or a read timeout when the time is up."""
+    left = remaining()
+    return {"timeout": left, "read_timeout": left, "connection_timeout": left}
+
+
+def _no_sdk_retries() -> dict[str, Any]:
+    """Client settings that leave retrying to portafn (``retry_transient``), the one layer that
+    owns it: no throttling retries (a 429 comes back as ``Throttled`` with the server's hint) and
+    no connection retries. The SDK's remaining retries (region failover, session reads) stay
+    within ``_bound()``'s absolute timeout."""
+    from azure.cosmos.documents import ConnectionPolicy
+
+    policy = ConnectionPolicy()
+    policy.RetryOptions = type(policy.RetryOptions)(max_retry_attempt_count=0)
+    return {"connection_policy": policy, "retry_connect": 0, "retry_read": 0, "retry_status": 0}
 
 
 def _missing_deletes(ops: Sequence[TransactOp], reasons: Sequence[StoreError | None]) -> frozenset[int]:
@@ -776,9 +810,9 @@ _MAX_FEED_PAGES = 50
 def _feed_page(container: Any, token: str | None, size: int) -> tuple[list[dict[str, Any]], str | None]:
     """One page of the change feed from ``token`` (None: the beginning) and the next token."""
     if token:
-        feed = container.query_items_change_feed(continuation=token, max_item_count=size)
+        feed = container.query_items_change_feed(continuation=token, max_item_count=size, **_bound())
     else:
-        feed = container.query_items_change_feed(start_time="Beginning", max_item_count=size)
+        feed = container.query_items_change_feed(start_time="Beginning", max_item_count=size, **_bound())
     pages = feed.by_page()
     items = [dict(i) for i in next(pages, [])]
     return items, getattr(pages, "continuation_token", None)
