@@ -653,8 +653,8 @@ def concurrent_increments_no_lost_update(h: Harness) -> str | None:
     return f"{calls[0] - THREADS * INCREMENTS} retries after conflicts"
 
 
-def _run_threads(worker: Callable[[int], None]) -> None:
-    threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(THREADS)]
+def _run_threads(worker: Callable[[int], None], count: int = THREADS) -> None:
+    threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(count)]
     for t in threads:
         t.start()
     for t in threads:
@@ -716,6 +716,56 @@ def transaction_of_max_size_deleting_missing_items(h: Harness) -> str | None:
             tx.delete(items, pk, f"never-{i:03d}")
     equal([i.sk for i in items.query(pk).items], ["new"], "items after commit")
     return f"{size - 2} deletes of missing items"
+
+
+TX_WRITERS = 4
+TX_INCREMENTS = 10
+
+
+@case(Capability.TRANSACTIONS)
+def transaction_update_under_contention(h: Harness) -> str | None:
+    """4 threads x 10 transactions of tx.update (an increment) plus an insert, default budget: none lost"""
+    items = h.table("items")
+    pk = h.pk()
+    items.insert(Item(pk=pk, sk="counter", n=0))
+    calls = [0]
+    errors: list[str] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(TX_WRITERS)
+
+    def inc(item: Item) -> Item:
+        with lock:
+            calls[0] += 1
+        return item.model_copy(update={"n": item.n + 1})
+
+    def worker(index: int) -> None:
+        with use_store(h.store):
+            barrier.wait()
+            for i in range(TX_INCREMENTS):
+                try:
+                    with transaction() as tx:
+                        tx.update(items, pk, "counter", inc)
+                        tx.insert(items, Item(pk=pk, sk=f"log-{index}-{i:03d}"))  # the outbox's part
+                except Exception as exc:
+                    with lock:
+                        errors.append(f"{type(exc).__name__}: {exc}")
+
+    _run_threads(worker, TX_WRITERS)
+    assert not errors, f"transaction failed: {errors[:3]}"
+    got = items.get(pk, "counter")
+    assert got is not None
+    total = TX_WRITERS * TX_INCREMENTS
+    equal(got.n, total, "final counter")
+    sks, _ = _page_all(items, pk, 1000)
+    equal(sum(1 for sk in sks if sk.startswith("log-")), total, "inserted records, one per increment")
+    fresh = Item(pk=pk, sk="absent")
+    expect(NotFound, lambda: _tx_update(items, fresh), "tx.update of a missing item")
+    return f"{calls[0] - total} re-reads after conflicts"
+
+
+def _tx_update(items: Table[Any], item: Item) -> None:
+    with transaction() as tx:
+        tx.update(items, item.pk, item.sk, lambda i: i)
 
 
 @case(Capability.TRANSACTIONS_ACROSS_PARTITIONS)
