@@ -1105,6 +1105,35 @@ def query_descending_paging(h: Harness) -> str | None:
 # -- attached documents ------------------------------------------------------------------------
 
 
+@case(Capability.SCAN)
+def scan_pages_every_partition(h: Harness) -> str | None:
+    """a paged scan returns every item of every partition once; its cursor resumes only that scan"""
+    table = h.table("scanned")
+    table.clear()
+    want = {(f"s{p}-{h.pk()}", f"k{i:02d}") for p in range(7) for i in range(9)}
+    h.fill(table, [Item(pk=pk, sk=sk) for pk, sk in want])
+    seen: list[tuple[str, str]] = []
+    cursor: str | None = None
+    pages = 0
+    while True:
+        page = table.scan(limit=10, cursor=cursor)
+        pages += 1
+        assert len(page.items) <= 10, f"a page of {len(page.items)} over the limit"
+        seen.extend((i.pk, i.sk) for i in page.items)
+        cursor = page.cursor
+        if cursor is None:
+            break
+        assert pages <= len(want), "the scan does not end"
+        if pages == 1:
+            other = h.table("items")
+            expect(InvalidCursor, partial(other.scan, cursor=cursor), "scan cursor on another table")
+            expect(InvalidCursor, partial(table.query, h.pk(), cursor=cursor), "scan cursor in a query")
+    equal(len(seen), len(set(seen)), "no item twice")
+    equal(set(seen), want, "every item of every partition")
+    expect(InvalidCursor, lambda: table.scan(cursor="garbage"), "a garbage scan cursor")
+    return f"{len(want)} items in {pages} pages"
+
+
 @case(Capability.ATTACHED_DOCUMENTS)
 def attached_documents_commit_with_the_transaction(h: Harness) -> str | None:
     """documents attached in a transaction commit with it in its partition, and the table never shows them"""
@@ -1172,4 +1201,5 @@ UNCLAIMED: dict[Capability, Callable[[Harness], Any]] = {
     Capability.QUERY_RANGE: lambda h: h.table("items").query(h.pk(), gt="a"),
     Capability.QUERY_DESCENDING: lambda h: h.table("items").query(h.pk(), descending=True),
     Capability.ATTACHED_DOCUMENTS: _unclaimed_attached,
+    Capability.SCAN: lambda h: h.table("items").scan(limit=1),
 }

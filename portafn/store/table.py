@@ -332,6 +332,22 @@ class Table(Generic[M]):
 
     # -- queries -----------------------------------------------------------------------------
 
+    def scan(self, *, limit: int = 100, cursor: str | None = None) -> QueryPage[M]:
+        """Items of every partition, a page at a time, in the store's own order (not sorted).
+
+        Needs ``Capability.SCAN``. A scan reads the whole table, which the cloud services bill
+        item by item: for listings and sweeps, not a request path. Pass the page's ``cursor``
+        back for the next page; items written meanwhile may or may not appear.
+        """
+        if not 1 <= limit <= MAX_QUERY_LIMIT:
+            raise ValueError(f"limit must be between 1 and {MAX_QUERY_LIMIT}; got {limit}")
+        store = self._store()
+        self._require(store, Capability.SCAN)
+        page = self._call(lambda: store.scan(self.spec, limit=limit, cursor=cursor))
+        now = time.time()
+        items = [self._from_doc(r.doc) for r in page.records if not self._expired(r.doc, now)]
+        return QueryPage(items, page.cursor)
+
     def query(
         self,
         pk: KeyValue,
