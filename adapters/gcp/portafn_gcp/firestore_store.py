@@ -39,7 +39,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from portafn.lazy import Lazy
 from portafn.store.capabilities import Capabilities, Capability
-from portafn.store.cursor import decode_sort_position, encode_cursor, query_scope
+from portafn.store.cursor import decode_cursor, decode_sort_position, encode_cursor, query_scope, scan_scope
 from portafn.store.deadline import call_deadline, remaining
 from portafn.store.errors import (
     AlreadyExists,
@@ -103,6 +103,7 @@ class FirestoreStore(Store):
                 Capability.QUERY_BETWEEN,
                 Capability.QUERY_RANGE,
                 Capability.QUERY_DESCENDING,
+                Capability.SCAN,
             }
         ),
         max_transaction_items=MAX_BATCH,
@@ -388,6 +389,39 @@ class FirestoreStore(Store):
             last = records[-1]
             return Page(records, encode_cursor(last.key.sk if last.key.sk is not None else "", scope=scope))
         return Page(records, None)
+
+    def scan(self, table: TableSpec, *, limit: int, cursor: str | None) -> Page:
+        """The collection in document-id order (no index needed); the cursor is the last id."""
+        scope = scan_scope(table.name)
+        after: Any = None
+        if cursor is not None:
+            after = decode_cursor(cursor, scope=scope, store=self.name, table=table.name)
+            if not (isinstance(after, str) and 0 < len(after) <= 1500 and "/" not in after):
+                raise InvalidCursor(self.name, table.name, detail="not a cursor this store made")
+        records: list[Record] = []
+        last_id: str | None = None
+        # Skipped documents (expired, the change fence) do not fill a page: read on until it is.
+        while True:
+            snaps = self._scan_batch(table, after, limit + 1)
+            for snap in snaps:
+                rec = self._record(table, snap) if snap.id != FENCE_ID else None
+                if rec is None:
+                    continue
+                if len(records) == limit:
+                    return Page(records, encode_cursor(last_id, scope=scope))
+                records.append(rec)
+                last_id = snap.id
+            if len(snaps) <= limit:
+                return Page(records, None)
+            after = snaps[-1].id
+
+    def _scan_batch(self, table: TableSpec, after: str | None, size: int) -> list[Any]:
+        coll = self.collection(table)
+        q: Any = coll.order_by("__name__")
+        if after is not None:
+            q = q.start_after({"__name__": coll.document(after)})
+        with self._errors(table, None):
+            return list(q.limit(size).stream(retry=None, timeout=remaining()))
 
     def batch_get(self, table: TableSpec, keys: Sequence[Key]) -> tuple[list[Record], list[Key]]:
         if len(keys) > self.capabilities.batch_get_size:
