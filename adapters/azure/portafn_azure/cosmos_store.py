@@ -49,7 +49,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from portafn.lazy import Lazy
 from portafn.store.capabilities import Capabilities, Capability
-from portafn.store.cursor import decode_sort_position, encode_cursor, query_scope
+from portafn.store.cursor import decode_cursor, decode_sort_position, encode_cursor, query_scope, scan_scope
 from portafn.store.deadline import remaining
 from portafn.store.errors import (
     AlreadyExists,
@@ -117,6 +117,7 @@ _SUPPORTED = frozenset(
         Capability.QUERY_RANGE,
         Capability.QUERY_DESCENDING,
         Capability.ATTACHED_DOCUMENTS,
+        Capability.SCAN,
     }
 )
 
@@ -409,6 +410,31 @@ class CosmosStore(Store):
         more = len(items) > limit and table.sort_key is not None
         last = records[-1].key.sk if records else None
         return Page(records, encode_cursor(last, scope=scope) if more and last is not None else None)
+
+    def scan(self, table: TableSpec, *, limit: int, cursor: str | None) -> Page:
+        """A cross-partition query in id order (ids encode the whole key, so they are unique in
+        the container); the cursor is the last id, resumed with ``c.id > @after``."""
+        container = self._container(table)
+        scope = scan_scope(table.name)
+        sql = "SELECT TOP @n * FROM c WHERE IS_DEFINED(c.doc)"
+        params: list[dict[str, Any]] = [{"name": "@n", "value": limit + 1}]
+        if cursor is not None:
+            after = decode_cursor(cursor, scope=scope, store=self.name, table=table.name)
+            if not (isinstance(after, str) and 0 < len(after) <= 255):
+                raise InvalidCursor(self.name, table.name, detail="not a cursor this store made")
+            sql += " AND c.id > @after"
+            params.append({"name": "@after", "value": after})
+        sql += " ORDER BY c.id"
+
+        def run() -> list[dict[str, Any]]:
+            return list(
+                container.query_items(sql, parameters=params, enable_cross_partition_query=True, **_bound())
+            )
+
+        items = self._call(table.name, None, run)
+        records = [self._record(table, item) for item in items[:limit]]
+        more = len(items) > limit
+        return Page(records, encode_cursor(str(items[limit - 1]["id"]), scope=scope) if more else None)
 
     def transact(self, ops: Sequence[TransactOp]) -> None:
         if not ops:
