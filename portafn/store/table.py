@@ -25,6 +25,7 @@ from pydantic_core import to_json
 from portafn.errors import RegistrationError
 from portafn.events import ATTACHED_CHANGE_TYPE, Change
 from portafn.store import keys
+from portafn.store.batching import send_chunks
 from portafn.store.capabilities import Capability
 from portafn.store.errors import (
     AlreadyExists,
@@ -484,15 +485,17 @@ class Table(Generic[M]):
 
     def _batch_write(self, store: Store, ops: list[Write]) -> None:
         size = max(1, store.capabilities.batch_write_size)
-        for chunk in _chunks(ops, size):
-            pending: Sequence[Write] = chunk
-            rounds = 0
-            while pending:
-                pending = self._call(partial(store.batch_write, pending))
-                if pending:
-                    rounds += 1
-                    self._check_rounds(store, rounds, len(pending))
-                    backoff(rounds, self.retry)
+        send_chunks(list(_chunks(ops, size)), partial(self._write_chunk, store))
+
+    def _write_chunk(self, store: Store, chunk: Sequence[Write]) -> None:
+        pending: Sequence[Write] = chunk
+        rounds = 0
+        while pending:
+            pending = self._call(partial(store.batch_write, pending))
+            if pending:
+                rounds += 1
+                self._check_rounds(store, rounds, len(pending))
+                backoff(rounds, self.retry)
 
     # -- changes -----------------------------------------------------------------------------
 
