@@ -216,11 +216,14 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.stores", description=main.__doc__)
     parser.add_argument("--quick", action="store_true", help="tiny iteration counts (a smoke run)")
-    parser.add_argument("kinds", nargs="*", default=list(LABEL), choices=list(LABEL))
+    parser.add_argument("kinds", nargs="*", metavar="KIND", help=f"some of {', '.join(LABEL)} (default: all)")
     args = parser.parse_args(argv)
+    unknown = sorted(set(args.kinds) - set(LABEL))
+    if unknown:
+        parser.error(f"unknown store {unknown[0]!r}; choose from {', '.join(LABEL)}")
     settings = Settings.make(args.quick)
     results: dict[str, dict[str, dict[str, float]] | str] = {}
-    for kind in args.kinds:
+    for kind in args.kinds or list(LABEL):
         progress(f"starting {kind}")
         server = servers.start(kind)
         try:
