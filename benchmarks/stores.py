@@ -205,3 +205,37 @@ def section(results: dict[str, dict[str, dict[str, float]] | str], settings: Set
         "pydantic models in and out; the raw peer returns SDK dicts."
     )
     return sec
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Only the store table: ``uv run python -m benchmarks.stores [--quick] [KIND ...]``."""
+    import argparse
+    import os
+
+    from portafn.dev import servers
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.stores", description=main.__doc__)
+    parser.add_argument("--quick", action="store_true", help="tiny iteration counts (a smoke run)")
+    parser.add_argument("kinds", nargs="*", metavar="KIND", help=f"some of {', '.join(LABEL)} (default: all)")
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.kinds) - set(LABEL))
+    if unknown:
+        parser.error(f"unknown store {unknown[0]!r}; choose from {', '.join(LABEL)}")
+    settings = Settings.make(args.quick)
+    results: dict[str, dict[str, dict[str, float]] | str] = {}
+    for kind in args.kinds or list(LABEL):
+        progress(f"starting {kind}")
+        server = servers.start(kind)
+        try:
+            os.environ.update({k: v for k, v in server.env.items() if k != "PORTAFN_STORE"})
+            if kind == "dynamodb" and server.endpoint:
+                os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = server.endpoint
+            results[kind] = measure(kind, server, settings)
+        finally:
+            server.stop()
+    print(section(results, settings).markdown())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

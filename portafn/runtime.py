@@ -28,6 +28,7 @@ from portafn.log import get_logger
 from portafn.metrics import InvocationRecord
 from portafn.problems import problem
 from portafn.routing import PathDecodeError
+from portafn.store.deadline import invocation as invocation_deadline
 from portafn.store.errors import (
     AlreadyExists,
     ConcurrencyConflict,
@@ -275,7 +276,7 @@ class Runtime:
         except Exception as exc:  # a dependency refused (HttpError) or failed
             return self._answer_error(request, exc, ctx, correlation)
         try:
-            result = _call(fn, kwargs)
+            result = _call(fn, kwargs, ctx)
         except Exception as exc:
             return self._answer_error(request, exc, ctx, correlation)
         return to_response(result)
@@ -315,9 +316,9 @@ class Runtime:
         chain = self.app.hooks.event
         try:
             if chain is None:
-                result = _call(fn, binder.bind(event, ctx))
+                result = _call(fn, binder.bind(event, ctx), ctx)
             else:
-                result = chain(event, ctx, lambda ev: _call(fn, binder.bind(ev, ctx)))
+                result = chain(event, ctx, lambda ev: _call(fn, binder.bind(ev, ctx), ctx))
         except Exception as exc:
             if started:
                 self._record(fn, ctx, started, error=True)
@@ -374,13 +375,15 @@ def _store_response(exc: StoreError, mapped: int, ctx: Context, correlation: str
     return resp
 
 
-def _call(fn: Function, kwargs: dict[str, Any]) -> Any:
-    result = fn.handler(**kwargs)
-    if fn.is_async:
-        from portafn import aio  # imports asyncio: only apps with async code pay for it
+def _call(fn: Function, kwargs: dict[str, Any], ctx: Context) -> Any:
+    # Store calls in the handler end before the platform stops it (portafn.store.deadline).
+    with invocation_deadline(ctx.remaining_time()):
+        result = fn.handler(**kwargs)
+        if fn.is_async:
+            from portafn import aio  # imports asyncio: only apps with async code pay for it
 
-        return aio.run(result)
-    return result
+            return aio.run(result)
+        return result
 
 
 def _run_if_coroutine(result: Any) -> None:

@@ -653,8 +653,8 @@ def concurrent_increments_no_lost_update(h: Harness) -> str | None:
     return f"{calls[0] - THREADS * INCREMENTS} retries after conflicts"
 
 
-def _run_threads(worker: Callable[[int], None]) -> None:
-    threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(THREADS)]
+def _run_threads(worker: Callable[[int], None], count: int = THREADS) -> None:
+    threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(count)]
     for t in threads:
         t.start()
     for t in threads:
@@ -700,6 +700,72 @@ def transaction_deletes_missing_item(h: Harness) -> str | None:
         tx.delete(items, pk, "also-never-was")
     equal([i.sk for i in items.query(pk).items], ["new"], "items after commit")
     return None
+
+
+@case(Capability.TRANSACTIONS)
+def transaction_of_max_size_deleting_missing_items(h: Harness) -> str | None:
+    """a transaction of max_transaction_items operations, most of them deletes of missing items, commits"""
+    items = h.table("items")
+    pk = h.pk()
+    size = min(h.capabilities.max_transaction_items, 100)
+    items.insert(Item(pk=pk, sk="gone"))
+    with transaction() as tx:
+        tx.put(items, Item(pk=pk, sk="new"))
+        tx.delete(items, pk, "gone")
+        for i in range(size - 2):
+            tx.delete(items, pk, f"never-{i:03d}")
+    equal([i.sk for i in items.query(pk).items], ["new"], "items after commit")
+    return f"{size - 2} deletes of missing items"
+
+
+TX_WRITERS = 4
+TX_INCREMENTS = 10
+
+
+@case(Capability.TRANSACTIONS)
+def transaction_update_under_contention(h: Harness) -> str | None:
+    """4 threads x 10 transactions of tx.update (an increment) plus an insert, default budget: none lost"""
+    items = h.table("items")
+    pk = h.pk()
+    items.insert(Item(pk=pk, sk="counter", n=0))
+    calls = [0]
+    errors: list[str] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(TX_WRITERS)
+
+    def inc(item: Item) -> Item:
+        with lock:
+            calls[0] += 1
+        return item.model_copy(update={"n": item.n + 1})
+
+    def worker(index: int) -> None:
+        with use_store(h.store):
+            barrier.wait()
+            for i in range(TX_INCREMENTS):
+                try:
+                    with transaction() as tx:
+                        tx.update(items, pk, "counter", inc)
+                        tx.insert(items, Item(pk=pk, sk=f"log-{index}-{i:03d}"))  # the outbox's part
+                except Exception as exc:
+                    with lock:
+                        errors.append(f"{type(exc).__name__}: {exc}")
+
+    _run_threads(worker, TX_WRITERS)
+    assert not errors, f"transaction failed: {errors[:3]}"
+    got = items.get(pk, "counter")
+    assert got is not None
+    total = TX_WRITERS * TX_INCREMENTS
+    equal(got.n, total, "final counter")
+    sks, _ = _page_all(items, pk, 1000)
+    equal(sum(1 for sk in sks if sk.startswith("log-")), total, "inserted records, one per increment")
+    fresh = Item(pk=pk, sk="absent")
+    expect(NotFound, lambda: _tx_update(items, fresh), "tx.update of a missing item")
+    return f"{calls[0] - total} re-reads after conflicts"
+
+
+def _tx_update(items: Table[Any], item: Item) -> None:
+    with transaction() as tx:
+        tx.update(items, item.pk, item.sk, lambda i: i)
 
 
 @case(Capability.TRANSACTIONS_ACROSS_PARTITIONS)
@@ -1039,6 +1105,35 @@ def query_descending_paging(h: Harness) -> str | None:
 # -- attached documents ------------------------------------------------------------------------
 
 
+@case(Capability.SCAN)
+def scan_pages_every_partition(h: Harness) -> str | None:
+    """a paged scan returns every item of every partition once; its cursor resumes only that scan"""
+    table = h.table("scanned")
+    table.clear()
+    want = {(f"s{p}-{h.pk()}", f"k{i:02d}") for p in range(7) for i in range(9)}
+    h.fill(table, [Item(pk=pk, sk=sk) for pk, sk in want])
+    seen: list[tuple[str, str]] = []
+    cursor: str | None = None
+    pages = 0
+    while True:
+        page = table.scan(limit=10, cursor=cursor)
+        pages += 1
+        assert len(page.items) <= 10, f"a page of {len(page.items)} over the limit"
+        seen.extend((i.pk, i.sk) for i in page.items)
+        cursor = page.cursor
+        if cursor is None:
+            break
+        assert pages <= len(want), "the scan does not end"
+        if pages == 1:
+            other = h.table("items")
+            expect(InvalidCursor, partial(other.scan, cursor=cursor), "scan cursor on another table")
+            expect(InvalidCursor, partial(table.query, h.pk(), cursor=cursor), "scan cursor in a query")
+    equal(len(seen), len(set(seen)), "no item twice")
+    equal(set(seen), want, "every item of every partition")
+    expect(InvalidCursor, lambda: table.scan(cursor="garbage"), "a garbage scan cursor")
+    return f"{len(want)} items in {pages} pages"
+
+
 @case(Capability.ATTACHED_DOCUMENTS)
 def attached_documents_commit_with_the_transaction(h: Harness) -> str | None:
     """documents attached in a transaction commit with it in its partition, and the table never shows them"""
@@ -1106,4 +1201,5 @@ UNCLAIMED: dict[Capability, Callable[[Harness], Any]] = {
     Capability.QUERY_RANGE: lambda h: h.table("items").query(h.pk(), gt="a"),
     Capability.QUERY_DESCENDING: lambda h: h.table("items").query(h.pk(), descending=True),
     Capability.ATTACHED_DOCUMENTS: _unclaimed_attached,
+    Capability.SCAN: lambda h: h.table("items").scan(limit=1),
 }

@@ -71,6 +71,7 @@ _KINDS: dict[str, tuple[type[BaseModel], str, str | None, str | None]] = {
     "numbers": (Numbered, "pk", "sk", None),
     "docs": (Doc, "id", None, None),
     "other": (Item, "pk", "sk", None),
+    "scanned": (Item, "pk", "sk", None),
     "changes": (Item, "pk", "sk", None),
     "expiring": (Expiring, "pk", "sk", "expires_at"),
     "numbered_ttl": (EpochExpiring, "pk", "sk", "expires_at"),

@@ -17,6 +17,9 @@ class Capability(StrEnum):
     ``CHANGE_SOURCE`` alone promises each item's latest version eventually (Cosmos DB's change feed
     in latest-version mode coalesces updates and shows no deletes);
     ``CHANGE_SOURCE_EVERY_VERSION`` adds every intermediate version and removals, in order.
+    ``SCAN``: ``Table.scan`` pages through every item of a table, across partitions, in the
+    store's own order. It reads (and on the clouds bills) the whole table: for listings and
+    sweeps that run now and then, not a request path.
     ``ATTACHED_DOCUMENTS``: a transaction can keep documents beside the partition it writes, which
     the table never shows (the outbox's records where transactions stay in one partition).
     """
@@ -34,6 +37,7 @@ class Capability(StrEnum):
     QUERY_RANGE = "query: greater/less than"
     QUERY_DESCENDING = "query: descending"
     ATTACHED_DOCUMENTS = "documents attached to a partition"
+    SCAN = "scan: every partition, paged"
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,11 @@ def query_scope(
     return (table, type(pk).__name__, pk, cond, bool(descending))
 
 
+def scan_scope(table: str) -> tuple[Any, ...]:
+    """The scope of a scan cursor: a scan of ``table`` (never a query of one of its partitions)."""
+    return ("scan", table)
+
+
 def decode_sort_position(cursor: str, *, scope: tuple[Any, ...], store: str, table: str) -> KeyValue:
     """``decode_cursor`` for the common position, a sort key value (str or int, never bool)."""
     position = decode_cursor(cursor, scope=scope, store=store, table=table)

@@ -19,10 +19,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from portafn.store.capabilities import ALL, Capabilities, Capability
-from portafn.store.cursor import change_sequence, decode_sort_position, encode_cursor, query_scope
+from portafn.store.cursor import (
+    change_sequence,
+    decode_cursor,
+    decode_sort_position,
+    encode_cursor,
+    query_scope,
+    scan_scope,
+)
 from portafn.store.errors import (
     AlreadyExists,
     ConcurrencyConflict,
+    InvalidCursor,
     NotFound,
     StoreError,
     TooLarge,
@@ -309,6 +317,28 @@ class MemoryStore(Store):
                 next_cursor = encode_cursor(last, scope=scope)
             return Page(records, next_cursor)
 
+    def scan(self, table: TableSpec, *, limit: int, cursor: str | None) -> Page:
+        """Every partition in key order, each in sort-key order; the cursor is the last key."""
+        with self._lock:
+            t = self._table(table)
+            scope = scan_scope(table.name)
+            after = scan_position(self.name, table.name, cursor, scope)
+            records: list[Record] = []
+            for pk in sorted(t.partitions):
+                if after is not None and _o(pk) < _o(after[0]):
+                    continue
+                for sk in t.order.get(pk, []):
+                    if after is not None and _o(pk) == _o(after[0]) and _o(sk) <= _o(after[1]):
+                        continue
+                    if len(records) == limit:
+                        last = records[-1].key
+                        return Page(records, encode_cursor([last.pk, last.sk or ""], scope=scope))
+                    entry = t.partitions[pk][sk]
+                    records.append(
+                        Record(Key(pk, sk if table.sort_key else None), _copy(entry.doc), entry.etag)
+                    )
+            return Page(records, None)
+
     def batch_get(self, table: TableSpec, keys: Sequence[Key]) -> tuple[list[Record], list[Key]]:
         with self._lock:
             found = [r for r in (self.get(table, k) for k in keys) if r is not None]
@@ -385,3 +415,22 @@ class MemoryStore(Store):
                     self._remove(t, key, expired=True)
                 removed += len(doomed)
         return removed
+
+
+def scan_position(
+    store: str, table: str, cursor: str | None, scope: tuple[Any, ...]
+) -> tuple[Any, Any] | None:
+    """The ``(pk, sk)`` a local store's scan cursor resumes after; ``InvalidCursor`` if not one."""
+    if cursor is None:
+        return None
+    position = decode_cursor(cursor, scope=scope, store=store, table=table)
+    if not (isinstance(position, list) and len(position) == 2):
+        raise InvalidCursor(store, table, detail="not a cursor this store made")
+    if not all(isinstance(v, str | int) and not isinstance(v, bool) for v in position):
+        raise InvalidCursor(store, table, detail="not a cursor this store made")
+    return position[0], position[1]
+
+
+def _o(value: Any) -> tuple[bool, Any]:
+    """A key value's place in scan order; ints before text, so a forged mixed cursor compares."""
+    return (isinstance(value, str), value)

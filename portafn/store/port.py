@@ -188,6 +188,15 @@ class Store(ABC):
     ) -> Page:
         """Items of one partition in sort-key order, at most ``limit``, resuming after ``cursor``."""
 
+    def scan(self, table: TableSpec, *, limit: int, cursor: str | None) -> Page:
+        """Items of every partition, at most ``limit``, in the store's own order, resuming after
+        ``cursor`` (made with ``portafn.store.cursor.scan_scope``). Stores that claim
+        ``Capability.SCAN`` override it."""
+        from portafn.store.capabilities import Capability
+        from portafn.store.errors import Unsupported
+
+        raise Unsupported(self.name, Capability.SCAN.value, table.name)
+
     def batch_get(self, table: TableSpec, keys: Sequence[Key]) -> tuple[list[Record], list[Key]]:
         """Items found among ``keys`` (at most ``batch_get_size``), and keys left unprocessed.
 

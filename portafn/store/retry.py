@@ -60,6 +60,11 @@ def retry_transient(call: Callable[[], T], policy: RetryPolicy = DEFAULT) -> T:
                 attempt += 1
 
 
+def sleep(seconds: float) -> None:
+    """Pause (through the one patchable sleep the retry loops share)."""
+    _sleep(seconds)
+
+
 def backoff(attempt: int, policy: RetryPolicy = DEFAULT) -> None:
     """Sleep the jittered backoff for retry ``attempt`` (for loops that retry something else)."""
     _sleep(policy.delay(attempt))

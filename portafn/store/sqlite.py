@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from portafn.store.cursor import change_sequence, decode_sort_position, encode_cursor, query_scope
+from portafn.store.cursor import change_sequence, decode_sort_position, encode_cursor, query_scope, scan_scope
 from portafn.store.errors import (
     AlreadyExists,
     ConcurrencyConflict,
@@ -44,6 +44,7 @@ from portafn.store.errors import (
 from portafn.store.memory import (
     LOCAL_CAPABILITIES,
     expiry_of,
+    scan_position,
     sequence_text,
 )
 from portafn.store.port import (
@@ -340,6 +341,28 @@ class SqliteStore(Store):
             Record(Key(pk, sk if table.sort_key else None), json.loads(doc), etag) for sk, doc, etag in rows
         ]
         next_cursor = encode_cursor(rows[-1][0], scope=scope) if more else None
+        return Page(records, next_cursor)
+
+    def scan(self, table: TableSpec, *, limit: int, cursor: str | None) -> Page:
+        """Every item in primary-key order (partition, then sort key); the cursor is the last key."""
+        scope = scan_scope(table.name)
+        after = scan_position(self.name, table.name, cursor, scope)
+        sql = "SELECT pk, sk, doc, etag FROM portafn_items WHERE tbl = ?"
+        args: list[Any] = [table.name]
+        if after is not None:
+            sql += " AND (pk > ? OR (pk = ? AND sk > ?))"
+            args.extend([after[0], after[0], after[1]])
+        sql += " ORDER BY pk, sk LIMIT ?"
+        args.append(limit + 1)
+        with self._conn() as conn:
+            rows = conn.execute(sql, args).fetchall()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        records = [
+            Record(Key(pk, sk if table.sort_key else None), json.loads(doc), etag)
+            for pk, sk, doc, etag in rows
+        ]
+        next_cursor = encode_cursor([rows[-1][0], rows[-1][1]], scope=scope) if more else None
         return Page(records, next_cursor)
 
     def batch_get(self, table: TableSpec, keys: Sequence[Key]) -> tuple[list[Record], list[Key]]:

@@ -25,6 +25,7 @@ from pydantic_core import to_json
 from portafn.errors import RegistrationError
 from portafn.events import ATTACHED_CHANGE_TYPE, Change
 from portafn.store import keys
+from portafn.store.batching import send_chunks
 from portafn.store.capabilities import Capability
 from portafn.store.errors import (
     AlreadyExists,
@@ -49,6 +50,7 @@ from portafn.store.port import (
 )
 from portafn.store.registry import current_store
 from portafn.store.retry import DEFAULT, RetryPolicy, backoff, retry_transient
+from portafn.store.rmw import UPDATE_POLICY, pause_before_retry
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -58,11 +60,6 @@ MAX_QUERY_LIMIT = 1000
 # Read-modify-write backs off briefly: the other writer has usually just finished.
 MIN_TTL_EPOCH = -62_135_596_800  # 0001-01-01T00:00:00Z, the earliest a datetime (and Firestore) holds
 MAX_TTL_EPOCH = 253_402_300_799  # 9999-12-31T23:59:59Z, the latest
-# update()'s budget under contention: 50 attempts, full-jitter backoff from 5 ms doubling to a
-# 200 ms cap, so at most about 9 s of waiting in all (4.5 s on average). Tuned so that 8 writers x
-# 100 updates of one item end at exactly 800 with no error on every store, on a loaded 2-core
-# machine (the conformance case runs the defaults; 25 attempts starved one update on DynamoDB Local).
-UPDATE_POLICY = RetryPolicy(attempts=50, base=0.005, cap=0.2)
 
 _CONDITIONS: dict[str, Capability] = {
     "eq": Capability.QUERY_EQ,
@@ -331,10 +328,26 @@ class Table(Generic[M]):
             except ConcurrencyConflict:
                 if attempt >= attempts:
                     raise
-                backoff(attempt, UPDATE_POLICY)
+                pause_before_retry(store.name, self.name, key, attempt)
         raise AssertionError("unreachable")
 
     # -- queries -----------------------------------------------------------------------------
+
+    def scan(self, *, limit: int = 100, cursor: str | None = None) -> QueryPage[M]:
+        """Items of every partition, a page at a time, in the store's own order (not sorted).
+
+        Needs ``Capability.SCAN``. A scan reads the whole table, which the cloud services bill
+        item by item: for listings and sweeps, not a request path. Pass the page's ``cursor``
+        back for the next page; items written meanwhile may or may not appear.
+        """
+        if not 1 <= limit <= MAX_QUERY_LIMIT:
+            raise ValueError(f"limit must be between 1 and {MAX_QUERY_LIMIT}; got {limit}")
+        store = self._store()
+        self._require(store, Capability.SCAN)
+        page = self._call(lambda: store.scan(self.spec, limit=limit, cursor=cursor))
+        now = time.time()
+        items = [self._from_doc(r.doc) for r in page.records if not self._expired(r.doc, now)]
+        return QueryPage(items, page.cursor)
 
     def query(
         self,
@@ -472,15 +485,17 @@ class Table(Generic[M]):
 
     def _batch_write(self, store: Store, ops: list[Write]) -> None:
         size = max(1, store.capabilities.batch_write_size)
-        for chunk in _chunks(ops, size):
-            pending: Sequence[Write] = chunk
-            rounds = 0
-            while pending:
-                pending = self._call(partial(store.batch_write, pending))
-                if pending:
-                    rounds += 1
-                    self._check_rounds(store, rounds, len(pending))
-                    backoff(rounds, self.retry)
+        send_chunks(list(_chunks(ops, size)), partial(self._write_chunk, store))
+
+    def _write_chunk(self, store: Store, chunk: Sequence[Write]) -> None:
+        pending: Sequence[Write] = chunk
+        rounds = 0
+        while pending:
+            pending = self._call(partial(store.batch_write, pending))
+            if pending:
+                rounds += 1
+                self._check_rounds(store, rounds, len(pending))
+                backoff(rounds, self.retry)
 
     # -- changes -----------------------------------------------------------------------------
 

@@ -19,16 +19,28 @@ writes, committed with it (that is how the outbox works there).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from portafn.store.capabilities import Capability
-from portafn.store.errors import TooLarge, Unsupported
+from portafn.store.errors import NotFound, TooLarge, TransactionConflict, Unsupported
 from portafn.store.port import Attached, Check, Delete, Key, KeyValue, Put, Store, TableSpec, TransactOp
 from portafn.store.registry import current_store
 from portafn.store.retry import retry_transient
+from portafn.store.rmw import UPDATE_POLICY, pause_before_retry
 from portafn.store.table import Table
+
+
+@dataclass(frozen=True, slots=True)
+class _Update:
+    """A read-modify-write in a transaction: what to read again and re-apply after a conflict."""
+
+    table: Table[Any]
+    pk: KeyValue
+    sk: KeyValue | None
+    fn: Callable[[Any], Any]
 
 
 class Transaction:
@@ -41,6 +53,7 @@ class Transaction:
         self._scope: tuple[str, KeyValue] | None = None
         self._scope_spec: TableSpec | None = None
         self._attached: list[tuple[str, dict[str, Any]]] = []
+        self._updates: dict[int, _Update] = {}
         self.committed = False
 
     def _add(self, table: Table[Any], op: TransactOp) -> None:
@@ -93,6 +106,47 @@ class Transaction:
         key, doc = table._to_doc(item, self.store)
         self._add(table, Put(table.spec, key, doc, etag=etag))
 
+    def update(self, table: Table[Any], pk: KeyValue, sk: KeyValue | None, fn: Callable[[Any], Any]) -> None:
+        """Read the item, apply ``fn`` and replace it in this transaction, on its etag.
+
+        If the commit fails because another writer changed the item, the items of every
+        ``update`` in the transaction are read again, ``fn`` is re-applied to the ones that
+        changed and the whole transaction is sent again, with ``Table.update``'s backoff and
+        budget, stopping at the deadline (so ``fn`` must be free of side effects). The other
+        operations are sent again as they were. ``NotFound`` if there is no item.
+        """
+        self._conditional(table)
+        entry = _Update(table, pk, sk, fn)
+        op = self._updated(entry)
+        assert op is not None  # nothing was seen yet, so the item's replace is always made
+        self._add(table, op)
+        self._updates[len(self.ops) - 1] = entry
+
+    def _updated(self, entry: _Update, seen: str | None = None) -> Put | None:
+        """The replace for ``entry`` from the item as stored now; None if its etag is still ``seen``."""
+        table = entry.table
+        current = table.get_versioned(entry.pk, entry.sk)
+        if current is None:
+            raise NotFound(self.store.name, table.name, table.key(entry.pk, entry.sk))
+        if current.etag == seen:
+            return None
+        new = entry.fn(current.item)
+        key, doc = table._to_doc(new, self.store)
+        if key != table.key(entry.pk, entry.sk):
+            raise ValueError(f"update of table {table.name!r} must not change the item's key")
+        return Put(table.spec, key, doc, etag=current.etag)
+
+    def _refresh(self) -> bool:
+        """Re-apply the updates whose items changed since they were read; whether any had."""
+        changed = False
+        for index, entry in self._updates.items():
+            op = self.ops[index]
+            fresh = self._updated(entry, op.etag if isinstance(op, Put) else None)
+            if fresh is not None:
+                self.ops[index] = fresh
+                changed = True
+        return changed
+
     def delete(
         self, table: Table[Any], pk: KeyValue, sk: KeyValue | None = None, *, etag: str | None = None
     ) -> None:
@@ -143,6 +197,22 @@ class Transaction:
         if self.committed:
             raise RuntimeError("this transaction has already been committed")
         self.committed = True
+        attempt = 1
+        while True:
+            try:
+                self._send()
+                return
+            except TransactionConflict as exc:
+                # Another writer won the race for an updated item (or, with no per-operation
+                # reason, the store aborted for contention): read, re-apply, send again.
+                if not self._updates or attempt >= UPDATE_POLICY.attempts:
+                    raise
+                if not self._refresh() and any(exc.reasons):
+                    raise  # a condition failed that re-reading cannot fix
+                pause_before_retry(self.store.name, exc.table or "", exc.key, attempt)
+                attempt += 1
+
+    def _send(self) -> None:
         ops = list(self.ops)
         # TransactionConflict is not transient, so only throttling and outages are retried.
         if self._attached:

@@ -30,7 +30,7 @@ def test_dynamodb_local_declares_the_ttl_gap_and_a_cloud_endpoint_none() -> None
     assert dict(local.capabilities.local_gaps) == {Capability.TTL: TTL_LOCAL_GAP}
     cloud = DynamoDBStore("dynamodb://?region=eu-west-1")
     assert cloud.capabilities.local_gaps == {}
-    assert cloud._clients == {}  # nothing connects until first use
+    assert not cloud._clients  # nothing connects until first use
 
 
 def test_cosmos_declares_the_cloud_service() -> None:

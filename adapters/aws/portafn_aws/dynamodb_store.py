@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from portafn.lazy import Lazy
 from portafn.store.capabilities import Capabilities, Capability
-from portafn.store.cursor import decode_sort_position, encode_cursor, query_scope
+from portafn.store.cursor import decode_cursor, decode_sort_position, encode_cursor, query_scope, scan_scope
 from portafn.store.deadline import configured_timeout, remaining
 from portafn.store.errors import (
     AlreadyExists,
@@ -98,6 +98,7 @@ _FULL = frozenset(
         Capability.QUERY_BETWEEN,
         Capability.QUERY_RANGE,
         Capability.QUERY_DESCENDING,
+        Capability.SCAN,
     }
 )
 
@@ -421,6 +422,44 @@ class DynamoDBStore(Store):
             last = records[-1].key.sk
             next_cursor = encode_cursor(last if last is not None else "", scope=scope)
         return Page(records, next_cursor)
+
+    def scan(self, table: TableSpec, *, limit: int, cursor: str | None) -> Page:
+        """Scan pages in DynamoDB's own order; the cursor holds the last key returned (the
+        ``ExclusiveStartKey`` to resume from). Strongly consistent, one item beyond the page."""
+        scope = scan_scope(table.name)
+        start = self._scan_start(table, cursor, scope) if cursor is not None else None
+        records: list[Record] = []
+        last: dict[str, Any] | None = None
+        more = False
+        while True:
+            kwargs: dict[str, Any] = {"TableName": self.physical(table), "Limit": limit + 1 - len(records)}
+            kwargs["ConsistentRead"] = True
+            if start:
+                kwargs["ExclusiveStartKey"] = start
+            out = self._call(table.name, None, lambda kw=kwargs: self.client.scan(**kw))  # type: ignore[misc]
+            for item in out.get("Items", []):
+                if len(records) == limit:
+                    more = True
+                    break
+                records.append(self._to_record(table, item))
+                last = item
+            start = out.get("LastEvaluatedKey")
+            if more or not start:
+                break
+        if not (more and last is not None):
+            return Page(records, None)
+        position = [last[PK]["S"], last[SK]["S"] if table.sort_key is not None else None]
+        return Page(records, encode_cursor(position, scope=scope))
+
+    def _scan_start(self, table: TableSpec, cursor: str, scope: tuple[Any, ...]) -> dict[str, Any]:
+        position = decode_cursor(cursor, scope=scope, store=self.name, table=table.name)
+        ok = isinstance(position, list) and len(position) == 2 and isinstance(position[0], str)
+        if not ok or (table.sort_key is not None and not isinstance(position[1], str)):
+            raise InvalidCursor(self.name, table.name, detail="not a cursor this store made")
+        start: dict[str, Any] = {PK: {"S": position[0]}}
+        if table.sort_key is not None:
+            start[SK] = {"S": position[1]}
+        return start
 
     def _start_key(
         self, table: TableSpec, pk: KeyValue, cursor: str, scope: tuple[Any, ...]

@@ -49,7 +49,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from portafn.lazy import Lazy
 from portafn.store.capabilities import Capabilities, Capability
-from portafn.store.cursor import decode_sort_position, encode_cursor, query_scope
+from portafn.store.cursor import decode_cursor, decode_sort_position, encode_cursor, query_scope, scan_scope
+from portafn.store.deadline import remaining
 from portafn.store.errors import (
     AlreadyExists,
     ConcurrencyConflict,
@@ -65,6 +66,7 @@ from portafn.store.errors import (
 from portafn.store.port import (
     Attached,
     ChangeRecord,
+    Check,
     Delete,
     Key,
     KeyValue,
@@ -115,6 +117,7 @@ _SUPPORTED = frozenset(
         Capability.QUERY_RANGE,
         Capability.QUERY_DESCENDING,
         Capability.ATTACHED_DOCUMENTS,
+        Capability.SCAN,
     }
 )
 
@@ -181,9 +184,11 @@ class CosmosStore(Store):
         key = os.environ.get(KEY_ENV)
         credential: Any = key if key else _default_credential()
         # The local server is one region at one address: discovery would look elsewhere.
-        kwargs: dict[str, Any] = {"enable_endpoint_discovery": not self.is_local}
+        kwargs: dict[str, Any] = {"enable_endpoint_discovery": not self.is_local, **_no_sdk_retries()}
         client = CosmosClient(self.endpoint, credential=credential, **kwargs)
-        database = self._call(None, None, lambda: client.create_database_if_not_exists(self.database_name))
+        database = self._call(
+            None, None, lambda: client.create_database_if_not_exists(self.database_name, **_bound())
+        )
         return client, database
 
     def _db(self) -> DatabaseProxy:
@@ -268,6 +273,7 @@ class CosmosStore(Store):
                 id=self.container_name(table.name),
                 partition_key=PartitionKey(path=PARTITION_PATH),
                 default_ttl=-1,  # TTL on with no default: only items with a ttl expire
+                **_bound(),
             ),
         )
         self._containers[table.name] = container
@@ -276,7 +282,7 @@ class CosmosStore(Store):
         container = self._container(table)
         try:
             item = self._call(
-                table.name, key, lambda: container.read_item(item_id(key), partition_key=key.pk)
+                table.name, key, lambda: container.read_item(item_id(key), partition_key=key.pk, **_bound())
             )
         except NotFound:
             return None
@@ -293,7 +299,7 @@ class CosmosStore(Store):
 
         if op.if_absent:
             body = self._item(op.table, key, op.doc, modified=False)
-            created = self._call(name, key, lambda: container.create_item(body))
+            created = self._call(name, key, lambda: container.create_item(body, **_bound()))
             return str(created["_etag"])
         if op.etag is not None:
             body = self._item(op.table, key, op.doc, modified=True)
@@ -302,7 +308,7 @@ class CosmosStore(Store):
                 name,
                 key,
                 lambda: container.replace_item(
-                    body["id"], body, etag=etag, match_condition=MatchConditions.IfNotModified
+                    body["id"], body, etag=etag, match_condition=MatchConditions.IfNotModified, **_bound()
                 ),
             )
             return str(replaced["_etag"])
@@ -326,7 +332,9 @@ class CosmosStore(Store):
             statuses.append(int(response.http_response.status_code))
 
         fresh = self._item(op.table, key, op.doc, modified=False)
-        written = self._call(name, key, lambda: container.upsert_item(fresh, raw_response_hook=hook))
+        written = self._call(
+            name, key, lambda: container.upsert_item(fresh, raw_response_hook=hook, **_bound())
+        )
         etag = str(written["_etag"])
         if not statuses or statuses[-1] != 200:
             return etag
@@ -336,7 +344,7 @@ class CosmosStore(Store):
                 name,
                 key,
                 lambda: container.replace_item(
-                    body["id"], body, etag=etag, match_condition=MatchConditions.IfNotModified
+                    body["id"], body, etag=etag, match_condition=MatchConditions.IfNotModified, **_bound()
                 ),
             )
         except (ConcurrencyConflict, NotFound):
@@ -351,7 +359,11 @@ class CosmosStore(Store):
         if op.etag is not None:
             kwargs = {"etag": _wire_etag(op.etag), "match_condition": MatchConditions.IfNotModified}
         try:
-            self._call(name, key, lambda: container.delete_item(item_id(key), partition_key=key.pk, **kwargs))
+            self._call(
+                name,
+                key,
+                lambda: container.delete_item(item_id(key), partition_key=key.pk, **kwargs, **_bound()),
+            )
         except NotFound:
             if op.etag is not None:
                 raise
@@ -391,13 +403,38 @@ class CosmosStore(Store):
             sql += " ORDER BY c.sk " + ("DESC" if descending else "ASC")
 
         def run() -> list[dict[str, Any]]:
-            return list(container.query_items(sql, parameters=params, partition_key=pk))
+            return list(container.query_items(sql, parameters=params, partition_key=pk, **_bound()))
 
         items = self._call(table.name, None, run)
         records = [self._record(table, item) for item in items[:limit]]
         more = len(items) > limit and table.sort_key is not None
         last = records[-1].key.sk if records else None
         return Page(records, encode_cursor(last, scope=scope) if more and last is not None else None)
+
+    def scan(self, table: TableSpec, *, limit: int, cursor: str | None) -> Page:
+        """A cross-partition query in id order (ids encode the whole key, so they are unique in
+        the container); the cursor is the last id, resumed with ``c.id > @after``."""
+        container = self._container(table)
+        scope = scan_scope(table.name)
+        sql = "SELECT TOP @n * FROM c WHERE IS_DEFINED(c.doc)"
+        params: list[dict[str, Any]] = [{"name": "@n", "value": limit + 1}]
+        if cursor is not None:
+            after = decode_cursor(cursor, scope=scope, store=self.name, table=table.name)
+            if not (isinstance(after, str) and 0 < len(after) <= 255):
+                raise InvalidCursor(self.name, table.name, detail="not a cursor this store made")
+            sql += " AND c.id > @after"
+            params.append({"name": "@after", "value": after})
+        sql += " ORDER BY c.id"
+
+        def run() -> list[dict[str, Any]]:
+            return list(
+                container.query_items(sql, parameters=params, enable_cross_partition_query=True, **_bound())
+            )
+
+        items = self._call(table.name, None, run)
+        records = [self._record(table, item) for item in items[:limit]]
+        more = len(items) > limit
+        return Page(records, encode_cursor(str(items[limit - 1]["id"]), scope=scope) if more else None)
 
     def transact(self, ops: Sequence[TransactOp]) -> None:
         if not ops:
@@ -424,6 +461,15 @@ class CosmosStore(Store):
         batch: list[Any] = []
         for index, op in enumerate(ops):
             batch.extend(self._batch_ops(op, index in blind))
+        if len(batch) > MAX_TRANSACTION_ITEMS:
+            # Only absence checks (two batch operations each) get here: blind deletes are fitted.
+            raise TooLarge(
+                self.name,
+                first.table.name,
+                None,
+                f"{len(batch)} batch operations; Cosmos DB takes at most 100 "
+                "(a check that an item is absent takes two)",
+            )
         return batch
 
     def _commit(self, ops: Sequence[TransactOp], extra: Sequence[Any] = ()) -> None:
@@ -437,11 +483,16 @@ class CosmosStore(Store):
         """
         blind: frozenset[int] = frozenset()
         while True:
+            kept = _kept(ops, blind, len(extra))
+            if not kept:
+                return  # every operation was a delete of a missing item: nothing to do
+            sent = [ops[i] for i in kept]
+            sent_blind = frozenset(n for n, i in enumerate(kept) if i in blind)
             try:
-                self._execute_batch(ops, self._transaction_batch(ops, blind) + list(extra), blind)
+                self._execute_batch(sent, self._transaction_batch(sent, sent_blind) + list(extra), sent_blind)
                 return
             except TransactionConflict as exc:
-                missing = _missing_deletes(ops, exc.reasons)
+                missing = frozenset(kept[n] for n in _missing_deletes(sent, exc.reasons))
                 if not missing or missing & blind:
                     raise
                 blind |= missing
@@ -491,7 +542,7 @@ class CosmosStore(Store):
         )
 
         def run() -> list[dict[str, Any]]:
-            return list(container.query_items(sql, parameters=params, **scope))
+            return list(container.query_items(sql, parameters=params, **scope, **_bound()))
 
         items = self._call(table.name, None, run)
         found = [Attached(table, item["pk"], str(item["on"]), dict(item["ob"])) for item in items]
@@ -559,7 +610,7 @@ class CosmosStore(Store):
             params: list[dict[str, Any]] = [{"name": "@pk", "value": pk}, {"name": "@ids", "value": ids}]
 
             def run(sql: str = sql, params: list[dict[str, Any]] = params, pk: KeyValue = pk) -> list[Any]:
-                return list(container.query_items(sql, parameters=params, partition_key=pk))
+                return list(container.query_items(sql, parameters=params, partition_key=pk, **_bound()))
 
             found.extend(self._record(table, item) for item in self._call(table.name, None, run))
         return found, []
@@ -606,7 +657,7 @@ class CosmosStore(Store):
 
         def run() -> None:
             try:
-                container.execute_item_batch(batch_operations=batch, partition_key=first.key.pk)
+                container.execute_item_batch(batch_operations=batch, partition_key=first.key.pk, **_bound())
             except exceptions.CosmosBatchOperationError as exc:
                 raise self._batch_error(ops, exc, blind) from None
 
@@ -676,7 +727,11 @@ class CosmosStore(Store):
         container = self._container(table)
 
         def listing() -> list[dict[str, Any]]:
-            return list(container.query_items("SELECT c.id, c.pk FROM c", enable_cross_partition_query=True))
+            return list(
+                container.query_items(
+                    "SELECT c.id, c.pk FROM c", enable_cross_partition_query=True, **_bound()
+                )
+            )
 
         by_pk: dict[KeyValue, list[str]] = {}
         for item in self._call(table.name, None, listing):
@@ -687,7 +742,7 @@ class CosmosStore(Store):
                 deletes: list[Any] = [("delete", (i,)) for i in chunk]
 
                 def run(deletes: list[Any] = deletes, pk: KeyValue = pk) -> None:
-                    container.execute_item_batch(batch_operations=deletes, partition_key=pk)
+                    container.execute_item_batch(batch_operations=deletes, partition_key=pk, **_bound())
 
                 try:
                     self._call(table.name, None, run)
@@ -698,13 +753,33 @@ class CosmosStore(Store):
 
     def _delete_id(self, container: ContainerProxy, table: str, doc_id: str, pk: KeyValue) -> None:
         with contextlib.suppress(NotFound):
-            self._call(table, None, lambda: container.delete_item(doc_id, partition_key=pk))
+            self._call(table, None, lambda: container.delete_item(doc_id, partition_key=pk, **_bound()))
 
     def close(self) -> None:
         dropped = self._conn.reset()
         self._containers.clear()
         if dropped is not None:
             dropped[0].close()
+
+
+def _bound() -> dict[str, Any]:
+    """Per-request limits from the call's deadline (``portafn.store.deadline``): ``timeout`` is the
+    SDK's absolute bound across its own retries and waits, the other two bound one socket, so a
+    stalled endpoint answers ``CosmosClientTimeoutError`` or a read timeout when the time is up."""
+    left = remaining()
+    return {"timeout": left, "read_timeout": left, "connection_timeout": left}
+
+
+def _no_sdk_retries() -> dict[str, Any]:
+    """Client settings that leave retrying to portafn (``retry_transient``), the one layer that
+    owns it: no throttling retries (a 429 comes back as ``Throttled`` with the server's hint) and
+    no connection retries. The SDK's remaining retries (region failover, session reads) stay
+    within ``_bound()``'s absolute timeout."""
+    from azure.cosmos.documents import ConnectionPolicy
+
+    policy = ConnectionPolicy()
+    policy.RetryOptions = type(policy.RetryOptions)(max_retry_attempt_count=0)
+    return {"connection_policy": policy, "retry_connect": 0, "retry_read": 0, "retry_status": 0}
 
 
 def _missing_deletes(ops: Sequence[TransactOp], reasons: Sequence[StoreError | None]) -> frozenset[int]:
@@ -715,6 +790,28 @@ def _missing_deletes(ops: Sequence[TransactOp], reasons: Sequence[StoreError | N
         for i in failed
     )
     return frozenset(failed) if ok else frozenset()
+
+
+def _kept(ops: Sequence[TransactOp], blind: frozenset[int], extra: int) -> list[int]:
+    """The indexes of ``ops`` to send again; a blind delete kept is sent as upsert-then-delete.
+
+    A pair adds one batch operation, and a transaction of 100 operations with many deletes of
+    missing items would pass Cosmos DB's 100-operation limit if every one became a pair. The
+    first blind deletes (in order) that fit are sent as pairs; the rest, found missing, are left
+    out, since deleting a missing item changes nothing. (An item created between the two attempts
+    then survives a left-out delete: the one race this gives up to stay within the limit.) With
+    attached documents (``extra``) at least one operation is kept, as it names their partition.
+    """
+    room = MAX_TRANSACTION_ITEMS - extra
+    room -= sum(1 + _extra_ops(op) for i, op in enumerate(ops) if i not in blind)
+    pairs = max(room // 2, 1 if extra and len(blind) == len(ops) else 0)
+    chosen = set(sorted(blind)[:pairs])
+    return [i for i in range(len(ops)) if i not in blind or i in chosen]
+
+
+def _extra_ops(op: TransactOp) -> int:
+    """Batch operations beyond one that an op takes (an absence check is create-then-delete)."""
+    return 1 if isinstance(op, Check) and not op.exists else 0
 
 
 def _wire_etag(etag: str) -> str:
@@ -739,9 +836,9 @@ _MAX_FEED_PAGES = 50
 def _feed_page(container: Any, token: str | None, size: int) -> tuple[list[dict[str, Any]], str | None]:
     """One page of the change feed from ``token`` (None: the beginning) and the next token."""
     if token:
-        feed = container.query_items_change_feed(continuation=token, max_item_count=size)
+        feed = container.query_items_change_feed(continuation=token, max_item_count=size, **_bound())
     else:
-        feed = container.query_items_change_feed(start_time="Beginning", max_item_count=size)
+        feed = container.query_items_change_feed(start_time="Beginning", max_item_count=size, **_bound())
     pages = feed.by_page()
     items = [dict(i) for i in next(pages, [])]
     return items, getattr(pages, "continuation_token", None)

@@ -39,7 +39,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from portafn.lazy import Lazy
 from portafn.store.capabilities import Capabilities, Capability
-from portafn.store.cursor import decode_sort_position, encode_cursor, query_scope
+from portafn.store.cursor import decode_cursor, decode_sort_position, encode_cursor, query_scope, scan_scope
 from portafn.store.deadline import call_deadline, remaining
 from portafn.store.errors import (
     AlreadyExists,
@@ -103,6 +103,7 @@ class FirestoreStore(Store):
                 Capability.QUERY_BETWEEN,
                 Capability.QUERY_RANGE,
                 Capability.QUERY_DESCENDING,
+                Capability.SCAN,
             }
         ),
         max_transaction_items=MAX_BATCH,
@@ -170,7 +171,7 @@ class FirestoreStore(Store):
     def get(self, table: TableSpec, key: Key) -> Record | None:
         ref = self._ref(table, key)
         with self._errors(table, key):
-            snap = ref.get(timeout=remaining())
+            snap = ref.get(retry=None, timeout=remaining())
         return self._record(table, snap)
 
     def write(self, op: Write) -> str | None:
@@ -186,7 +187,7 @@ class FirestoreStore(Store):
             elif op.etag is not None:
                 result = self._conditional_put(ref, op, body)
             else:
-                result = ref.set(body, timeout=remaining())  # idempotent: SDK retries (within it) are safe
+                result = ref.set(body, retry=None, timeout=remaining())
         return _etag(result.update_time)
 
     def _once(
@@ -233,7 +234,7 @@ class FirestoreStore(Store):
         except gexc.Aborted:
             raise
         except gexc.Conflict:
-            snap = ref.get(timeout=remaining())
+            snap = ref.get(retry=None, timeout=remaining())
             if not snap.exists or self._record(op.table, snap) is not None:
                 raise  # live (or just deleted, which a retry answers): the key is taken now
         base = _etag(snap.update_time)
@@ -254,7 +255,7 @@ class FirestoreStore(Store):
     def _settle(self, ref: DocumentReference, body: dict[str, Any], base: str | None, why: str) -> Any:
         deadline = min(time.monotonic() + SETTLE_S, call_deadline())
         while True:
-            snap = ref.get(timeout=remaining())
+            snap = ref.get(retry=None, timeout=remaining())
             data = snap.to_dict() if snap.exists else None
             if data is not None and data.get(fk.TOKEN) == body[fk.TOKEN]:
                 return snap  # it landed
@@ -300,7 +301,7 @@ class FirestoreStore(Store):
 
         with self._errors(op.table, op.key):
             if op.etag is None:
-                ref.delete(timeout=remaining())
+                ref.delete(retry=None, timeout=remaining())
                 return
             when = _parse_etag(op.etag)
             if when is None:
@@ -320,7 +321,7 @@ class FirestoreStore(Store):
                 gexc.Unknown,
             ) as exc:
                 # Lost answer: gone now means the delete (ours, or one it raced) is done.
-                if ref.get(timeout=remaining()).exists:
+                if ref.get(retry=None, timeout=remaining()).exists:
                     raise StoreUnavailable(self.name, op.table.name, None, _short(exc)) from None
 
     def _stale(
@@ -332,7 +333,7 @@ class FirestoreStore(Store):
         that very version, the refusal was about the write itself, not the condition.
         """
         with self._errors(table, key):
-            snap = ref.get(timeout=remaining())
+            snap = ref.get(retry=None, timeout=remaining())
         record = self._record(table, snap)
         where = (self.name, table.name, key.as_dict(table))
         if record is None:
@@ -376,7 +377,7 @@ class FirestoreStore(Store):
         with self._errors(table, pk):
             # Ask for one more than the page so the cursor is None exactly at the end; expired
             # items still stored are skipped, so keep reading until the page is full.
-            for snap in q.limit(limit + 1).stream(timeout=remaining()):
+            for snap in q.limit(limit + 1).stream(retry=None, timeout=remaining()):
                 rec = self._record(table, snap)
                 if rec is None:
                     continue
@@ -388,6 +389,39 @@ class FirestoreStore(Store):
             last = records[-1]
             return Page(records, encode_cursor(last.key.sk if last.key.sk is not None else "", scope=scope))
         return Page(records, None)
+
+    def scan(self, table: TableSpec, *, limit: int, cursor: str | None) -> Page:
+        """The collection in document-id order (no index needed); the cursor is the last id."""
+        scope = scan_scope(table.name)
+        after: Any = None
+        if cursor is not None:
+            after = decode_cursor(cursor, scope=scope, store=self.name, table=table.name)
+            if not (isinstance(after, str) and 0 < len(after) <= 1500 and "/" not in after):
+                raise InvalidCursor(self.name, table.name, detail="not a cursor this store made")
+        records: list[Record] = []
+        last_id: str | None = None
+        # Skipped documents (expired, the change fence) do not fill a page: read on until it is.
+        while True:
+            snaps = self._scan_batch(table, after, limit + 1)
+            for snap in snaps:
+                rec = self._record(table, snap) if snap.id != FENCE_ID else None
+                if rec is None:
+                    continue
+                if len(records) == limit:
+                    return Page(records, encode_cursor(last_id, scope=scope))
+                records.append(rec)
+                last_id = snap.id
+            if len(snaps) <= limit:
+                return Page(records, None)
+            after = snaps[-1].id
+
+    def _scan_batch(self, table: TableSpec, after: str | None, size: int) -> list[Any]:
+        coll = self.collection(table)
+        q: Any = coll.order_by("__name__")
+        if after is not None:
+            q = q.start_after({"__name__": coll.document(after)})
+        with self._errors(table, None):
+            return list(q.limit(size).stream(retry=None, timeout=remaining()))
 
     def batch_get(self, table: TableSpec, keys: Sequence[Key]) -> tuple[list[Record], list[Key]]:
         if len(keys) > self.capabilities.batch_get_size:
@@ -401,7 +435,7 @@ class FirestoreStore(Store):
         if not refs:
             return [], []
         with self._errors(table, None):
-            snaps = list(self.client.get_all(refs, timeout=remaining()))
+            snaps = list(self.client.get_all(refs, retry=None, timeout=remaining()))
         found = [r for r in (self._record(table, s) for s in snaps) if r is not None]
         return found, []
 
@@ -420,7 +454,7 @@ class FirestoreStore(Store):
                     batch.delete(ref)
                 else:
                     batch.set(ref, self._body(op))
-            batch.commit(timeout=remaining())
+            batch.commit(retry=None, timeout=remaining())
         return []
 
     def transact(self, ops: Sequence[TransactOp]) -> None:
@@ -439,7 +473,7 @@ class FirestoreStore(Store):
 
         @firestore.transactional
         def run(tx: Transaction) -> list[StoreError | None]:
-            snaps = {s.reference.path: s for s in tx.get_all(refs, timeout=remaining())}
+            snaps = {s.reference.path: s for s in tx.get_all(refs, retry=None, timeout=remaining())}
             reasons = [self._reason(op, snaps.get(ref.path)) for op, ref in zip(ops, refs, strict=True)]
             if any(reasons):
                 return reasons  # nothing written: the transaction is rolled back by committing nothing
