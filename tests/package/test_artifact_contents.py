@@ -32,6 +32,13 @@ SAMPLE_MODULES = {
 DEV = re.compile(r"^portafn(?:_[A-Za-z0-9]+)?/dev/")
 OWN = re.compile(r"^portafn(?:_[A-Za-z0-9]+)?/")
 WHEEL = re.compile(r"^wheels/portafn(?:_[a-z]+)?-[^/]+\.whl$")
+PYC = re.compile(r"^(?P<dir>(?:.*/)?)__pycache__/(?P<mod>[^/.]+)\.cpython-\d+\.pyc$")
+
+
+def compiled_source(name: str) -> str | None:
+    """The module a ``__pycache__/<mod>.cpython-3NN.pyc`` entry was compiled from, else None."""
+    match = PYC.match(name)
+    return f"{match['dir']}{match['mod']}.py" if match else None
 
 
 @dataclass(frozen=True)
@@ -42,10 +49,11 @@ class Layout:
     files: frozenset[str]  # the entry module, templates and config the provider reads
     site: str | None  # prefix of the installed dependencies, None when built remotely
     wheels: bool  # workspace wheels under wheels/ for a remote build
+    compiled: bool = False  # ships deliberate .pyc beside every module (the Lambda zip)
 
 
 LAYOUTS = {
-    "aws": Layout("lambda.zip", frozenset({"lambda_function.py"}), "", wheels=False),
+    "aws": Layout("lambda.zip", frozenset({"lambda_function.py"}), "", wheels=False, compiled=True),
     "azure": Layout(
         "functionapp.zip",
         frozenset({"function_app.py", "host.json", "requirements.txt", ".funcignore"}),
@@ -160,6 +168,9 @@ def outside_allow_list(result: PackageResult, provider: str, sample: str) -> lis
 
 def refusal(name: str, layout: Layout, sample: str, on_record: set[str]) -> str | None:
     """Why the archive entry ``name`` is not allowed, or None when a rule allows it."""
+    if layout.compiled and (source := compiled_source(name)) is not None:
+        # Deliberate bytecode is allowed exactly where its module is.
+        return refusal(source, layout, sample, on_record) and f"bytecode of {source}, which is not allowed"
     in_site = layout.site is not None and name.startswith(layout.site)
     rel = name[len(layout.site or "") :] if in_site else None
     if is_test_or_cache(name) and (rel is None or OWN.match(rel)):
@@ -183,6 +194,11 @@ def test_every_entry_is_on_the_allow_list(sample: str, provider: str, built: Bui
 def test_the_app_ships_exactly_its_imported_modules(sample: str, provider: str, built: Builds) -> None:
     names = entries(built(sample, provider), provider)
     user = {n for n in names if n.startswith("samples/")}
+    if LAYOUTS[provider].compiled:
+        # Each module's bytecode ships beside it, and nothing else is compiled.
+        compiled = {n for n in user if compiled_source(n)}
+        assert {compiled_source(n) for n in compiled} <= SAMPLE_MODULES[sample], sorted(compiled)
+        user -= compiled
     # Not samples/demo.py, not the other sample, not the entry_* scripts, not tests or conftest.
     assert user == SAMPLE_MODULES[sample], sorted(user ^ SAMPLE_MODULES[sample])
 
