@@ -44,6 +44,8 @@ class Provider:
     - ``change_sources``: store schemes whose change stream this provider's functions can be
       triggered by when deployed (``@app.changes``, the outbox relay); ``portafn check`` reports the
       provider x store pairs where a change function would never run.
+    - ``pricing``: a module with ``prices()`` and ``estimate(usage, prices)`` for ``portafn cost``
+      (see ``portafn.cost.registry``); ``None``: the provider has no cost model.
     """
 
     name: str
@@ -56,6 +58,7 @@ class Provider:
     entry: str | None = None
     servers: Mapping[str, str] = field(default_factory=dict)
     change_sources: frozenset[str] = frozenset()
+    pricing: str | None = None
 
     @property
     def install_hint(self) -> str:

@@ -16,5 +16,6 @@ PROVIDER = Provider(
     packager="portafn_aws.package",
     entry="portafn_aws:lambda_handler",
     change_sources=frozenset({"dynamodb"}),
+    pricing="portafn_aws.pricing",
     servers={"dynamodb": "portafn_aws.dev.dynamodb", "moto": "portafn_aws.dev.moto"},
 )
