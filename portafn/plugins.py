@@ -47,6 +47,8 @@ class Provider:
     - ``secrets``: a callable ``(portafn.settings.Secret) -> str | None`` that reads a secret from
       the provider's store by name at run time; ``None``: the platform puts secrets in the
       environment (Key Vault references, ``--set-secrets``), read like any setting.
+    - ``pricing``: a module with ``prices()`` and ``estimate(usage, prices)`` for ``portafn cost``
+      (see ``portafn.cost.registry``); ``None``: the provider has no cost model.
     """
 
     name: str
@@ -60,6 +62,7 @@ class Provider:
     servers: Mapping[str, str] = field(default_factory=dict)
     change_sources: frozenset[str] = frozenset()
     secrets: str | None = None
+    pricing: str | None = None
 
     @property
     def install_hint(self) -> str:

@@ -23,6 +23,7 @@ COMMANDS = (
     "portafn.cli.test",
     "portafn.cli.dev",
     "portafn.cli.package",
+    "portafn.cli.cost",
 )
 
 

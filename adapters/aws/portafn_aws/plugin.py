@@ -17,5 +17,6 @@ PROVIDER = Provider(
     entry="portafn_aws:lambda_handler",
     change_sources=frozenset({"dynamodb"}),
     secrets="portafn_aws.settings:resolve",
+    pricing="portafn_aws.pricing",
     servers={"dynamodb": "portafn_aws.dev.dynamodb", "moto": "portafn_aws.dev.moto"},
 )

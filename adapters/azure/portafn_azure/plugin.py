@@ -16,5 +16,6 @@ PROVIDER = Provider(
     packager="portafn_azure.package",
     entry="portafn_azure:function_app",
     change_sources=frozenset({"cosmos"}),
+    pricing="portafn_azure.pricing",
     servers={"cosmos": "portafn_azure.dev.cosmos", "azurite": "portafn_azure.dev.azurite"},
 )

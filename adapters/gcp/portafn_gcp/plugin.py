@@ -16,5 +16,6 @@ PROVIDER = Provider(
     packager="portafn_gcp.package",
     entry="portafn_gcp:targets",
     change_sources=frozenset({"firestore"}),
+    pricing="portafn_gcp.pricing",
     servers={"firestore": "portafn_gcp.dev.firestore", "pubsub": "portafn_gcp.dev.pubsub"},
 )
