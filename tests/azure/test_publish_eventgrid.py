@@ -403,21 +403,6 @@ def test_an_endpoint_without_a_key_names_the_key_setting_and_never_shows_a_value
     assert topic.statuses == []
 
 
-def test_identity_based_connection_needs_the_identity_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    import importlib.util
-
-    if importlib.util.find_spec("azure.identity") is not None:
-        pytest.skip("azure-identity is installed here: this test covers the error when it is not")
-    for name in ("EventGridTopicEndpoint", "EventGridTopicKey"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv(
-        "EventGridConnection__topicEndpointUri", "https://t.westeurope-1.eventgrid.azure.net/api/events"
-    )
-    publisher = AzurePublisher(messaging="eventgrid")
-    with pytest.raises(PublishError, match=r"portafn-azure\[identity\]"):
-        publisher.publish(build("x", {}, source="s", correlation_id=None, causation_id=None))
-
-
 def test_routes_follow_the_apps_triggers(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PORTAFN_AZURE_MESSAGING", raising=False)
     app = shop([])

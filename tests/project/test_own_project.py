@@ -39,7 +39,10 @@ def _cache() -> Path:
 def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     uv = shutil.which("uv")
     if uv is None:
-        pytest.skip("uv is not on PATH: it builds the wheels and the fresh venv")
+        # scripts/bootstrap installs uv, so under CI its absence is a broken set-up, not a skip.
+        (pytest.fail if os.environ.get("CI") else pytest.skip)(
+            "uv is not on PATH: it builds the wheels and the fresh venv"
+        )
     work = tmp_path_factory.mktemp("own-project")
     wheels = work / "wheels"
     _run([uv, "build", "--all-packages", "--wheel", "--out-dir", str(wheels)], REPO)
