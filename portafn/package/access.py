@@ -14,8 +14,8 @@ The library reaches tables the user's code never names, and those are added here
   its transaction;
 - the outbox's relay reads, lists and deletes records; its sweep lists and deletes them.
 
-Operations are the store port's, provider-neutral; each packager maps them onto its own
-permissions (``portafn_aws.iam`` for DynamoDB actions).
+Operations are the store port's, provider-neutral; each adapter's packager maps them onto its
+own permissions.
 """
 
 from __future__ import annotations
