@@ -132,11 +132,19 @@ class EventStream(Generic[E]):
         if expected < 0:
             raise ValueError("expected_version cannot be negative")
         records = [self._record(stream_id, expected + i, e, metadata) for i, e in enumerate(events, 1)]
+        # No gap: the stream must hold `expected`. Events are never deleted, so once it holds it,
+        # it still does at commit; checking before the transaction keeps the transaction to inserts
+        # alone, which stores can commit with no reads (no locks for racing appenders to fight over).
+        if expected > 0 and self.table.get(stream_id, expected) is None:
+            raise ConcurrencyConflict(
+                current_store().name,
+                self.table.name,
+                self.table.key(stream_id, expected),
+                f"stream {stream_id!r} of {self.name!r} is not at version {expected}: it has no such version",
+            )
         try:
             with transaction() as tx:
-                if expected > 0:
-                    # The stream must hold `expected` (no gap); the inserts below fail if it holds more.
-                    tx.check(self.table, stream_id, expected)
+                # Each insert fails if its version is taken: a racing appender cancels the whole append.
                 for record in records:
                     tx.insert(self.table, record)
                 self._stage(tx, records)

@@ -470,6 +470,8 @@ class FirestoreStore(Store):
         if len(set(paths)) != len(paths):
             raise ValueError("a transaction may touch each item once")
         bodies = [self._body(op) if isinstance(op, Put) else None for op in ops]
+        if all(isinstance(op, Put) and op.if_absent for op in ops) and self._create_all(ops, refs, bodies):
+            return
 
         @firestore.transactional
         def run(tx: Transaction) -> list[StoreError | None]:
@@ -493,6 +495,47 @@ class FirestoreStore(Store):
         if any(reasons):
             failed = next(r for r in reasons if r is not None)
             raise TransactionConflict(self.name, failed.table, failed.key, failed.summary, reasons=reasons)
+
+    def _create_all(
+        self,
+        ops: Sequence[TransactOp],
+        refs: Sequence[DocumentReference],
+        bodies: Sequence[dict[str, Any] | None],
+    ) -> bool:
+        """Commit a transaction of inserts only as one batch of ``create`` writes; False: let the
+        transaction decide.
+
+        A batch is atomic and each ``create`` carries the precondition "does not exist", so this is
+        the same all-or-nothing insert with no reads. Reading in a transaction locks: when several
+        writers race to insert the same key (appenders to one event stream), the emulator aborts
+        every one of them again and again and nobody wins. On any refusal the transaction runs
+        instead, to find which key was taken (or that an expired item was in the way). A lost
+        answer is settled by reading the documents' write tokens: a batch lands whole or not at all.
+        """
+        from google.api_core import exceptions as gexc
+
+        batch = self.client.batch()
+        for ref, body in zip(refs, bodies, strict=True):
+            if body is None:  # only inserts come here, and every insert has a body
+                return False
+            batch.create(ref, body)
+        try:
+            batch.commit(retry=None, timeout=remaining())
+            return True
+        except gexc.Conflict:
+            return False
+        except (gexc.GoogleAPICallError, gexc.RetryError) as exc:
+            with self._errors(ops[0].table, None):
+                snaps = {s.reference.path: s for s in self.client.get_all(list(refs), timeout=remaining())}
+            tokens = [
+                (snaps[r.path].to_dict() or {}).get(fk.TOKEN)
+                if r.path in snaps and snaps[r.path].exists
+                else None
+                for r in refs
+            ]
+            if all(body is not None and t == body[fk.TOKEN] for t, body in zip(tokens, bodies, strict=True)):
+                return True
+            raise StoreUnavailable(self.name, ops[0].table.name, None, _short(exc)) from None
 
     def _reason(self, op: TransactOp, snap: DocumentSnapshot[Any] | None) -> StoreError | None:
         table, key = op.table, op.key
