@@ -21,6 +21,7 @@ from portafn.store.errors import StoreUnavailable
 from portafn.store.registry import open_store, use_store
 from portafn.store.retry import retry_transient
 from portafn.store.table import Table
+from portafn.store.transaction import transaction
 
 pytestmark = pytest.mark.emulator
 
@@ -84,17 +85,28 @@ def test_a_stalled_store_call_gives_store_unavailable_by_its_deadline(
         try:
             write_s = _stalled(lambda: table.replace(Counter(pk="p", sk="c", n=1), etag=etag))
             read_s = _stalled(lambda: table.get("p", "c"))
+            tx_s = _stalled(lambda: _put_if_counter_exists(table))
         finally:
             _signal(server, signal.SIGCONT)
         assert write_s < ANSWER_WITHIN_S, f"the stalled write took {write_s:.1f} s"
         assert read_s < ANSWER_WITHIN_S, f"the stalled read took {read_s:.1f} s"
+        assert tx_s < ANSWER_WITHIN_S, f"the stalled transaction took {tx_s:.1f} s"
         # The next call works; the stalled replace landed at most once (it may land on resume).
         got = retry_transient(lambda: table.get("p", "c"))
         assert got is not None
         assert got.n in (0, 1)
+        staged = retry_transient(lambda: table.get("p", "t"))
+        assert staged is None or staged.n == 1, "the stalled transaction landed whole or not at all"
         table.put(Counter(pk="p", sk="after", n=7))
         after = table.get("p", "after")
         assert after is not None
         assert after.n == 7
         table.clear()
     store.close()
+
+
+def _put_if_counter_exists(table: Table[Counter]) -> None:
+    """A transaction that reads before it writes (a check and a put), so it begins and commits."""
+    with transaction() as tx:
+        tx.check(table, "p", "c")
+        tx.put(table, Counter(pk="p", sk="t", n=1))

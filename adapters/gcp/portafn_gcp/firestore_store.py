@@ -70,6 +70,7 @@ from portafn.store.port import (
     Write,
 )
 from portafn_gcp import firestore_keys as fk
+from portafn_gcp import firestore_tx
 
 if TYPE_CHECKING:
     from google.cloud.firestore_v1 import Client, CollectionReference, DocumentReference, DocumentSnapshot
@@ -458,9 +459,6 @@ class FirestoreStore(Store):
         return []
 
     def transact(self, ops: Sequence[TransactOp]) -> None:
-        from google.api_core import exceptions as gexc
-        from google.cloud import firestore
-
         if len(ops) > MAX_BATCH:
             raise TooLarge(self.name, None, None, f"a transaction takes at most {MAX_BATCH} operations")
         if not ops:
@@ -472,29 +470,47 @@ class FirestoreStore(Store):
         bodies = [self._body(op) if isinstance(op, Put) else None for op in ops]
         if all(isinstance(op, Put) and op.if_absent for op in ops) and self._create_all(ops, refs, bodies):
             return
+        writes = [(r, b) for op, r, b in zip(ops, refs, bodies, strict=True) if not isinstance(op, Check)]
 
-        @firestore.transactional
-        def run(tx: Transaction) -> list[StoreError | None]:
-            snaps = {s.reference.path: s for s in tx.get_all(refs, retry=None, timeout=remaining())}
-            reasons = [self._reason(op, snaps.get(ref.path)) for op, ref in zip(ops, refs, strict=True)]
-            if any(reasons):
-                return reasons  # nothing written: the transaction is rolled back by committing nothing
-            for op, ref, body in zip(ops, refs, bodies, strict=True):
-                if isinstance(op, Put) and body is not None:
-                    tx.set(ref, body)
-                elif isinstance(op, Delete):
-                    tx.delete(ref)
-            return reasons
+        def written() -> bool:
+            return firestore_tx.landed(self.client, [r for r, _ in writes], [b for _, b in writes])
 
         with self._errors(ops[0].table, None):
             try:
-                reasons = run(self.client.transaction())
-            except (ValueError, gexc.Aborted) as exc:
-                # The SDK retries contention itself and gives up with a ValueError.
+                reasons = firestore_tx.run(
+                    self.client, lambda tx: self._apply(tx, ops, refs, bodies), written
+                )
+            except firestore_tx.Exhausted as exc:
                 raise TransactionConflict(self.name, None, None, "contention: " + str(exc)[:200]) from None
+            except firestore_tx.CommitUnknown as exc:
+                raise StoreUnavailable(
+                    self.name, ops[0].table.name, None, "outcome unknown: " + str(exc)
+                ) from None
         if any(reasons):
             failed = next(r for r in reasons if r is not None)
             raise TransactionConflict(self.name, failed.table, failed.key, failed.summary, reasons=reasons)
+
+    def _apply(
+        self,
+        tx: Transaction,
+        ops: Sequence[TransactOp],
+        refs: Sequence[DocumentReference],
+        bodies: Sequence[dict[str, Any] | None],
+    ) -> list[StoreError | None]:
+        """Inside a transaction: read the documents, check every condition, and stage the writes
+        only when all of them hold (otherwise nothing is written and the reasons say why)."""
+        snaps = {
+            s.reference.path: s for s in tx.get_all(list(refs), retry=None, timeout=firestore_tx.slice_s())
+        }
+        reasons = [self._reason(op, snaps.get(ref.path)) for op, ref in zip(ops, refs, strict=True)]
+        if any(reasons):
+            return reasons
+        for op, ref, body in zip(ops, refs, bodies, strict=True):
+            if isinstance(op, Put) and body is not None:
+                tx.set(ref, body)
+            elif isinstance(op, Delete):
+                tx.delete(ref)
+        return reasons
 
     def _create_all(
         self,
