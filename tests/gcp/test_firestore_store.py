@@ -17,6 +17,7 @@ from portafn.store.registry import open_store
 ORDERS = TableSpec("orders", "customer_id", "order_id")
 SINGLE = TableSpec("profiles", "user_id")
 TTL = TableSpec("sessions", "sid", ttl_field="expires")
+TTL_SORTED = TableSpec("visits", "user", "at", ttl_field="expires")
 
 
 @pytest.fixture
@@ -151,6 +152,29 @@ def test_batches(store: FirestoreStore) -> None:
         store.batch_write([*ops, ops[0]])
     store.clear(ORDERS)
     assert store.query(ORDERS, "c", None, descending=False, limit=5, cursor=None).records == []
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_expired_items_still_stored_do_not_end_a_page_early(store: FirestoreStore, descending: bool) -> None:
+    past = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    # Expired items (the emulator never deletes them) sit before, between and after the live ones.
+    expired = "xx.xxx..x.xx"
+    for i, flag in enumerate(expired):
+        put(store, TTL_SORTED, Key("u", f"k{i:02}"), **({"expires": past} if flag == "x" else {}))
+    live = [f"k{i:02}" for i, flag in enumerate(expired) if flag == "."]
+    seen: list[str] = []
+    cursor: str | None = None
+    pages = 0
+    while True:
+        page = store.query(TTL_SORTED, "u", None, descending=descending, limit=2, cursor=cursor)
+        pages += 1
+        assert len(page.records) == 2 or page.cursor is None, "only the last page may be short"
+        seen += [str(r.key.sk) for r in page.records]
+        cursor = page.cursor
+        if cursor is None:
+            break
+    assert seen == sorted(live, reverse=descending)
+    assert pages == 2
 
 
 def test_ttl_field_is_stored_for_the_policy_and_expired_items_hidden(store: FirestoreStore) -> None:

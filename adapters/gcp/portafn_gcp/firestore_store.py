@@ -369,27 +369,39 @@ class FirestoreStore(Store):
             for op, value in _sort_filters(self, table, condition):
                 q = q.where(filter=FieldFilter(fk.SK, op, value))
             q = q.order_by(fk.SK, direction=Query.DESCENDING if descending else Query.ASCENDING)
-            if after is not None:
-                q = q.start_after({fk.SK: after})
         elif after is not None:
             return Page([], None)  # a partition without sort key holds one item, all on page one
-        records: list[Record] = []
-        more = False
         with self._errors(table, pk):
-            # Ask for one more than the page so the cursor is None exactly at the end; expired
-            # items still stored are skipped, so keep reading until the page is full.
-            for snap in q.limit(limit + 1).stream(retry=None, timeout=remaining()):
-                rec = self._record(table, snap)
-                if rec is None:
-                    continue
-                if len(records) == limit:
-                    more = True
-                    break
-                records.append(rec)
+            records, more = self._read_page(q, table, after, limit)
         if more and records:
             last = records[-1]
             return Page(records, encode_cursor(last.key.sk if last.key.sk is not None else "", scope=scope))
         return Page(records, None)
+
+    def _read_page(self, q: Any, table: TableSpec, after: Any, limit: int) -> tuple[list[Record], bool]:
+        """Up to ``limit`` records after the sort key ``after``, and whether more follow.
+
+        Each read asks for one more than the page still needs, so the end is known exactly.
+        Expired items still stored are skipped and do not fill the page: when a full read was
+        partly skipped, the next read starts after the last document seen.
+        """
+        records: list[Record] = []
+        while True:
+            wanted = limit + 1 - len(records)
+            page_q = q.start_after({fk.SK: after}) if after is not None else q
+            seen = 0
+            for snap in page_q.limit(wanted).stream(retry=None, timeout=remaining()):
+                seen += 1
+                if table.sort_key is not None:
+                    after = snap.get(fk.SK)
+                rec = self._record(table, snap)
+                if rec is None:
+                    continue
+                if len(records) == limit:
+                    return records, True
+                records.append(rec)
+            if seen < wanted or table.sort_key is None:
+                return records, False
 
     def scan(self, table: TableSpec, *, limit: int, cursor: str | None) -> Page:
         """The collection in document-id order (no index needed); the cursor is the last id."""
