@@ -622,35 +622,51 @@ def forged_etag_fails_in_transactions(h: Harness) -> str | None:
 @case(Capability.CONDITIONAL_WRITES)
 def concurrent_increments_no_lost_update(h: Harness) -> str | None:
     """8 threads x 100 update() increments with the default retry budget end at exactly 800"""
+
+    def step(items: Table[Item], pk: str, inc: Callable[[Item], Item], _writer: int, _round: int) -> None:
+        items.update(pk, "counter", inc)  # the default retry budget
+
+    items, pk, calls = _race_on_counter(h, THREADS, INCREMENTS, step)
+    got = items.get(pk, "counter")
+    assert got is not None
+    equal(got.n, THREADS * INCREMENTS, "final counter")
+    return f"{calls - THREADS * INCREMENTS} retries after conflicts"
+
+
+def _race_on_counter(
+    h: Harness,
+    writers: int,
+    rounds: int,
+    step: Callable[[Table[Item], str, Callable[[Item], Item], int, int], None],
+) -> tuple[Table[Item], str, int]:
+    """Start ``writers`` threads together, each running ``step`` ``rounds`` times against one counter
+    item; fail on any error. Returns the table, the partition and how often the increment ran."""
     items = h.table("items")
     pk = h.pk()
     items.insert(Item(pk=pk, sk="counter", n=0))
     calls = [0]
     errors: list[str] = []
     lock = threading.Lock()
-    barrier = threading.Barrier(THREADS)
+    barrier = threading.Barrier(writers)
 
     def inc(item: Item) -> Item:
         with lock:
             calls[0] += 1
         return item.model_copy(update={"n": item.n + 1})
 
-    def worker(_: int) -> None:
+    def worker(index: int) -> None:
         with use_store(h.store):
             barrier.wait()
-            for _ in range(INCREMENTS):
+            for i in range(rounds):
                 try:
-                    items.update(pk, "counter", inc)  # the default retry budget
+                    step(items, pk, inc, index, i)
                 except Exception as exc:
                     with lock:
                         errors.append(f"{type(exc).__name__}: {exc}")
 
-    _run_threads(worker)
-    assert not errors, f"update failed: {errors[:3]}"
-    got = items.get(pk, "counter")
-    assert got is not None
-    equal(got.n, THREADS * INCREMENTS, "final counter")
-    return f"{calls[0] - THREADS * INCREMENTS} retries after conflicts"
+    _run_threads(worker, writers)
+    assert not errors, f"a writer failed: {errors[:3]}"
+    return items, pk, calls[0]
 
 
 def _run_threads(worker: Callable[[int], None], count: int = THREADS) -> None:
@@ -725,33 +741,13 @@ TX_INCREMENTS = 10
 @case(Capability.TRANSACTIONS)
 def transaction_update_under_contention(h: Harness) -> str | None:
     """4 threads x 10 transactions of tx.update (an increment) plus an insert, default budget: none lost"""
-    items = h.table("items")
-    pk = h.pk()
-    items.insert(Item(pk=pk, sk="counter", n=0))
-    calls = [0]
-    errors: list[str] = []
-    lock = threading.Lock()
-    barrier = threading.Barrier(TX_WRITERS)
 
-    def inc(item: Item) -> Item:
-        with lock:
-            calls[0] += 1
-        return item.model_copy(update={"n": item.n + 1})
+    def step(items: Table[Item], pk: str, inc: Callable[[Item], Item], writer: int, round_: int) -> None:
+        with transaction() as tx:
+            tx.update(items, pk, "counter", inc)
+            tx.insert(items, Item(pk=pk, sk=f"log-{writer}-{round_:03d}"))  # the outbox's part
 
-    def worker(index: int) -> None:
-        with use_store(h.store):
-            barrier.wait()
-            for i in range(TX_INCREMENTS):
-                try:
-                    with transaction() as tx:
-                        tx.update(items, pk, "counter", inc)
-                        tx.insert(items, Item(pk=pk, sk=f"log-{index}-{i:03d}"))  # the outbox's part
-                except Exception as exc:
-                    with lock:
-                        errors.append(f"{type(exc).__name__}: {exc}")
-
-    _run_threads(worker, TX_WRITERS)
-    assert not errors, f"transaction failed: {errors[:3]}"
+    items, pk, calls = _race_on_counter(h, TX_WRITERS, TX_INCREMENTS, step)
     got = items.get(pk, "counter")
     assert got is not None
     total = TX_WRITERS * TX_INCREMENTS
@@ -760,7 +756,7 @@ def transaction_update_under_contention(h: Harness) -> str | None:
     equal(sum(1 for sk in sks if sk.startswith("log-")), total, "inserted records, one per increment")
     fresh = Item(pk=pk, sk="absent")
     expect(NotFound, lambda: _tx_update(items, fresh), "tx.update of a missing item")
-    return f"{calls[0] - total} re-reads after conflicts"
+    return f"{calls - total} re-reads after conflicts"
 
 
 def _tx_update(items: Table[Any], item: Item) -> None:
