@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from portafn import App, Context, Depends, Event, HttpError, HttpRequest, HttpResponse, Message
 from portafn.auth import APIKey, BearerJWT, PlatformIdentity
+from portafn.auth.google import GOOGLE_JWKS_URL, IAP_JWKS_URL, GoogleIAP, GoogleIDToken
 from portafn.cors import CORS
 from portafn.middleware import CallNext, EventCallNext
 from portafn.problems import problem
@@ -237,6 +238,40 @@ def staff_me(ctx: Context) -> dict[str, str]:
     """For staff signed in through the platform (API Gateway authorizer, Azure Easy Auth)."""
     assert ctx.principal is not None
     return {"id": ctx.principal.id, "scheme": ctx.principal.scheme}
+
+
+# Google's identity, verified with Google's published keys on every provider (tests point the key
+# set addresses at a loopback server). IAP's audience names the backend IAP protects; an ID token's
+# is what the caller (a Cloud Scheduler job, a service account) asked for.
+IAP_AUDIENCE = "/projects/123456789/apps/inventory-demo"
+GOOGLE_AUDIENCE = "https://inventory.example.com"
+
+behind_iap = GoogleIAP(IAP_AUDIENCE, jwks_url=lambda: os.environ.get("INVENTORY_IAP_JWKS_URL", IAP_JWKS_URL))
+google_caller = GoogleIDToken(
+    GOOGLE_AUDIENCE, jwks_url=lambda: os.environ.get("INVENTORY_GOOGLE_JWKS_URL", GOOGLE_JWKS_URL)
+)
+
+
+class Caller(BaseModel):
+    """Who a Google-authenticated caller is."""
+
+    id: str
+    scheme: str
+    email: str | None
+
+
+@app.http("GET", "/iap/me", auth=behind_iap)
+def iap_me(ctx: Context) -> Caller:
+    """Staff signed in through Identity-Aware Proxy."""
+    assert ctx.principal is not None
+    return Caller(id=ctx.principal.id, scheme=ctx.principal.scheme, email=ctx.principal.claims.get("email"))
+
+
+@app.http("POST", "/jobs/recount", auth=google_caller)
+def recount(ctx: Context) -> Caller:
+    """Called by a Google-authenticated job (a Cloud Scheduler job's OIDC token)."""
+    assert ctx.principal is not None
+    return Caller(id=ctx.principal.id, scheme=ctx.principal.scheme, email=ctx.principal.claims.get("email"))
 
 
 class PriceBook:
