@@ -360,6 +360,30 @@ def item_bin(
     return {"warehouse": wh, "bin": place.bin_for(sku), "lookups": warehouse_lookups.pop(ctx.request_id, 0)}
 
 
+async def list_price(request: HttpRequest, wh: Annotated[str, Depends(warehouse)]) -> int:
+    """The item's list price in the request's warehouse, from the async client made at start:
+    awaited on the same loop as the handler, so the client serves it."""
+    surcharge = 5 if wh.startswith("eu-") else 0
+    return await prices["book"].price_cents(request.path_params["sku"]) + surcharge
+
+
+@app.http("GET", "/warehouse/items/{sku}/price")
+async def item_price(
+    sku: str,
+    ctx: Context,
+    wh: Annotated[str, Depends(warehouse)],
+    price: Annotated[int, Depends(list_price)],
+) -> dict[str, Any]:
+    """An async dependency beside a plain one (``warehouse``, asked for twice, runs once)."""
+    base = await prices["book"].price_cents(sku)
+    return {
+        "warehouse": wh,
+        "price_cents": price,
+        "base_cents": base,
+        "lookups": warehouse_lookups.pop(ctx.request_id, 0),
+    }
+
+
 # Deployed packages serve the API description too (portafn serve always does).
 app.enable_openapi(title="Inventory", version="1.0.0")
 

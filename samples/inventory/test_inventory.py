@@ -264,6 +264,19 @@ def test_dependencies_resolve_once_per_request(portafn_client: Client) -> None:
         assert resp.json() == {"warehouse": "eu-1", "bin": "eu-1/W", "lookups": 1}
 
 
+def test_async_dependencies_run_on_the_handlers_loop(portafn_client: Client) -> None:
+    for wh, surcharge in (("eu-1", 5), ("us-2", 0)):
+        resp = portafn_client.get("/warehouse/items/widget/price", headers={"X-Warehouse": wh})
+        # A dependency awaited on another loop would make the start-up client refuse it (500).
+        assert resp.status == 200, resp.text()
+        body = resp.json()
+        assert body["price_cents"] == body["base_cents"] + surcharge
+        assert (body["warehouse"], body["lookups"]) == (wh, 1)
+    refused = portafn_client.get("/warehouse/items/widget/price", headers={"X-Warehouse": "nowhere"})
+    assert refused.status == 400
+    assert refused.headers.get("content-type") == "application/problem+json"
+
+
 def test_a_dependency_can_refuse_the_request(portafn_client: Client) -> None:
     for headers in ({}, {"X-Warehouse": "../etc"}):
         resp = portafn_client.get("/warehouse/items/widget/bin", headers=headers)
