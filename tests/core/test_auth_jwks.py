@@ -122,3 +122,17 @@ def test_a_zero_interval_refetches_for_every_unknown_key(keys: KeyServer) -> Non
     for _ in range(3):
         assert client.get("/me", headers=keys.token("nope", signer="k1")).status == 401
     assert keys.fetches == 4
+
+
+def test_every_jwt_authenticator_puts_pyjwt_in_the_package() -> None:
+    from portafn.auth.google import GoogleIAP, GoogleIDToken
+    from portafn.package.extras import JWT, extra_requirements
+
+    for guard in (GoogleIAP("/projects/1/apps/a"), GoogleIDToken("https://a.example")):
+        app = App("g")
+
+        @app.http("GET", "/x", auth=guard)
+        def x() -> str:
+            return "x"
+
+        assert extra_requirements(app) == [JWT], type(guard).__name__
