@@ -166,6 +166,22 @@ class HttpBinder:
         missing = set(path_params) - {p.name for p in self.params if p.source == "path"}
         self.unbound_path = sorted(missing)
         self.has_depends = any(p.depends is not None for p in self.params)
+        self._refuse_async_dependencies(name, func)
+
+    def _refuse_async_dependencies(self, name: str, func: Callable[..., Any]) -> None:
+        # Values an async dependency makes (a pooled connection, a session) belong to the loop and
+        # are for code that awaits on it; a plain def handler cannot, so the pairing is refused at
+        # import rather than failing at the first request.
+        if inspect.iscoroutinefunction(func):
+            return
+        for p in self.params:
+            found = p.depends.async_names() if p.depends is not None else []
+            if found:
+                raise RegistrationError(
+                    name,
+                    f"dependency {found[0]} is async def: only an async def handler can use it "
+                    f"(make {name} async, or {found[0]} a plain function)",
+                )
 
     def _header_param(self, func: str, name: str, full: Any, ann: Any, default: Any, header: Header) -> Param:
         many = not _is_scalar(ann)

@@ -188,9 +188,10 @@ def _security(fn: Function, schemes: dict[str, Any]) -> dict[str, list[str]] | N
     guard = fn.options.get("auth")
     if guard is None:
         return None
-    if isinstance(guard, APIKey):
-        name = f"apiKey_{guard.header}".replace("-", "_")
-        schemes[name] = {"type": "apiKey", "in": "header", "name": guard.header}
+    header = getattr(guard, "header", None)  # an API key, or a token in its own header
+    if isinstance(guard, APIKey) or isinstance(header, str):
+        name = f"apiKey_{header}".replace("-", "_")
+        schemes[name] = {"type": "apiKey", "in": "header", "name": header}
         return {name: []}
     if isinstance(guard, PlatformIdentity):
         schemes["platform"] = {

@@ -1,8 +1,9 @@
 """Auth declared on the App or a route: who the caller is, in ``ctx.principal``.
 
 An authenticator turns a request into a ``Principal`` or refuses it: ``APIKey`` (a key header),
-``BearerJWT`` (a bearer token verified against a JWKS, with PyJWT: ``portafn[jwt]``) and
-``PlatformIdentity`` (the caller the provider's own authentication already verified). The runtime
+``BearerJWT`` (a bearer token verified against a JWKS, with PyJWT: ``portafn[jwt]``),
+``portafn.auth.google``'s IAP assertions and ID tokens (Google-signed JWTs, verified the same way)
+and ``PlatformIdentity`` (the caller the provider's own authentication already verified). The runtime
 runs the route's authenticator after routing and before binding; a refusal is a 401 (no or bad
 credentials) or 403 (known caller, missing scope or role) problem+json answer.
 """

@@ -67,7 +67,11 @@ def _selected(config: pytest.Config, name: str) -> list[str]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Set up the report."""
+    """Set up the report, and note the runner's environment (what an out-of-process app is not
+    given unless it declares it: ``portafn.testing.app_env``)."""
+    from portafn.testing import app_env
+
+    app_env.snapshot()
     config.stash[_REPORT] = MatrixReport()
     config.stash[_SERVERS] = {}
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from portafn import App, Context, Depends, Event, HttpError, HttpRequest, HttpResponse, Message
 from portafn.auth import APIKey, BearerJWT, PlatformIdentity
+from portafn.auth.google import GOOGLE_JWKS_URL, IAP_JWKS_URL, GoogleIAP, GoogleIDToken
 from portafn.cors import CORS
 from portafn.middleware import CallNext, EventCallNext
 from portafn.problems import problem
@@ -239,6 +240,40 @@ def staff_me(ctx: Context) -> dict[str, str]:
     return {"id": ctx.principal.id, "scheme": ctx.principal.scheme}
 
 
+# Google's identity, verified with Google's published keys on every provider (tests point the key
+# set addresses at a loopback server). IAP's audience names the backend IAP protects; an ID token's
+# is what the caller (a Cloud Scheduler job, a service account) asked for.
+IAP_AUDIENCE = "/projects/123456789/apps/inventory-demo"
+GOOGLE_AUDIENCE = "https://inventory.example.com"
+
+behind_iap = GoogleIAP(IAP_AUDIENCE, jwks_url=lambda: os.environ.get("INVENTORY_IAP_JWKS_URL", IAP_JWKS_URL))
+google_caller = GoogleIDToken(
+    GOOGLE_AUDIENCE, jwks_url=lambda: os.environ.get("INVENTORY_GOOGLE_JWKS_URL", GOOGLE_JWKS_URL)
+)
+
+
+class Caller(BaseModel):
+    """Who a Google-authenticated caller is."""
+
+    id: str
+    scheme: str
+    email: str | None
+
+
+@app.http("GET", "/iap/me", auth=behind_iap)
+def iap_me(ctx: Context) -> Caller:
+    """Staff signed in through Identity-Aware Proxy."""
+    assert ctx.principal is not None
+    return Caller(id=ctx.principal.id, scheme=ctx.principal.scheme, email=ctx.principal.claims.get("email"))
+
+
+@app.http("POST", "/jobs/recount", auth=google_caller)
+def recount(ctx: Context) -> Caller:
+    """Called by a Google-authenticated job (a Cloud Scheduler job's OIDC token)."""
+    assert ctx.principal is not None
+    return Caller(id=ctx.principal.id, scheme=ctx.principal.scheme, email=ctx.principal.claims.get("email"))
+
+
 class PriceBook:
     """An async client made once per process (as an HTTP or database pool would be): like those,
     it refuses to be used from any loop but the one it was made on."""
@@ -323,6 +358,30 @@ def item_bin(
 ) -> dict[str, Any]:
     """Where an item sits: ``warehouse`` is asked for twice (here and by ``shelf``) and runs once."""
     return {"warehouse": wh, "bin": place.bin_for(sku), "lookups": warehouse_lookups.pop(ctx.request_id, 0)}
+
+
+async def list_price(request: HttpRequest, wh: Annotated[str, Depends(warehouse)]) -> int:
+    """The item's list price in the request's warehouse, from the async client made at start:
+    awaited on the same loop as the handler, so the client serves it."""
+    surcharge = 5 if wh.startswith("eu-") else 0
+    return await prices["book"].price_cents(request.path_params["sku"]) + surcharge
+
+
+@app.http("GET", "/warehouse/items/{sku}/price")
+async def item_price(
+    sku: str,
+    ctx: Context,
+    wh: Annotated[str, Depends(warehouse)],
+    price: Annotated[int, Depends(list_price)],
+) -> dict[str, Any]:
+    """An async dependency beside a plain one (``warehouse``, asked for twice, runs once)."""
+    base = await prices["book"].price_cents(sku)
+    return {
+        "warehouse": wh,
+        "price_cents": price,
+        "base_cents": base,
+        "lookups": warehouse_lookups.pop(ctx.request_id, 0),
+    }
 
 
 # Deployed packages serve the API description too (portafn serve always does).

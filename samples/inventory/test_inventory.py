@@ -264,6 +264,19 @@ def test_dependencies_resolve_once_per_request(portafn_client: Client) -> None:
         assert resp.json() == {"warehouse": "eu-1", "bin": "eu-1/W", "lookups": 1}
 
 
+def test_async_dependencies_run_on_the_handlers_loop(portafn_client: Client) -> None:
+    for wh, surcharge in (("eu-1", 5), ("us-2", 0)):
+        resp = portafn_client.get("/warehouse/items/widget/price", headers={"X-Warehouse": wh})
+        # A dependency awaited on another loop would make the start-up client refuse it (500).
+        assert resp.status == 200, resp.text()
+        body = resp.json()
+        assert body["price_cents"] == body["base_cents"] + surcharge
+        assert (body["warehouse"], body["lookups"]) == (wh, 1)
+    refused = portafn_client.get("/warehouse/items/widget/price", headers={"X-Warehouse": "nowhere"})
+    assert refused.status == 400
+    assert refused.headers.get("content-type") == "application/problem+json"
+
+
 def test_a_dependency_can_refuse_the_request(portafn_client: Client) -> None:
     for headers in ({}, {"X-Warehouse": "../etc"}):
         resp = portafn_client.get("/warehouse/items/widget/bin", headers=headers)
@@ -309,3 +322,111 @@ def test_platform_roles_come_from_easy_auth_on_azure_only(portafn_client: Client
         assert denied.status == 403
     else:  # client-sent headers are nobody's identity
         assert (allowed.status, denied.status) == (401, 401)
+
+
+# -- Google identity (IAP assertions, ID tokens), verified the same on every provider -------------
+
+
+def hs256_with(secret: bytes, header: dict[str, Any], claims: dict[str, Any]) -> str:
+    """A token signed HS256 with ``secret``: the alg-confusion attack, with the public key as secret."""
+    import hashlib
+    import hmac
+
+    def b64(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
+    signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{b64(signature)}"
+
+
+def test_iap_assertion_fills_the_principal(portafn_client: Client, identity: Any) -> None:
+    resp = portafn_client.get("/iap/me", headers={"x-goog-iap-jwt-assertion": identity.iap_token()})
+    assert resp.status == 200, resp.text()
+    assert resp.json() == {
+        "id": "accounts.google.com:1001",
+        "scheme": "google_iap",
+        "email": "staff@example.com",
+    }
+
+
+def test_bad_iap_assertions_are_401_problems(portafn_client: Client, identity: Any) -> None:
+    now = int(time.time())
+    forged = hs256_with(
+        identity.public_pem("iap"),
+        {"alg": "HS256", "kid": "iap1", "typ": "JWT"},
+        {"iss": "https://cloud.google.com/iap", "aud": "/projects/123456789/apps/inventory-demo",
+         "sub": "accounts.google.com:666", "iat": now, "exp": now + 300},
+    )  # fmt: skip
+    cases = {
+        "missing": None,
+        "wrong audience": identity.iap_token(aud="/projects/1/apps/other"),
+        "wrong issuer": identity.iap_token(iss="https://accounts.google.com"),
+        "expired": identity.iap_token(exp=now - 600, iat=now - 900),
+        "alg confusion": forged,
+        "not a jwt": "not-a-jwt",
+    }
+    for why, token in cases.items():
+        headers = {} if token is None else {"x-goog-iap-jwt-assertion": token}
+        resp = portafn_client.get("/iap/me", headers=headers)
+        assert resp.status == 401, (why, resp.text())
+        assert resp.headers.get("content-type") == "application/problem+json", why
+        assert "eyJ" not in resp.text(), why
+    # A bearer token of the shop's issuer is no IAP assertion.
+    bearer = {"Authorization": "Bearer " + identity.token()}
+    assert portafn_client.get("/iap/me", headers=bearer).status == 401
+
+
+def test_google_id_token_fills_the_principal(portafn_client: Client, identity: Any) -> None:
+    for issuer in ("https://accounts.google.com", "accounts.google.com"):
+        token = identity.google_token(iss=issuer)
+        resp = portafn_client.post("/jobs/recount", headers={"Authorization": f"Bearer {token}"})
+        assert resp.status == 200, (issuer, resp.text())
+        assert resp.json() == {
+            "id": "1002",
+            "scheme": "google_id_token",
+            "email": "scheduler@example.iam.gserviceaccount.com",
+        }
+
+
+def test_bad_google_id_tokens_are_401_problems(portafn_client: Client, identity: Any) -> None:
+    now = int(time.time())
+    forged = hs256_with(
+        identity.public_pem("google"),
+        {"alg": "HS256", "kid": "g1", "typ": "JWT"},
+        {"iss": "https://accounts.google.com", "aud": "https://inventory.example.com", "sub": "666",
+         "iat": now, "exp": now + 300},
+    )  # fmt: skip
+    cases = {
+        "missing": None,
+        "wrong audience": identity.google_token(aud="https://billing.example.com"),
+        "wrong issuer": identity.google_token(iss="https://accounts.google.com.evil.example"),
+        "expired": identity.google_token(exp=now - 600, iat=now - 900),
+        "alg confusion": forged,
+        "the shop's token": identity.token(),  # a valid token, of another issuer and key set
+    }
+    for why, token in cases.items():
+        headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+        resp = portafn_client.post("/jobs/recount", headers=headers)
+        assert resp.status == 401, (why, resp.text())
+        assert resp.headers.get("content-type") == "application/problem+json", why
+        assert resp.headers.get("WWW-Authenticate") == "Bearer", why
+        assert "eyJ" not in resp.text(), why
+
+
+def test_unknown_key_ids_do_not_refetch_the_key_set_per_request(
+    portafn_client: Client, identity: Any
+) -> None:
+    from samples.inventory.conftest import JWKS_PATHS
+
+    good = {"Authorization": "Bearer " + identity.google_token()}
+    assert portafn_client.post("/jobs/recount", headers=good).status == 200  # the set is cached now
+    before = identity.fetched[JWKS_PATHS["google"]]
+    unknown = {"Authorization": "Bearer " + identity.google_token(kid="rotated-or-forged")}
+    for _ in range(5):
+        resp = portafn_client.post("/jobs/recount", headers=unknown)
+        assert resp.status == 401
+        assert resp.headers.get("content-type") == "application/problem+json"
+    # At most one refetch per interval (60 s by default), however many such tokens arrive.
+    assert identity.fetched[JWKS_PATHS["google"]] - before <= 1
+    assert portafn_client.post("/jobs/recount", headers=good).status == 200

@@ -2,6 +2,7 @@
 
 # No ``from __future__ import annotations``: these handlers name local dependencies, which only
 # eagerly evaluated annotations can see (the same holds for any local type in an annotation).
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 
 import pytest
@@ -31,16 +32,46 @@ def test_a_cycle_is_refused_at_registration() -> None:
 
 
 def test_unsupported_dependencies_are_refused_by_name() -> None:
-    async def pooled() -> int:
-        return 1
+    def opened() -> Iterator[int]:
+        yield 1
+
+    async def streamed() -> AsyncIterator[int]:
+        yield 1
 
     def needs_query(limit: int) -> int:
         return limit
 
     app = App("d")
-    for dep, why in ((pooled, "not async"), (needs_query, "'limit'")):
+    for dep, why in ((opened, "not a generator"), (streamed, "not a generator"), (needs_query, "'limit'")):
         with pytest.raises(RegistrationError, match=why):
             app.http("GET", f"/{dep.__name__}")(_handler_with(dep))
+
+
+async def pooled() -> int:
+    return 7
+
+
+def through(v: Annotated[int, Depends(pooled)]) -> int:
+    return v + 1
+
+
+def test_an_async_dependency_needs_an_async_handler() -> None:
+    app = App("d")
+    for dep in (pooled, through):  # directly, or further down the tree
+        with pytest.raises(
+            RegistrationError, match="dependency pooled is async def: only an async def handler"
+        ):
+            app.http("GET", f"/{dep.__name__}")(_handler_with(dep))
+
+
+def test_async_dependencies_are_awaited_for_async_handlers() -> None:
+    app = App("d")
+
+    @app.http("GET", "/v")
+    async def v(a: Annotated[int, Depends(pooled)], b: Annotated[int, Depends(through)]) -> list[int]:
+        return [a, b]
+
+    assert Client(app).get("/v").json() == [7, 8]
 
 
 def _handler_with(dep: object) -> object:

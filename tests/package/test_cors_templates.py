@@ -97,8 +97,11 @@ def test_sam_routes_preflights_to_portafn_for_per_route_policies(tmp_path: Path)
         "PartnerFeedFunction": {"Path": "/partners/feed", "Method": "OPTIONS"},
         "StaffMeFunction": {"Path": "/staff/me", "Method": "OPTIONS"},
         "StaffAdjustmentsFunction": {"Path": "/staff/adjustments", "Method": "OPTIONS"},
+        "IapMeFunction": {"Path": "/iap/me", "Method": "OPTIONS"},
+        "RecountFunction": {"Path": "/jobs/recount", "Method": "OPTIONS"},
         "QuoteFunction": {"Path": "/items/{sku}/quote", "Method": "OPTIONS"},
         "ItemBinFunction": {"Path": "/warehouse/items/{sku}/bin", "Method": "OPTIONS"},
+        "ItemPriceFunction": {"Path": "/warehouse/items/{sku}/price", "Method": "OPTIONS"},
         "OpenapiFunction": {"Path": "/openapi.json", "Method": "OPTIONS"},
     }
 

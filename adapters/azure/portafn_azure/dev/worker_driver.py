@@ -25,6 +25,7 @@ from portafn.app import App, Function
 from portafn.events import Event
 from portafn.http import Headers, HttpRequest, HttpResponse
 from portafn.runtime import Runtime
+from portafn.testing.app_env import app_environment
 from portafn.testing.drivers import Delivery
 from portafn_azure import outcomes
 from portafn_azure.dev.worker import PREPARED, Worker, WorkerUnavailable
@@ -132,7 +133,8 @@ class AzureWorkerDriver:
         url = current_store().url
         if url.startswith("memory:"):
             pytest.skip("worker mode: the worker is another process and cannot share a memory:// store")
-        settings = {k: v for k, v in os.environ.items() if k.startswith("PORTAFN_")}
+        # As local.settings.json "Values": what the app declares and what the test set for it.
+        settings = app_environment(self.app)
         settings["PORTAFN_STORE"] = url
         return session_for(self.app_ref, self.worker, settings)
 
