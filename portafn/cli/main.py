@@ -24,6 +24,7 @@ COMMANDS = (
     "portafn.cli.dev",
     "portafn.cli.package",
     "portafn.cli.cost",
+    "portafn.cli.project",
 )
 
 

@@ -1,0 +1,1 @@
+"""A bank account, event-sourced: commands append events, projections keep the views."""
