@@ -58,6 +58,7 @@ from pydantic import BaseModel
 
 from portafn.context import Context
 from portafn.events import Change, Schedule
+from portafn.log import redact_text
 from portafn.reliability.publish import Outgoing, Publisher, PublishError, no_outbox, register_stager
 from portafn.store.capabilities import Capability
 from portafn.store.errors import Unsupported
@@ -112,6 +113,8 @@ class RelayResult:
 
     published: int = 0
     failed: int = 0
+    error: str | None = None
+    """The first failed send's error (its type and redacted message), for the log line."""
 
 
 def _next_sequence() -> str:
@@ -198,10 +201,14 @@ class Outbox:
         def portafn_outbox_sweep(ev: Schedule, ctx: Context) -> None:
             """Relay every pending outbox record (the polling fallback)."""
             result = outbox.sweep(_publisher(ctx))
-            if result.published or result.failed:
-                ctx.logger.info(
-                    "outbox sweep", extra={"published": result.published, "failed": result.failed}
+            counts = {"published": result.published, "failed": result.failed}
+            if result.failed:
+                # A broker that keeps refusing must show in the logs, not only in a count.
+                ctx.logger.warning(
+                    "outbox sweep left records for later", extra={**counts, "error": result.error}
                 )
+            elif result.published:
+                ctx.logger.info("outbox sweep", extra=counts)
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -367,6 +374,7 @@ class Outbox:
         """Send every pending record. A failed send leaves that record and the later ones of its key
         for the next pass (order per key), and the sweep goes on with the other keys."""
         published = failed = 0
+        error: str | None = None
         blocked: set[str] = set()
         for record in list(self.pending()):
             if record.group in blocked:
@@ -375,11 +383,12 @@ class Outbox:
             try:
                 self.send(record, publisher)
                 published += 1
-            except Exception:
+            except Exception as exc:
                 failed += 1
+                error = error or f"{type(exc).__name__}: {redact_text(str(exc))[:200]}"
                 if record.ordered:
                     blocked.add(record.group)
-        return RelayResult(published, failed)
+        return RelayResult(published, failed, error)
 
     def _shard_names(self) -> list[str]:
         return [f"{i:03d}" for i in range(self.shards)]

@@ -144,6 +144,7 @@ def test_order_per_key_holds_when_the_broker_fails(portafn_client: Client) -> No
     broker = Flaky(refuse={2, 5})
     result = outbox.sweep(broker)
     assert result.failed > 0  # the refused sends and the later ones of their keys wait
+    assert result.error == "ConnectionError: broker unavailable"
     while list(outbox.pending()):
         outbox.sweep(broker)
     by_key: dict[str | None, list[str]] = {}
