@@ -115,6 +115,13 @@ class StoreUnavailable(StoreError):
     summary = "store unavailable"
 
 
+class AccessDenied(StoreError):
+    """The function's own identity may not do this on the store (its IAM policy, role assignment or
+    credentials): a deployment mistake, never the caller's. Not retried; answered as a bare 500."""
+
+    summary = "access denied to the function"
+
+
 class Unsupported(StoreError):
     """The store does not declare a capability the caller used; names the store and the capability."""
 

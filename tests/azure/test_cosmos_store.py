@@ -170,3 +170,15 @@ def test_attached_documents_stay_in_the_partition_written(store: CosmosStore) ->
     with pytest.raises(Unsupported, match="across partitions"):
         store.transact_attached([_put(pk, "a", 1)], [Attached(TABLE, pk + "-other", "g#1", {})])
     assert store.get(TABLE, Key(pk, "a")) is None
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_refused_identity_is_access_denied_not_retried(status: int) -> None:
+    from azure.cosmos.exceptions import CosmosHttpResponseError
+
+    from portafn.store.errors import AccessDenied
+
+    store = CosmosStore("cosmos://localhost:1/db")  # no request is sent: the client is lazy
+    error = store._mapped(CosmosHttpResponseError(status_code=status, message="RBAC refused"), "orders", None)
+    assert isinstance(error, AccessDenied)
+    assert not error.transient

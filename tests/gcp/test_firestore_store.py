@@ -249,3 +249,15 @@ def test_long_keys_get_hashed_ids_and_keep_their_key(store: FirestoreStore) -> N
     assert [
         r.key for r in store.query(ORDERS, key.pk, None, descending=False, limit=5, cursor=None).records
     ] == [key]
+
+
+@pytest.mark.parametrize("refusal", ["PermissionDenied", "Unauthenticated"])
+def test_a_refused_identity_is_access_denied_not_retried(refusal: str) -> None:
+    from google.api_core import exceptions as gexc
+
+    from portafn.store.errors import AccessDenied
+
+    store = FirestoreStore("firestore://proj")  # no request is sent: the client is lazy
+    with pytest.raises(AccessDenied) as caught, store._errors(ORDERS, Key("c", "o")):
+        raise getattr(gexc, refusal)("Missing or insufficient permissions.")
+    assert not caught.value.transient

@@ -39,7 +39,7 @@ from portafn.package.build import BuildContext
 from portafn.package.common import item_functions, logical_id
 from portafn.package.wheels import Target
 from portafn.runtime import _store_status
-from portafn.store.errors import StoreError
+from portafn.store.errors import AccessDenied
 from portafn.store.transaction import transaction
 from samples.orders.app import app as orders_app
 from tests.package import moto_iam
@@ -407,9 +407,9 @@ def test_a_read_only_function_is_denied_a_write(
     keys = stack.moto.principal(_statements(template, "get_order"))
     with stack.moto.acting_as(keys):
         assert orders.get("c9", "o9") is None  # the reader may read
-        with pytest.raises(StoreError) as caught:
+        with pytest.raises(AccessDenied) as caught:
             orders.put(Order(customer_id="c9", order_id="o9", total_cents=1, created_at=NOW, updated_at=NOW))
-    # A plain store error: none of the typed ones a client could act on (each maps to a 4xx/503).
+    # Access denied: not one a client could act on (those map to a 4xx/503), so a bare 500.
     assert _store_status(caught.value) is None
     assert "AccessDenied" in str(caught.value.detail)
     assert stack.items("orders") == []

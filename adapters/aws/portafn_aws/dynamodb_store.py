@@ -30,6 +30,7 @@ from portafn.store.capabilities import Capabilities, Capability
 from portafn.store.cursor import decode_cursor, decode_sort_position, encode_cursor, query_scope, scan_scope
 from portafn.store.deadline import configured_timeout, remaining
 from portafn.store.errors import (
+    AccessDenied,
     AlreadyExists,
     ConcurrencyConflict,
     InvalidCursor,
@@ -73,6 +74,9 @@ ETAG = "_etag"
 EXPIRES = "_expires"
 INTERNAL = frozenset({PK, SK, ETAG, EXPIRES})
 
+# The function's credentials or policy refuse the call (a deployment mistake, not retried); any
+# 403 too, which is how IAM's own refusal arrives when the service forwards it unparsed.
+DENIED_CODES = frozenset({"AccessDeniedException", "UnrecognizedClientException"})
 THROTTLE_CODES = frozenset(
     {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
 )
@@ -231,6 +235,8 @@ class DynamoDBStore(Store):
         if code == "ItemCollectionSizeLimitExceededException":
             return TooLarge(self.name, table, key, code)
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if code in DENIED_CODES or status == 403:
+            return AccessDenied(self.name, table, key, f"{code}: {message}"[:300])
         if isinstance(status, int) and status >= 500:
             return StoreUnavailable(self.name, table, key, code or str(status))
         return _CodedError(self.name, table, key, f"{code}: {message}"[:300], code=code)

@@ -52,6 +52,7 @@ from portafn.store.capabilities import Capabilities, Capability
 from portafn.store.cursor import decode_cursor, decode_sort_position, encode_cursor, query_scope, scan_scope
 from portafn.store.deadline import remaining
 from portafn.store.errors import (
+    AccessDenied,
     AlreadyExists,
     ConcurrencyConflict,
     InvalidCursor,
@@ -231,6 +232,8 @@ class CosmosStore(Store):
             return StoreUnavailable(self.name, table, key, "read session not available yet (404/1002)")
         if status == 404:
             return NotFound(self.name, table, key)
+        if status in (401, 403):
+            return AccessDenied(self.name, table, key, f"Cosmos DB refused the identity ({status}/{sub})")
         if status == 409:
             return AlreadyExists(self.name, table, key)
         if status == 412:

@@ -42,6 +42,7 @@ from portafn.store.capabilities import Capabilities, Capability
 from portafn.store.cursor import decode_cursor, decode_sort_position, encode_cursor, query_scope, scan_scope
 from portafn.store.deadline import call_deadline, remaining
 from portafn.store.errors import (
+    AccessDenied,
     AlreadyExists,
     ConcurrencyConflict,
     InvalidCursor,
@@ -677,6 +678,8 @@ class FirestoreStore(Store):
             raise AlreadyExists(self.name, name, where_key) from None
         except gexc.NotFound:
             raise NotFound(self.name, name, where_key) from None
+        except (gexc.PermissionDenied, gexc.Unauthenticated) as exc:
+            raise AccessDenied(self.name, name, where_key, _short(exc)) from None
         except gexc.FailedPrecondition:
             raise ConcurrencyConflict(self.name, name, where_key) from None
         except (gexc.ResourceExhausted, gexc.TooManyRequests) as exc:
