@@ -26,6 +26,8 @@ from typing import Any
 from portafn.app import App, Function
 from portafn.events import Change, Event, Message, Schedule, StorageEvent
 from portafn.http import Headers, HttpRequest, HttpResponse
+from portafn.lazy import Lazy
+from portafn.runtime import Runtime
 from portafn.testing.drivers import Delivery, Driver
 from portafn_azure import outcomes
 from portafn_azure.entry import function_app
@@ -89,6 +91,8 @@ class AzureDriver:
         options.setdefault("poison_sink", self.poisoned.append)
         self.function_app = function_app(app, **options)
         self.functions = {f.get_function_name(): f for f in self.function_app.get_functions()}
+        # Answers the requests no function is routed for, made on the first one and then kept.
+        self._unrouted = Lazy(lambda: Runtime(app, "azure"))
 
     def _user(self, name: str) -> Any:
         return self.functions[name].get_user_function()
@@ -118,9 +122,7 @@ class AzureDriver:
         if found is None or target is None:
             # The host routes on the raw segment and the entry's runtime answers a path that is not
             # UTF-8 with 400, an unknown route with 404, in problem+json: the runtime gives both.
-            from portafn.runtime import Runtime
-
-            return Runtime(self.app, "azure").handle_http(request)
+            return self._unrouted.get().handle_http(request)
         request.path_params = dict(found.params)
         req = HttpRequestConverter.decode(http_datum(request), trigger_metadata={})
         resp = self._user(target.name)(req, _Context(target.name))
