@@ -18,6 +18,7 @@ from portafn_aws.driver import AwsDriver
 
 from portafn.changes import pending_changes
 from portafn.store.registry import open_store, use_store
+from portafn.triggers import HttpTrigger
 from samples.bank.app import accounts, app
 from tests.package.conftest import SampleBuilds, artifact
 from tests.package.lambda_runtime import bootstrap, extract, http_event
@@ -53,8 +54,9 @@ def _call(root: tuple[Path, Path], store: str, function: str, event: dict[str, A
 def _http(
     root: tuple[Path, Path], store: str, function: str, method: str, path: str, body: Any = None
 ) -> tuple[int, dict[str, str], Any]:
-    route = app.functions[function].trigger.path  # type: ignore[attr-defined]
-    out = _call(root, store, function, http_event(method, route, path, body))
+    trigger = app.functions[function].trigger
+    assert isinstance(trigger, HttpTrigger)
+    out = _call(root, store, function, http_event(method, trigger.path.template, path, body))
     headers = {k.lower(): v for k, v in (out.get("headers") or {}).items()}
     return out["statusCode"], headers, json.loads(out["body"]) if out.get("body") else None
 
