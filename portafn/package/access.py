@@ -151,7 +151,7 @@ def _projector_access(app: App, fn: Function) -> Iterator[tuple[str, frozenset[s
     yield projection.source.table.name, PROJECTOR_EVENTS_OPERATIONS
     # Stores whose transactions span tables keep positions in a table; the others attach them to
     # the first view's partitions, which the view's own operations already cover.
-    yield projection._table_checkpoints.table.name, CHECKPOINT_OPERATIONS
+    yield projection.checkpoint_table.name, CHECKPOINT_OPERATIONS
     yield from _Walk(app, projection.apply).run()
 
 
