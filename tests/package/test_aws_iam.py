@@ -24,6 +24,7 @@ from portafn_aws.driver import DriverContext
 from portafn_aws.dynamodb_store import PK, SK
 from portafn_aws.iam import READ_ACTIONS
 from portafn_aws.package import sam_template
+from pydantic import BaseModel
 
 from portafn import App, Context, Message
 from portafn.package import PackageResult
@@ -124,6 +125,27 @@ def test_event_streams_and_projections_reach_their_tables_through_the_library() 
         "bank_activity": {PUT},
     }
     assert bank["get_balance"] == {"bank_balances": {GET}}
+
+
+class Noted(BaseModel):
+    text: str
+
+
+def test_a_stream_used_directly_and_one_that_publishes_reach_the_events_and_the_outbox() -> None:
+    from portafn.eventstore import EventStream
+    from portafn.reliability import Outbox
+
+    app = App("streams")
+    notes: EventStream[Noted] = EventStream(app, "notes", Noted, publish="noted")
+    Outbox(app)
+
+    @app.http("POST", "/notes/{note_id}")
+    def note(note_id: str) -> None:
+        notes.append(note_id, [Noted(text="x")], expected_version=None)
+
+    access = table_access(app, app.functions["note"])
+    # No aggregate: no snapshot; the append stages each event in the outbox, in its transaction.
+    assert access == {"notes_events": {GET, QUERY, PUT}, "portafn_outbox": {PUT}}
 
 
 def test_a_table_used_in_a_way_the_walk_cannot_follow_gets_every_operation() -> None:
