@@ -12,7 +12,11 @@ The library reaches tables the user's code never names, and those are added here
 - an ``@idempotent`` function reads, writes and deletes its idempotency record;
 - a function that publishes with ``tx=`` (or stages into the outbox) writes an outbox record in
   its transaction;
-- the outbox's relay reads, lists and deletes records; its sweep lists and deletes them.
+- the outbox's relay reads, lists and deletes records; its sweep lists and deletes them;
+- code that uses an event stream (``EventStream`` or ``Aggregate``) reads and appends its events
+  and reads and writes its snapshots (and stages into the outbox if the stream publishes);
+- a projection's change function reads the stream's events and its own checkpoints, writes the
+  checkpoints, and does what its ``apply`` does to the views (walked like a handler).
 
 Operations are the store port's, provider-neutral; each adapter's packager maps them onto its
 own permissions.
@@ -26,6 +30,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from portafn.app import App, Function
+from portafn.eventstore import Aggregate, EventStream
 from portafn.store.port import TableSpec
 from portafn.store.table import Table
 
@@ -72,6 +77,12 @@ IDEMPOTENCY_OPERATIONS = frozenset({GET, PUT, DELETE})
 RELAY_OPERATIONS = frozenset({GET, QUERY, DELETE})
 SWEEP_OPERATIONS = frozenset({QUERY, DELETE})
 STAGE_OPERATIONS = frozenset({PUT})
+# Event streams (portafn.eventstore): an append checks the prior version (get) and inserts; reads
+# and the current version query; an aggregate's snapshot is read, inserted or replaced.
+EVENTS_OPERATIONS = frozenset({GET, QUERY, PUT})
+SNAPSHOT_OPERATIONS = frozenset({GET, PUT})
+PROJECTOR_EVENTS_OPERATIONS = frozenset({QUERY})
+CHECKPOINT_OPERATIONS = frozenset({GET, PUT})
 
 Access = dict[str, frozenset[str]]
 _ATTRS = ("LOAD_ATTR", "LOAD_METHOD")
@@ -87,7 +98,7 @@ def table_access(app: App, fn: Function) -> Access:
     access: dict[str, set[str]] = {}
     for name in fn.options.get("tables", ()):
         access.setdefault(str(name), set()).update(OPERATIONS)
-    walk = _Walk(app, fn)
+    walk = _Walk(app, fn.handler)
     for name, ops in walk.run():
         access.setdefault(name, set()).update(ops)
     for name, ops in _library_access(app, fn, walk):
@@ -113,6 +124,7 @@ def _library_access(app: App, fn: Function, walk: _Walk) -> Iterator[tuple[str, 
     idempotency = _idempotency_table(app, fn)
     if idempotency is not None:
         yield idempotency.name, IDEMPOTENCY_OPERATIONS
+    yield from _projector_access(app, fn)
     outbox = _outbox(app)
     if outbox is None:
         return
@@ -123,8 +135,24 @@ def _library_access(app: App, fn: Function, walk: _Walk) -> Iterator[tuple[str, 
         yield outbox.table.name, RELAY_OPERATIONS
     elif library and fn.name == SWEEP_FUNCTION:
         yield outbox.table.name, SWEEP_OPERATIONS
-    elif _stages(walk):
+    elif _stages(walk) or any(s.publish is not None for s in walk.streams):
         yield outbox.table.name, STAGE_OPERATIONS
+
+
+def _projector_access(app: App, fn: Function) -> Iterator[tuple[str, frozenset[str]]]:
+    """A projection's change function: the stream's events, its checkpoints, and its ``apply``."""
+    from portafn.projections.projection import FUNCTION_PREFIX, Projection
+
+    if getattr(fn.handler, "__module__", "") != Projection.__module__ or not fn.name.startswith(
+        FUNCTION_PREFIX
+    ):
+        return
+    projection = Projection.of(app, fn.name.removeprefix(FUNCTION_PREFIX))
+    yield projection.source.table.name, PROJECTOR_EVENTS_OPERATIONS
+    # Stores whose transactions span tables keep positions in a table; the others attach them to
+    # the first view's partitions, which the view's own operations already cover.
+    yield projection.checkpoint_table.name, CHECKPOINT_OPERATIONS
+    yield from _Walk(app, projection.apply).run()
 
 
 def _outbox(app: App) -> Any:
@@ -185,12 +213,14 @@ def _closure(func: Any) -> dict[str, Any]:
 
 
 class _Walk:
-    """Reads the handler's code and the user's helpers it reaches, yielding (table, operations)."""
+    """Reads the handler's code and the user's helpers it reaches, yielding (table, operations);
+    the event streams it uses are kept in ``streams``."""
 
-    def __init__(self, app: App, fn: Function) -> None:
+    def __init__(self, app: App, handler: Any) -> None:
         self.by_id: dict[int, Table[Any]] = {id(t): t for t in app.tables.values()}
-        self.top = getattr(fn.handler, "__module__", "").split(".")[0]
-        self.handler = fn.handler
+        self.top = getattr(handler, "__module__", "").split(".")[0]
+        self.handler = handler
+        self.streams: list[EventStream[Any]] = []
         self.seen: set[int] = set()
         self.found: list[tuple[str, frozenset[str]]] = []
         self._codes: list[types.CodeType] = []
@@ -226,11 +256,20 @@ class _Walk:
             value = self._resolve(ins, instructions[index - 1] if index else None, globs, cells)
             if isinstance(value, Table) and id(value) in self.by_id:
                 self.found.append((value.name, _use(value, instructions, index)))
+            elif isinstance(value, EventStream | Aggregate):
+                self._stream(value)
             elif value is not None:
                 self._visit(value)
         for const in code.co_consts:
             if isinstance(const, types.CodeType):
                 self._code(const, globs, cells)
+
+    def _stream(self, used: EventStream[Any] | Aggregate[Any, Any]) -> None:
+        stream = used.stream if isinstance(used, Aggregate) else used
+        self.streams.append(stream)
+        self.found.append((stream.table.name, EVENTS_OPERATIONS))
+        if isinstance(used, Aggregate):  # loading reads the snapshot and may store a fresher one
+            self.found.append((stream.snapshots.name, SNAPSHOT_OPERATIONS))
 
     def _resolve(
         self,

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel
 
-from portafn.store.capabilities import Capability
+from portafn.store.capabilities import Capabilities, Capability
 from portafn.store.errors import Unsupported
 
 if TYPE_CHECKING:
@@ -129,9 +129,15 @@ class AttachedCheckpoints:
             store.delete_attached(item)
 
 
+def keeps_table(capabilities: Capabilities) -> bool:
+    """Whether a store with ``capabilities`` keeps positions in the checkpoint table; when it
+    attaches markers to the view instead, packaging declares no ``<projection>_checkpoints``."""
+    return capabilities.has(Capability.TRANSACTIONS_ACROSS_PARTITIONS)
+
+
 def choose(store: Store, table: TableCheckpoints, attached: AttachedCheckpoints) -> Checkpoints:
     """The layout ``store`` can advance atomically with a view write; ``Unsupported`` if neither."""
-    if store.capabilities.has(Capability.TRANSACTIONS_ACROSS_PARTITIONS):
+    if keeps_table(store.capabilities):
         return table
     if store.capabilities.has(Capability.ATTACHED_DOCUMENTS):
         return attached

@@ -35,8 +35,10 @@ from portafn.projections.checkpoints import (
     AttachedCheckpoints,
     Checkpoints,
     Position,
+    ProjectionCheckpoint,
     TableCheckpoints,
     choose,
+    keeps_table,
 )
 from portafn.store.errors import TransactionConflict
 from portafn.store.registry import current_store
@@ -44,6 +46,7 @@ from portafn.store.retry import backoff
 
 if TYPE_CHECKING:
     from portafn.app import App
+    from portafn.store.capabilities import Capabilities
     from portafn.store.port import Store
     from portafn.store.table import Table
     from portafn.store.transaction import Transaction
@@ -122,6 +125,19 @@ class Projection(Generic[E]):
     def all(cls, app: App) -> list[Projection[Any]]:
         """Every projection declared on ``app``, in declaration order."""
         return list(_registry.get(app, {}).values())
+
+    @property
+    def checkpoint_table(self) -> Table[ProjectionCheckpoint]:
+        """``<name>_checkpoints``: where positions live on stores whose transactions span tables."""
+        return self._table_checkpoints.table
+
+    @classmethod
+    def idle_tables(cls, app: App, capabilities: Capabilities) -> frozenset[str]:
+        """The checkpoint tables of ``app``'s projections that a store with ``capabilities`` never
+        touches (it attaches positions to the views), so a template need not create them."""
+        if keeps_table(capabilities):
+            return frozenset()
+        return frozenset(p.checkpoint_table.name for p in cls.all(app))
 
     def _register(self) -> None:
         projection = self

@@ -15,7 +15,6 @@ import pytest
 from portafn.package import PackageResult, package
 
 APP = "samples.orders.app:app"
-INGEST = "samples.ingest.app:app"
 PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 
 Builder = Callable[..., PackageResult]
@@ -56,20 +55,30 @@ def gcp_build(build: Builder) -> PackageResult:
     return build("gcp", python=PYTHON)
 
 
-@pytest.fixture(scope="session")
-def ingest_builds(
-    tmp_path_factory: pytest.TempPathFactory, progress_lines: list[str]
-) -> Callable[[str], PackageResult]:
-    """``ingest_builds(provider)``: the ingest sample for this machine's Python, built once per provider."""
-    built: dict[str, PackageResult] = {}
+SampleBuilds = Callable[[str, str], PackageResult]
 
-    def get(provider: str) -> PackageResult:
-        if provider not in built:
-            out = tmp_path_factory.mktemp(f"pkg-ingest-{provider}")
-            built[provider] = package(INGEST, provider, out, progress=progress_lines.append, python=PYTHON)
-        return built[provider]
+
+@pytest.fixture(scope="session")
+def sample_builds(tmp_path_factory: pytest.TempPathFactory, progress_lines: list[str]) -> SampleBuilds:
+    """``sample_builds(sample, provider)``: ``samples/<sample>`` packaged for this machine's Python
+    (x86_64, so a Lambda zip runs here), built once per sample and provider."""
+    built: dict[tuple[str, str], PackageResult] = {}
+
+    def get(sample: str, provider: str) -> PackageResult:
+        if (sample, provider) not in built:
+            out = tmp_path_factory.mktemp(f"pkg-{sample}-{provider}")
+            built[sample, provider] = package(
+                f"samples.{sample}.app:app", provider, out, progress=progress_lines.append, python=PYTHON
+            )
+        return built[sample, provider]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def ingest_builds(sample_builds: SampleBuilds) -> Callable[[str], PackageResult]:
+    """``ingest_builds(provider)``: the ingest sample for this machine's Python, built once per provider."""
+    return lambda provider: sample_builds("ingest", provider)
 
 
 def artifact(result: PackageResult, name: str) -> Path:

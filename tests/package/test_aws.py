@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import zipfile
@@ -27,22 +26,8 @@ from portafn.package import PackageResult
 from portafn.package.bytecode import pyc_name
 from tests.aws.runtime_api import RuntimeApi
 from tests.package.conftest import PYTHON, Builder, artifact
-
-SITE = Path(next(p for p in sys.path if p.endswith("site-packages")))
-# What the Lambda Python runtime itself provides in /var/runtime: the runtime client and boto3.
-RUNTIME_PROVIDED = [
-    "awslambdaric",
-    "runtime_client.cpython-311-x86_64-linux-gnu.so",
-    "simplejson",
-    "snapshot_restore_py.py",
-    "boto3",
-    "botocore",
-    "s3transfer",
-    "jmespath",
-    "dateutil",
-    "six.py",
-    "urllib3",
-]
+from tests.package.lambda_runtime import bootstrap as lambda_bootstrap
+from tests.package.lambda_runtime import clean_env, extract, http_event
 
 
 def _names(zip_path: Path) -> list[str]:
@@ -53,29 +38,7 @@ def _names(zip_path: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def lambda_root(aws_build: PackageResult, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """The zip extracted into a fresh /var/task stand-in, and a /var/runtime stand-in beside it."""
-    base = tmp_path_factory.mktemp("lambda")
-    task, runtime = base / "task", base / "runtime"
-    with zipfile.ZipFile(artifact(aws_build, "lambda.zip")) as zf:
-        zf.extractall(task)
-    runtime.mkdir()
-    for name in RUNTIME_PROVIDED:
-        source = SITE / name
-        if not source.exists():
-            source = next(SITE.glob(name.split(".")[0] + "*.so"), source)
-        assert source.exists(), f"{name} is not installed in the dev environment (uv sync --all-packages)"
-        (runtime / source.name).symlink_to(source)
-    return task, runtime
-
-
-def _clean_env(task: Path, runtime: Path) -> dict[str, str]:
-    # -S (no site-packages) plus this path is all the interpreter sees: the task, then the runtime.
-    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "HOME", "TMPDIR")}
-    return {
-        **keep,
-        "PYTHONPATH": f"{task}{os.pathsep}{runtime}",
-        "PYTHONNOUSERSITE": "1",
-        "LAMBDA_TASK_ROOT": str(task),
-    }
+    return extract(artifact(aws_build, "lambda.zip"), tmp_path_factory.mktemp("lambda"))
 
 
 def test_zip_has_no_boto3_and_no_other_provider(aws_build: PackageResult) -> None:
@@ -144,7 +107,7 @@ def test_the_entry_imports_only_from_the_artifact(lambda_root: tuple[Path, Path]
     proc = subprocess.run(
         [sys.executable, "-S", "-c", code],
         cwd=task,
-        env=_clean_env(task, runtime),
+        env=clean_env(task, runtime),
         capture_output=True,
         text=True,
         timeout=60,
@@ -160,61 +123,12 @@ def test_the_entry_imports_only_from_the_artifact(lambda_root: tuple[Path, Path]
 @pytest.fixture(scope="module")
 def bootstrap(lambda_root: tuple[Path, Path]) -> Iterator[RuntimeApi]:
     """``python -S -m awslambdaric lambda_function.handler`` in the extracted zip, as Lambda runs it."""
-    task, runtime = lambda_root
-    api = RuntimeApi().start()
-    log = task.parent / "awslambdaric.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-S", "-m", "awslambdaric", "lambda_function.handler"],
-            cwd=task,
-            env={
-                **_clean_env(task, runtime),
-                "AWS_LAMBDA_RUNTIME_API": api.address,
-                "AWS_LAMBDA_FUNCTION_NAME": "orders-create_order",
-                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
-                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-                "PORTAFN_STORE": "memory://",
-                "PORTAFN_FUNCTION": "create_order",
-            },
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            yield api
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
-            api.stop()
+    with lambda_bootstrap(*lambda_root, "orders", "create_order", "memory://") as api:
+        yield api
 
 
 def _http_event(method: str, path: str, body: dict[str, Any] | None) -> dict[str, Any]:
-    return {
-        "version": "2.0",
-        "routeKey": f"{method} /customers/{{customer_id}}/orders",
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": {"content-type": "application/json", "host": "abc.execute-api.us-east-1.amazonaws.com"},
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "abc",
-            "domainName": "abc.execute-api.us-east-1.amazonaws.com",
-            "http": {
-                "method": method,
-                "path": path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": "203.0.113.9",
-                "userAgent": "t",
-            },
-            "requestId": "req-1",
-            "routeKey": f"{method} /customers/{{customer_id}}/orders",
-            "stage": "$default",
-            "time": "12/Mar/2024:10:00:00 +0000",
-            "timeEpoch": 1710237600000,
-        },
-        "body": json.dumps(body) if body is not None else None,
-        "isBase64Encoded": False,
-    }
+    return http_event(method, "/customers/{customer_id}/orders", path, body)
 
 
 def test_the_zip_answers_http_under_awslambdaric(bootstrap: RuntimeApi) -> None:

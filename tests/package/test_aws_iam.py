@@ -24,6 +24,7 @@ from portafn_aws.driver import DriverContext
 from portafn_aws.dynamodb_store import PK, SK
 from portafn_aws.iam import READ_ACTIONS
 from portafn_aws.package import sam_template
+from pydantic import BaseModel
 
 from portafn import App, Context, Message
 from portafn.package import PackageResult
@@ -43,7 +44,7 @@ from portafn.store.errors import AccessDenied
 from portafn.store.transaction import transaction
 from samples.orders.app import app as orders_app
 from tests.package import moto_iam
-from tests.package.conftest import PYTHON, artifact
+from tests.package.conftest import PYTHON, SampleBuilds, artifact
 from tests.reliability.apps import app as idempotent_app
 from tests.reliability.outbox_app import outbox_app
 
@@ -103,6 +104,48 @@ def test_the_library_tables_are_granted_to_the_functions_that_reach_them() -> No
     assert outbox["apply_once"] == {"applied": {PUT}, "idempotency": {"get", "put", "delete"}}
     charge = next(fn for fn in idempotent_app.functions.values() if fn.name == "charge")
     assert table_access(idempotent_app, charge) == {"idempotency": {"get", "put", "delete"}}
+
+
+def test_event_streams_and_projections_reach_their_tables_through_the_library() -> None:
+    from samples.bank.app import app as bank_app
+
+    bank = {fn.name: table_access(bank_app, fn) for fn in bank_app.functions.values()}
+    # A command loads the aggregate (snapshot, then events) and appends at the version it read.
+    stream = {"accounts_events": {GET, QUERY, PUT}, "accounts_snapshots": {GET, PUT}}
+    assert bank["open_account"] == bank["deposit"] == bank["withdraw"] == stream
+    # A projector reads the events after its checkpoint, and writes checkpoint and view together.
+    assert bank["portafn_project_balances"] == {
+        "accounts_events": {QUERY},
+        "balances_checkpoints": {GET, PUT},
+        "bank_balances": {GET, PUT},  # apply reads the balance, then puts it
+    }
+    assert bank["portafn_project_activity"] == {
+        "accounts_events": {QUERY},
+        "activity_checkpoints": {GET, PUT},
+        "bank_activity": {PUT},
+    }
+    assert bank["get_balance"] == {"bank_balances": {GET}}
+
+
+class Noted(BaseModel):
+    text: str
+
+
+def test_a_stream_used_directly_and_one_that_publishes_reach_the_events_and_the_outbox() -> None:
+    from portafn.eventstore import EventStream
+    from portafn.reliability import Outbox
+
+    app = App("streams")
+    notes: EventStream[Noted] = EventStream(app, "notes", Noted, publish="noted")
+    Outbox(app)
+
+    @app.http("POST", "/notes/{note_id}")
+    def note(note_id: str) -> None:
+        notes.append(note_id, [Noted(text="x")], expected_version=None)
+
+    access = table_access(app, app.functions["note"])
+    # No aggregate: no snapshot; the append stages each event in the outbox, in its transaction.
+    assert access == {"notes_events": {GET, QUERY, PUT}, "portafn_outbox": {PUT}}
 
 
 def test_a_table_used_in_a_way_the_walk_cannot_follow_gets_every_operation() -> None:
@@ -382,6 +425,38 @@ def test_idempotent_functions_claim_and_replay_with_their_policies(
     assert first["statusCode"] == replay["statusCode"] == 201, (first, replay)
     assert {k.lower(): v for k, v in replay["headers"].items()}["idempotent-replayed"] == "true"
     assert json.loads(replay["body"]) == json.loads(first["body"])
+
+
+@pytest.mark.emulator
+def test_the_bank_commands_and_projectors_work_with_exactly_their_policies(
+    enforcing: moto_iam.EnforcingMoto, sample_builds: SampleBuilds
+) -> None:
+    """Event-sourced commands append through their roles; each projector reads the events and
+    writes its checkpoint and view through its own."""
+    from samples.bank.app import app as bank_app
+
+    template = json.loads(artifact(sample_builds("bank", "aws"), "template.json").read_text())
+    stack = Deployed(enforcing.stack("bank-"), bank_app, template)
+
+    opened = stack.run("open_account", _http("POST", "/accounts", {"account_id": "a1", "owner": "ada"}))
+    assert opened["statusCode"] == 201, opened
+    deposited = stack.run("deposit", _http("POST", "/accounts/a1/deposits", {"amount_cents": 900}))
+    assert deposited["statusCode"] == 200, deposited
+    refused = stack.run("withdraw", _http("POST", "/accounts/a1/withdrawals", {"amount_cents": 901}))
+    assert (refused["statusCode"], json.loads(refused["body"])["balance_cents"]) == (409, 900), refused
+    assert (
+        stack.run("withdraw", _http("POST", "/accounts/a1/withdrawals", {"amount_cents": 400}))["statusCode"]
+        == 200
+    )
+    events = sorted(stack.items("accounts_events"), key=lambda item: item[SK]["S"])
+    assert len(events) == 3
+    for event in events:
+        for projector in ("portafn_project_balances", "portafn_project_activity"):
+            _ok_batch(stack.run(projector, _inserted("bank-accounts_events", event)))
+    balance = stack.run("get_balance", _http("GET", "/accounts/a1"))
+    assert (balance["statusCode"], json.loads(balance["body"])["balance_cents"]) == (200, 500), balance
+    activity = stack.run("get_activity", _http("GET", "/accounts/a1/activity"))
+    assert len(json.loads(activity["body"])["items"]) == 2, activity
 
 
 @pytest.mark.emulator

@@ -13,7 +13,6 @@ import os
 import re
 import shlex
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -24,76 +23,28 @@ from portafn_gcp import package as gcp
 from pydantic import BaseModel
 
 from portafn import App, Change, Context, Message, Schedule, StorageEvent
-from portafn.dev.process import ManagedProcess, free_port, port_open
 from portafn.package import PackageResult
 from portafn.package.build import BuildContext
 from portafn.package.devonly import strip_wheel
-from portafn.package.wheels import Target, uv_executable
+from portafn.package.wheels import Target
 from tests.package.conftest import PYTHON, artifact
-
-
-def _clean_env(*paths: Path) -> dict[str, str]:
-    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "HOME", "TMPDIR")}
-    return {**keep, "PYTHONPATH": os.pathsep.join(map(str, paths)), "PYTHONNOUSERSITE": "1"}
+from tests.package.functions_framework import install_site, request, serve
 
 
 @pytest.fixture(scope="module")
 def gcp_site(gcp_build: PackageResult, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The built source's dependencies, installed from its own ``requirements.txt`` (what Cloud
     Build does with the source; this machine is the target)."""
-    site = tmp_path_factory.mktemp("gcp-site")
-    subprocess.run(
-        [
-            uv_executable(),
-            "pip",
-            "install",
-            "--target",
-            str(site),
-            "--python",
-            sys.executable,
-            "--python-version",
-            PYTHON,
-            "--only-binary",
-            ":all:",
-            "-r",
-            "requirements.txt",
-            "--quiet",
-        ],
-        cwd=artifact(gcp_build, "source"),
-        check=True,
-        env={**os.environ, "UV_CACHE_DIR": str(Path.cwd() / ".cache" / "wheels")},
-    )
-    return site
-
-
-def _serve(source: Path, site: Path, target: str, store: str) -> tuple[ManagedProcess, int]:
-    """The functions-framework CLI serving one target of the built source, on a free port."""
-    port = free_port()
-    server = ManagedProcess(
-        f"functions-framework {target}",
-        [
-            *(sys.executable, "-S", "-m", "functions_framework"),
-            *("--source", "main.py", "--target", target),
-            *("--host", "127.0.0.1", "--port", str(port)),
-        ],
-        ready=lambda: port_open(port),
-        cwd=source,
-        env={**_clean_env(source, site), "PORTAFN_STORE": store},
-    )
-    return server, port
+    return install_site(artifact(gcp_build, "source"), tmp_path_factory.mktemp("gcp-site"))
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-    request = urllib.request.Request(url, data=body, method="POST", headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
+    status, _, answer = request(url, body, headers)
+    return status, answer
 
 
 def test_gcp_source_runs_under_functions_framework(gcp_build: PackageResult, gcp_site: Path) -> None:
-    server, port = _serve(artifact(gcp_build, "source"), gcp_site, "http", "memory://")
+    server, port = serve(artifact(gcp_build, "source"), gcp_site, "http", "memory://")
     with server:
         body = json.dumps({"order_id": "o-7", "total_cents": 700}).encode()
         status, answer = _post(
@@ -127,8 +78,8 @@ def test_gcp_source_answers_cloudevents_under_functions_framework(
 
     source = artifact(gcp_build, "source")
     store = f"sqlite:///{tmp_path / 'orders.db'}"  # one store both targets' processes share
-    http, http_port = _serve(source, gcp_site, "http", store)
-    queue, queue_port = _serve(source, gcp_site, "on_order_event", store)
+    http, http_port = serve(source, gcp_site, "http", store)
+    queue, queue_port = serve(source, gcp_site, "on_order_event", store)
     with http, queue:
         for order_id in ("o-8", "o-9"):
             status, _ = _post(

@@ -12,8 +12,10 @@ from portafn.cli.main import main
 from portafn.errors import RegistrationError
 from portafn.eventstore import EventStream
 from portafn.projections import Projection
+from portafn.store.capabilities import Capabilities, Capability
 from portafn.store.registry import open_store, use_store
 from tests.projections.app import Posted, Total, ledger, total_view, totals
+from tests.projections.app import app as ledger_app
 
 
 def test_rebuild_command_replays_every_stream_with_progress(
@@ -77,3 +79,13 @@ def test_registration_refuses_a_bad_name_a_duplicate_and_a_foreign_view() -> Non
     Projection(app, "p3", stream, views=(view,), apply=lambda tx, e: None)
     with pytest.raises(RegistrationError, match="already has a projection"):
         Projection(app, "p3", stream, views=(view,), apply=lambda tx, e: None)
+
+
+def test_checkpoint_tables_are_idle_only_where_positions_are_attached_to_the_views() -> None:
+    every = Capabilities(frozenset(Capability))
+    attached = Capabilities(frozenset(Capability) - {Capability.TRANSACTIONS_ACROSS_PARTITIONS})
+    assert Projection.idle_tables(ledger_app, every) == frozenset()
+    idle = Projection.idle_tables(ledger_app, attached)
+    assert idle == {"ledger_total_checkpoints", "ledger_lines_checkpoints"}
+    assert total_view.checkpoint_table.name in idle
+    assert idle <= set(ledger_app.tables)  # still declared on the app: the other stores use them

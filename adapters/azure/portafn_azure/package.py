@@ -44,10 +44,11 @@ from portafn.package.common import (
 from portafn.package.devonly import strip_site
 from portafn.package.errors import UnsupportedSetting
 from portafn.package.zipper import tree_files, write_zip
+from portafn.projections import Projection
 from portafn.settings import app_fields
 from portafn.triggers import EventTrigger, QueueTrigger, StorageTrigger, TopicTrigger
 from portafn_azure import settings as settings_arm
-from portafn_azure.cosmos_store import PARTITION_PATH
+from portafn_azure.cosmos_store import PARTITION_PATH, CosmosStore
 
 NAME = "azure"
 ADAPTER = "portafn-azure"
@@ -325,9 +326,13 @@ def cosmos_database() -> dict[str, Any]:
 
 def cosmos_containers(app: App) -> list[dict[str, Any]]:
     """One container per table (TTL on where the table has a TTL field), and the change feed's
-    lease container when a function watches changes."""
+    lease container when a function watches changes. Projections' checkpoint tables are left out:
+    on Cosmos DB a projection attaches its positions to its view's partitions instead."""
+    idle = Projection.idle_tables(app, CosmosStore.capabilities)
     containers = [
-        (name, PARTITION_PATH, table.spec.ttl_field is not None) for name, table in app.tables.items()
+        (name, PARTITION_PATH, table.spec.ttl_field is not None)
+        for name, table in app.tables.items()
+        if name not in idle
     ]
     if app.by_kind("changes"):
         containers.append((LEASES, "/id", False))

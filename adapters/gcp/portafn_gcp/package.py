@@ -549,14 +549,18 @@ def uses_store(app: App, fn: Function) -> bool:
     """Whether ``fn`` reaches the store, directly or through the library.
 
     Directly: its code names one of the app's tables (``portafn.package.usage``). Through the
-    library: an ``@idempotent`` handler keeps its records there; the outbox's relay and sweep read
+    library: an ``@idempotent`` handler keeps its records there; event streams and projections
+    read and write their tables (``portafn.package.access``); the outbox's relay and sweep read
     and delete records; and a function that publishes in an app with an outbox may stage its
     messages there (``tx=``), which no reading of the code can rule out.
     """
+    from portafn.package.access import table_access
     from portafn.package.usage import tables_used, topics_published
     from portafn.reliability.outbox import RELAY_FUNCTION, SWEEP_FUNCTION
 
     if tables_used(app, fn) or getattr(fn.handler, "__portafn_idempotent__", False):
+        return True
+    if table_access(app, fn):  # event streams and projections reach tables through the library
         return True
     if fn.name in (RELAY_FUNCTION, SWEEP_FUNCTION):
         return True
