@@ -201,13 +201,16 @@ def test_missing_scope_is_a_403_problem(portafn_client: Client, bearer: Any) -> 
 
 
 def test_the_key_set_is_fetched_once_and_kept(portafn_client: Client, bearer: Any, identity: Any) -> None:
+    start = identity.fetches
     for _ in range(5):
         assert portafn_client.get("/me", headers=bearer()).status == 200
     before = identity.fetches
+    # At most once per authenticator in the serving process (a process that fetched in an earlier
+    # test fetches nothing here; the Azure worker driver starts a worker per store).
+    assert before - start <= 2
     for _ in range(5):
         assert portafn_client.get("/me", headers=bearer()).status == 200
     assert identity.fetches == before  # the warm path fetches nothing
-    assert identity.fetches <= 2  # once per authenticator for the whole session
 
 
 def test_api_key_names_the_partner(portafn_client: Client, identity: Any) -> None:
