@@ -4,7 +4,9 @@ A token that names a key id the cached set lacks is either a key rotation (the i
 new key) or a forgery. Refetching on every such token would let any client make each request
 cost a round trip to the issuer, so an unknown key id refetches at most once per
 ``refetch_interval`` seconds (counting every fetch, the first and the expiry ones included) and is
-refused with 401 meanwhile (by the authenticator).
+refused with 401 meanwhile (by the authenticator). Likewise a fetch that fails (the issuer is down)
+is not tried again for ``refetch_interval`` seconds unless a key set is cached: meanwhile each
+request fails at once (503 from the authenticator) instead of waiting on the issuer in turn.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class KeySet:
         self._clock = clock
         self._lock = threading.Lock()
         self._fetched_at: float | None = None
+        self._failed_at: float | None = None
         self._client: Lazy[PyJWKClient] = Lazy(self._make_client)
 
     def _make_client(self) -> PyJWKClient:
@@ -73,10 +76,17 @@ class KeySet:
         if not isinstance(kid, str):
             return None
         with self._lock:
+            if self._failed_at is not None and self._clock() - self._failed_at < self.refetch_interval:
+                raise jwt.PyJWKClientConnectionError("the key set could not be fetched a moment ago")
             client = self._client.get()
-            key = client.match_kid(client.get_signing_keys(), kid)
-            if key is None and self._may_refetch():
-                key = client.match_kid(client.get_signing_keys(refresh=True), kid)
+            try:
+                key = client.match_kid(client.get_signing_keys(), kid)
+                if key is None and self._may_refetch():
+                    key = client.match_kid(client.get_signing_keys(refresh=True), kid)
+            except jwt.PyJWKClientConnectionError:
+                self._failed_at = self._clock()
+                raise
+            self._failed_at = None
         return key
 
     def _may_refetch(self) -> bool:

@@ -28,11 +28,15 @@ class KeyServer:
     def __init__(self) -> None:
         self.keys: dict[str, Any] = {"k1": rsa.generate_private_key(public_exponent=65537, key_size=2048)}
         self.fetches = 0
+        self.down = False
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 server.fetches += 1
+                if server.down:
+                    self.send_error(503)
+                    return
                 body = json.dumps({"keys": [server.jwk(kid) for kid in server.keys]}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -122,6 +126,22 @@ def test_a_zero_interval_refetches_for_every_unknown_key(keys: KeyServer) -> Non
     for _ in range(3):
         assert client.get("/me", headers=keys.token("nope", signer="k1")).status == 401
     assert keys.fetches == 4
+
+
+def test_an_issuer_that_is_down_is_asked_again_only_after_the_interval(keys: KeyServer) -> None:
+    clock = Clock()
+    client = client_for(keys, clock, refetch_interval=60)
+    keys.down = True
+    for _ in range(5):
+        resp = client.get("/me", headers=keys.token("k1"))
+        assert resp.status == 503
+        assert resp.headers.get("content-type") == "application/problem+json"
+    assert keys.fetches == 1  # the failed fetch is not repeated by every request
+    keys.down = False
+    assert client.get("/me", headers=keys.token("k1")).status == 503  # still within the interval
+    clock.now += 60
+    assert client.get("/me", headers=keys.token("k1")).status == 200
+    assert keys.fetches == 2
 
 
 def test_every_jwt_authenticator_puts_pyjwt_in_the_package() -> None:
