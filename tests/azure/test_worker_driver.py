@@ -137,3 +137,21 @@ def test_outside_the_worker_logs_stay_on_stderr() -> None:
         assert logger.handlers == [handler]
     finally:
         logger.removeHandler(handler)
+
+
+def test_app_settings_stay_off_the_worker_hosts_command_line(
+    driver: AzureWorkerDriver, tmp_path: Path
+) -> None:
+    from portafn_azure.dev.worker_session import _sessions
+
+    Client(orders_app, driver).get("/customers/ada/orders/none")  # starts this test's session
+    store_url = f"sqlite:///{tmp_path}/worker.db"
+    ours = []
+    for session in _sessions.values():
+        argv = Path(f"/proc/{session._proc.pid}/cmdline").read_bytes().split(b"\0")
+        assert not any(b"sqlite:" in arg for arg in argv), argv  # no setting on any command line
+        settings_file = Path(argv[argv.index(b"--settings-file") + 1].decode())
+        assert settings_file.stat().st_mode & 0o077 == 0  # only this user reads it
+        if json.loads(settings_file.read_text()).get("PORTAFN_STORE") == store_url:
+            ours.append(session)
+    assert len(ours) == 1, "this test's worker got its store through the settings file"

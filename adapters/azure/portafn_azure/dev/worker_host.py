@@ -7,7 +7,10 @@ protos and the RpcLog bookkeeping, and adds what the batch host lacks: the worke
 initialised, made to index the app and load every function once, then each line on stdin is one
 InvocationRequest and each line on stdout its InvocationResponse with the RpcLogs bound to it.
 
-    python worker_host.py --worker-dir W --app APP --shared-host HOST_PY [--set NAME=VALUE ...]
+    python worker_host.py --worker-dir W --app APP --shared-host HOST_PY [--settings-file F] [--set NAME=VALUE ...]
+
+App settings come from ``--settings-file`` (a JSON object, so secret values never stand on a
+command line that ``ps`` shows) and ``--set`` (for a hand-run host), the latter winning.
 
 stdin, one JSON object a line: ``{"function": NAME, "input": TYPED_DATA, "trigger_metadata": {...}}``
 with TypedData in the protobuf JSON mapping (``{"string": ...}``, ``{"bytes": BASE64}``,
@@ -92,7 +95,8 @@ class Session:
         self.server.start()
         self.scratch = Path(tempfile.mkdtemp(prefix="portafn-azw-"))
         self.host = self.shared.Host(self.pb, self.stream, self.scratch / "rpclog.jsonl")
-        settings = dict(item.partition("=")[::2] for item in args.set)
+        settings = json.loads(Path(args.settings_file).read_text()) if args.settings_file else {}
+        settings.update(item.partition("=")[::2] for item in args.set)
         self.env = worker_env(self.worker_dir, self.app_dir, settings, self.scratch)
         self.functions: dict[str, Any] = {}
         self.proc: subprocess.Popen[bytes] | None = None
@@ -220,6 +224,7 @@ def main() -> int:
     ap.add_argument("--worker-dir", required=True)
     ap.add_argument("--app", required=True)
     ap.add_argument("--shared-host", required=True, help="the shared loopback host.py")
+    ap.add_argument("--settings-file", help="app settings as a JSON object (kept off the command line)")
     ap.add_argument("--set", action="append", default=[], help="app setting NAME=VALUE (repeatable)")
     ap.add_argument("--timeout", type=float, default=60.0)
     session = Session(ap.parse_args())

@@ -60,9 +60,9 @@ class WorkerSession:
             str(app_dir),
             "--shared-host",
             str(worker.host_script),
+            "--settings-file",
+            str(self._settings_file(folder, settings)),
         ]
-        for name, value in settings.items():
-            cmd += ["--set", f"{name}={value}"]
         self._stderr = self.log.open("w")
         self._proc = subprocess.Popen(
             cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, text=True
@@ -74,6 +74,15 @@ class WorkerSession:
             raise WorkerError(f"the worker did not start the app: {ready.get('error')} (log: {self.log})")
         self.functions: dict[str, Any] = ready["functions"]
         self.scratch = Path(ready["scratch"])
+
+    @staticmethod
+    def _settings_file(folder: Path, settings: dict[str, str]) -> Path:
+        # A file only this user can read (mkdtemp's folder is 0700): secrets stay off the
+        # command line, which any local user sees in ``ps``.
+        path = folder / "settings.json"
+        path.write_text(json.dumps(settings))
+        path.chmod(0o600)
+        return path
 
     def _read(self) -> dict[str, Any]:
         stdout: IO[str] | None = self._proc.stdout
