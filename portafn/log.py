@@ -67,6 +67,7 @@ RESERVED = frozenset({"time", "level", "message", "logger", "exception"})
 _AUTH_SCHEME = re.compile(r"(?i)bearer|basic|digest|negotiate")
 # The shortest text _SECRET_VALUES' token prefixes or the key-id pattern can match (xox?- + 10).
 _SHORTEST_VALUE = 15
+_HEX_AND_DASH = "0123456789abcdef-"  # lower case only: a mixed-case word may be an AWS key
 
 
 @functools.lru_cache(maxsize=4096)
@@ -85,6 +86,10 @@ def _may_hold_secret(text: str) -> bool:
     length, so most log values (ids, names, short messages) are cleared by a few substring scans
     instead of seven regular-expression passes.
     """
+    if not text.strip(_HEX_AND_DASH):
+        # Only lower-case hex digits and dashes (request ids, UUIDs, digests): no pattern's literal or
+        # character class fits, so none can match.
+        return False
     if "=" in text or "@" in text or "eyJ" in text:
         return True  # _SECRET_AFTER's key=value, _URL_USERINFO, JSON Web Tokens
     if text.isascii():
@@ -338,10 +343,19 @@ def _write_line(
             "message": redact(message),
             "logger": logger.name,
         }
+        plans = _KEY_PLANS
         for key, value in extra.items():
-            name, secret = _key_plan(key)
-            if name is not None:
-                entry[name] = REDACTED if secret else redact(value)
+            name, secret = plans.get(key) or _key_plan(key)
+            if name is None:
+                continue
+            kind = type(value)
+            # Inlined for the common values (redact's answer for them), as this runs per field.
+            if secret:
+                entry[name] = REDACTED
+            elif kind in _NO_TEXT or (kind is str and value in _CLEAN):
+                entry[name] = value
+            else:
+                entry[name] = redact(value)
         line = _ENCODE(entry) + handler.terminator
     except Exception:
         return False
