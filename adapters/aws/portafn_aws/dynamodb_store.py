@@ -115,6 +115,16 @@ def prefix_from_url(url: str | None) -> str:
     return parse_qs(urlsplit(url).query).get("prefix", [""])[0]
 
 
+def _botocore_client(service: str, **kwargs: Any) -> Any:
+    """A low-level client made by botocore alone, as ``boto3.session.Session().client`` makes it
+    (a fresh session each, so credentials and region resolve the same way), without importing
+    boto3: its resources, docs, s3transfer and multiprocessing cost a cold start tens of modules
+    that a DynamoDB client never uses."""
+    from botocore.session import Session
+
+    return Session().create_client(service, **kwargs)
+
+
 class DynamoDBStore(Store):
     """A portafn store on Amazon DynamoDB (or DynamoDB Local, given a loopback ``endpoint``)."""
 
@@ -162,16 +172,13 @@ class DynamoDBStore(Store):
         )
 
     def _make_client(self, timeout: int) -> DynamoDBClient:
-        import boto3
-
-        return boto3.session.Session().client(
+        client: DynamoDBClient = _botocore_client(
             "dynamodb", region_name=self.region, endpoint_url=self.endpoint, config=self._config(timeout)
         )
+        return client
 
     def _make_streams(self) -> Any:
-        import boto3
-
-        return boto3.session.Session().client(
+        return _botocore_client(
             "dynamodbstreams",
             region_name=self.region,
             endpoint_url=self.endpoint,

@@ -99,7 +99,7 @@ class LambdaHandler:
         store = self.runtime.prepare()
         if isinstance(store, DynamoDBStore):
             try:
-                _ = store.client  # made on first use: boto3's import and the client's set-up
+                _ = store.client  # made on first use: botocore's import and the client's set-up
             except Exception:
                 _log.warning("making the DynamoDB client at init failed", exc_info=True)
 
