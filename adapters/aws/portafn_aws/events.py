@@ -157,8 +157,19 @@ UNCLAIMED: tuple[tuple[str, str, str, Callable[[Mapping[str, Any]], bool]], ...]
     ),
     ("Amazon Lex", "bot", "bot", lambda e: "bot" in e and ("currentIntent" in e or "sessionState" in e)),
 )
-# Every key some unclaimed kind needs: an event holding none of them is no unclaimed kind.
-_UNCLAIMED_KEYS = frozenset(gate for _, _, gate, _ in UNCLAIMED)
+# The unclaimed kinds by the key each needs, with their place in ``UNCLAIMED`` (the first match wins).
+_Rule = tuple[int, str, str, Callable[[Mapping[str, Any]], bool]]
+
+
+def _by_key() -> dict[str, list[_Rule]]:
+    out: dict[str, list[_Rule]] = {}
+    for place, (kind, field, gate, matches) in enumerate(UNCLAIMED):
+        out.setdefault(gate, []).append((place, kind, field, matches))
+    return out
+
+
+_UNCLAIMED_BY_KEY = _by_key()
+_UNCLAIMED_KEYS = frozenset(_UNCLAIMED_BY_KEY)
 
 # ``Records[].eventSource`` values of services whose records portafn does not claim.
 UNCLAIMED_RECORD_SOURCES: dict[str, str] = {
@@ -173,13 +184,18 @@ def refuse_unclaimed(event: Mapping[str, Any]) -> None:
     Such an event would otherwise be served as the claimed shape it resembles (a WebSocket
     message as a REST request) or be refused without saying what it was.
     """
-    if _UNCLAIMED_KEYS.isdisjoint(event.keys()):
-        return
-    for kind, field, gate, matches in UNCLAIMED:
-        if gate in event and matches(event):
-            raise EventFormatError(
-                PROVIDER, field, f"{kind} events are not claimed by portafn", keys=event.keys()
-            )
+    # Only the kinds whose key the event holds are tested: one or two for a claimed event.
+    found = [
+        rule
+        for gate in _UNCLAIMED_KEYS.intersection(event.keys())
+        for rule in _UNCLAIMED_BY_KEY[gate]
+        if rule[3](event)
+    ]
+    if found:
+        _, kind, field, _ = min(found, key=lambda rule: rule[0])
+        raise EventFormatError(
+            PROVIDER, field, f"{kind} events are not claimed by portafn", keys=event.keys()
+        )
 
 
 def is_eventbridge(event: Mapping[str, Any]) -> bool:
