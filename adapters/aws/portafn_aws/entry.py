@@ -108,7 +108,7 @@ class LambdaHandler:
     def __call__(self, event: Any, context: Any = None) -> Any:
         """Handle one Lambda invocation."""
         invocation = _invocation(context)
-        if not isinstance(event, Mapping):
+        if type(event) is not dict and not isinstance(event, Mapping):
             raise EventFormatError(
                 "aws", "event", f"expected a JSON object, got {type(event).__name__}", keys=()
             )
