@@ -206,7 +206,8 @@ def section(results: dict[str, dict[str, dict[str, float]] | str], settings: Set
     sec.notes.append(
         f"{settings.store_ops} calls per op per contender ({settings.cosmos_ops} on Cosmos) in {settings.warm_blocks} "
         f"interleaved blocks, medians over blocks; batch: {settings.batch_items} items ({settings.cosmos_batch_items} "
-        "on Cosmos, whose local server takes tens of ms per write), portafn first then raw. Time ratios: lower is "
+        "on Cosmos, whose local server takes tens of ms per write), after an unmeasured warm-up batch each, "
+        "portafn first then raw. Time ratios: lower is "
         "better (goal <= 1.10x); batch throughput ratio: higher is better (goal >= 0.9x). portafn validates "
         "pydantic models in and out; the raw peer returns SDK dicts."
     )
