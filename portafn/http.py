@@ -20,6 +20,8 @@ _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _LIST_ITEM = re.compile(r'\s*((?:"(?:[^"\\]|\\.)*"|[^,"])*)\s*(?:,|$)')
 _TEXT_TYPES = ("text/", "application/json", "application/problem+json", "application/xml")
 _TEXT_SUFFIXES = ("+json", "+xml")
+# Up to this many headers (a response's usual few), a lookup scans them instead of indexing them.
+_SCAN_AT_MOST = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +70,15 @@ class Headers:
         """First value of ``name``, or ``default``."""
         first = self._first
         if first is None:
+            items = self._items
+            if len(items) <= _SCAN_AT_MOST:
+                key = name.lower()
+                for k, v in items:
+                    if k == key or k.lower() == key:
+                        return v
+                return default
             # Built from the last pair back, so the first value of a repeated name wins.
-            first = self._first = {k.lower(): v for k, v in reversed(self._items)}
+            first = self._first = {k.lower(): v for k, v in reversed(items)}
         return first.get(name.lower(), default)
 
     def get_all(self, name: str) -> list[str]:

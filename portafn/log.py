@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import json.encoder
 import logging
 import re
 import sys
@@ -67,6 +68,7 @@ RESERVED = frozenset({"time", "level", "message", "logger", "exception"})
 _AUTH_SCHEME = re.compile(r"(?i)bearer|basic|digest|negotiate")
 # The shortest text _SECRET_VALUES' token prefixes or the key-id pattern can match (xox?- + 10).
 _SHORTEST_VALUE = 15
+_HEX_AND_DASH = "0123456789abcdef-"  # lower case only: a mixed-case word may be an AWS key
 
 
 @functools.lru_cache(maxsize=4096)
@@ -85,6 +87,10 @@ def _may_hold_secret(text: str) -> bool:
     length, so most log values (ids, names, short messages) are cleared by a few substring scans
     instead of seven regular-expression passes.
     """
+    if not text.strip(_HEX_AND_DASH):
+        # Only lower-case hex digits and dashes (request ids, UUIDs, digests): no pattern's literal or
+        # character class fits, so none can match.
+        return False
     if "=" in text or "@" in text or "eyJ" in text:
         return True  # _SECRET_AFTER's key=value, _URL_USERINFO, JSON Web Tokens
     if text.isascii():
@@ -166,6 +172,24 @@ def redact(value: Any, key: str | None = None) -> Any:
 _SKIP = frozenset(_STANDARD - RESERVED)
 # One encoder for every line: json.dumps(..., default=str) would build a new one each call.
 _ENCODE = json.JSONEncoder(default=str).encode
+# The C encoder behind ``_ENCODE``, made once instead of on every call, for the direct line path.
+# No circular-reference check (``markers`` None): a shared one would be mutated by every thread.
+# The values are redacted copies by then, and ``redact`` has already walked (and refused) a cycle.
+_MAKE_ENCODER: Any = getattr(json.encoder, "c_make_encoder", None)  # None where _json is missing
+_C_ENCODER: Any = (
+    _MAKE_ENCODER(None, str, json.encoder.encode_basestring_ascii, None, ": ", ", ", False, False, True)
+    if _MAKE_ENCODER is not None
+    else None
+)
+
+
+def _encode_line(entry: dict[str, Any]) -> str:
+    """``_ENCODE(entry)``, the same text, without building an encoder per line."""
+    if _C_ENCODER is None:
+        return _ENCODE(entry)
+    return "".join(_C_ENCODER(entry, 0))
+
+
 # The last second a line was stamped in, and its text up to the seconds: lines come in bursts.
 _second: tuple[int, str] = (-1, "")
 
@@ -338,11 +362,20 @@ def _write_line(
             "message": redact(message),
             "logger": logger.name,
         }
+        plans = _KEY_PLANS
         for key, value in extra.items():
-            name, secret = _key_plan(key)
-            if name is not None:
-                entry[name] = REDACTED if secret else redact(value)
-        line = _ENCODE(entry) + handler.terminator
+            name, secret = plans.get(key) or _key_plan(key)
+            if name is None:
+                continue
+            kind = type(value)
+            # Inlined for the common values (redact's answer for them), as this runs per field.
+            if secret:
+                entry[name] = REDACTED
+            elif kind in _NO_TEXT or (kind is str and value in _CLEAN):
+                entry[name] = value
+            else:
+                entry[name] = redact(value)
+        line = _encode_line(entry) + handler.terminator
     except Exception:
         return False
     try:

@@ -17,7 +17,7 @@ import importlib
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, distributions
 from typing import Any
 
 ENTRY_POINT_GROUP = "portafn.providers"
@@ -93,9 +93,30 @@ _installed: dict[str, Provider] | None = None
 _registered: dict[str, Provider] = {}
 
 
+def _entry_points() -> list[EntryPoint]:
+    """``importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)``, found faster.
+
+    The standard call parses the entry points of every installed distribution (a venv holds
+    hundreds) before selecting the group; this reads each one's ``entry_points.txt`` and parses
+    only those that mention the group. Distributions are taken as ``entry_points`` takes them:
+    the first of each name on the path wins.
+    """
+    seen: set[str] = set()
+    found: list[EntryPoint] = []
+    for dist in distributions():
+        name = getattr(dist, "_normalized_name", None) or dist.metadata["Name"]
+        if name in seen:
+            continue
+        seen.add(name)
+        text = dist.read_text("entry_points.txt")
+        if text and ENTRY_POINT_GROUP in text:
+            found.extend(dist.entry_points.select(group=ENTRY_POINT_GROUP))
+    return found
+
+
 def _discover() -> dict[str, Provider]:
     found: dict[str, Provider] = {LOCAL: _LOCAL}
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
+    for ep in _entry_points():
         provider = ep.load()
         if not isinstance(provider, Provider):
             raise PluginError(f"entry point {ep.value} in {ENTRY_POINT_GROUP!r} is not a portafn Provider")

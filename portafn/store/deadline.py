@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from contextvars import ContextVar
 
 TIMEOUT_ENV = "PORTAFN_STORE_TIMEOUT"
@@ -29,40 +27,45 @@ _until: ContextVar[float | None] = ContextVar("portafn_store_deadline", default=
 
 def configured_timeout() -> float:
     """The configured timeout of one table call, from ``PORTAFN_STORE_TIMEOUT``."""
+    global _parsed
+    raw = os.environ.get(TIMEOUT_ENV)
+    cached = _parsed
+    if cached[0] == raw:  # every table call asks; the setting rarely changes
+        return cached[1]
+    value = _parse_timeout(raw)
+    _parsed = (raw, value)
+    return value
+
+
+def _parse_timeout(raw: str | None) -> float:
+    if raw is None:
+        return DEFAULT_TIMEOUT_S
     try:
-        value = float(os.environ.get(TIMEOUT_ENV, DEFAULT_TIMEOUT_S))
+        value = float(raw)
     except ValueError:
         return DEFAULT_TIMEOUT_S
     return value if value > 0 and value == value else DEFAULT_TIMEOUT_S
 
 
-@contextmanager
-def within(seconds: float, *, margin: float = 0.0) -> Iterator[float]:
+# The last ``PORTAFN_STORE_TIMEOUT`` text read and its value.
+_parsed: tuple[str | None, float] = (None, DEFAULT_TIMEOUT_S)
+
+
+class within:  # lower case: a context manager used like a function
     """Bound every store call in the block to end ``seconds - margin`` from now (or earlier, if
     an enclosing block ends sooner). For an invocation: ``within(ctx.remaining_time(),
-    margin=MARGIN_S)``. Yields the absolute ``time.monotonic()`` deadline."""
-    until = time.monotonic() + max(0.0, seconds - margin)
-    outer = _until.get()
-    if outer is not None:
-        until = min(until, outer)
-    token = _until.set(until)
-    try:
-        yield until
-    finally:
-        _until.reset(token)
+    margin=MARGIN_S)``. Entering returns the absolute ``time.monotonic()`` deadline.
 
-
-class invocation:  # lower case: used like ``within``
-    """``within(seconds, margin=MARGIN_S)`` for one invocation, as a plain class: the runtime
-    enters it around every handler, so it costs less than a generator-based context manager."""
+    A plain class rather than a generator: every table call enters one.
+    """
 
     __slots__ = ("_seconds", "_token")
 
-    def __init__(self, seconds: float) -> None:
-        self._seconds = seconds
+    def __init__(self, seconds: float, *, margin: float = 0.0) -> None:
+        self._seconds = seconds - margin
 
     def __enter__(self) -> float:
-        until = time.monotonic() + max(0.0, self._seconds - MARGIN_S)
+        until = time.monotonic() + max(0.0, self._seconds)
         outer = _until.get()
         if outer is not None and outer < until:
             until = outer
@@ -71,6 +74,16 @@ class invocation:  # lower case: used like ``within``
 
     def __exit__(self, *exc: object) -> None:
         _until.reset(self._token)
+
+
+class invocation(within):
+    """``within(seconds, margin=MARGIN_S)`` for one invocation: the runtime enters it around every
+    handler."""
+
+    __slots__ = ()
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds - MARGIN_S
 
 
 def enclosing_deadline() -> float | None:

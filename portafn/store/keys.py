@@ -58,6 +58,8 @@ def check_key_value(table: str, field: str, value: object, expected: KeyType | N
     ``expected`` is the field's declared key type; a value of the other type is rejected, because
     ``"1"`` and ``1`` are different keys in every store.
     """
+    if type(value) is str:  # the common case first: no enum, bool or int checks to make
+        return _check_str_key(table, field, value, expected)
     if isinstance(value, enum.Enum):
         value = value.value
     if isinstance(value, bool):
@@ -83,7 +85,7 @@ def _check_str_key(table: str, field: str, text: str, expected: KeyType | None) 
     if not text:
         raise InvalidKey(table, field, "a str key must not be empty")
     try:
-        size = len(text.encode("utf-8"))
+        size = len(text) if text.isascii() else len(text.encode("utf-8"))
     except UnicodeEncodeError:
         raise InvalidKey(table, field, "a str key must be valid Unicode (no lone surrogates)") from None
     if size > MAX_KEY_BYTES:

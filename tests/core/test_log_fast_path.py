@@ -171,3 +171,22 @@ def test_a_bad_format_is_reported_by_logging_not_raised(capsys: pytest.CaptureFi
         ctx.logger.info("after it")
     assert "Logging error" in capsys.readouterr().err
     assert [line["message"] for line in _lines(buffer)] == ["after it"]
+
+
+def test_a_direct_line_has_the_formatter_s_exact_text() -> None:
+    extra = {
+        "ratio": 1.5,
+        "nan": float("nan"),
+        "text": "caf\u00e9\u2028",
+        "items": [1, {"a": None}],
+        "ok": True,
+    }
+    ctx = Context(request_id="r-1", correlation_id="c-1", provider="aws", function_name="f")
+    with default_logging() as buffer:
+        ctx.logger.info("same text", extra=extra)
+        logging.getLogger("portafn").handlers[0].addFilter(lambda record: True)  # the standard path
+        ctx.logger.info("same text", extra=extra)
+    direct, standard = (line.split('"level"', 1)[1] for line in buffer.getvalue().splitlines())
+    assert direct == standard
+    assert '"nan": NaN' in direct
+    assert "\\u00e9\\u2028" in direct

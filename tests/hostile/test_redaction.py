@@ -199,3 +199,15 @@ def test_exception_text_is_redacted(captured: tuple[logging.Logger, io.StringIO]
 
 def test_the_table_has_at_least_sixty_cases() -> None:
     assert len(SECRET_KEYS) + len(PLAIN_KEYS) + len(SECRET_VALUES) + len(KEPT_VALUES) >= 60
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("d193be9a-2611-4d7f-a372-dfaa69b8b464", True),  # a request id: the shortcut clears it
+        ("0123456789abcdef0123456789abcdef01234567", True),  # a lower-case SHA-1 digest
+        ("0123456789ABCDEF0123456789abcdef01234567", False),  # mixed case: may be an AWS secret key
+    ],
+)
+def test_hex_words_are_cleared_only_when_no_pattern_can_match(text: str, kept: bool) -> None:
+    assert (redact_text(text) == text) is kept

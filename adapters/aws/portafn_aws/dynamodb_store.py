@@ -25,6 +25,8 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
+from pydantic_core import to_json
+
 from portafn.lazy import Lazy
 from portafn.store.capabilities import Capabilities, Capability
 from portafn.store.cursor import decode_cursor, decode_sort_position, encode_cursor, query_scope, scan_scope
@@ -119,6 +121,16 @@ def prefix_from_url(url: str | None) -> str:
     return parse_qs(urlsplit(url).query).get("prefix", [""])[0]
 
 
+def _botocore_client(service: str, **kwargs: Any) -> Any:
+    """A low-level client made by botocore alone, as ``boto3.session.Session().client`` makes it
+    (a fresh session each, so credentials and region resolve the same way), without importing
+    boto3: its resources, docs, s3transfer and multiprocessing cost a cold start tens of modules
+    that a DynamoDB client never uses."""
+    from botocore.session import Session
+
+    return Session().create_client(service, **kwargs)
+
+
 class DynamoDBStore(Store):
     """A portafn store on Amazon DynamoDB (or DynamoDB Local, given a loopback ``endpoint``)."""
 
@@ -158,24 +170,26 @@ class DynamoDBStore(Store):
 
         # One layer retries: the table's (bounded by the call's deadline), so botocore makes one
         # attempt, and a stalled endpoint holds a request no longer than the time the call has.
+        # botocore checks every request against the service model before sending it; the store
+        # builds each request itself from checked keys and typed attribute values, and DynamoDB
+        # validates it again, so that walk (several times the serialisation's cost on a batch)
+        # is skipped: a request the service refuses still raises its ValidationException.
         return Config(
             retries={"mode": "standard", "total_max_attempts": 1},
             connect_timeout=min(CONNECT_TIMEOUT_S, timeout),
             read_timeout=timeout,
             tcp_keepalive=True,
+            parameter_validation=False,
         )
 
     def _make_client(self, timeout: int) -> DynamoDBClient:
-        import boto3
-
-        return boto3.session.Session().client(
+        client: DynamoDBClient = _botocore_client(
             "dynamodb", region_name=self.region, endpoint_url=self.endpoint, config=self._config(timeout)
         )
+        return client
 
     def _make_streams(self) -> Any:
-        import boto3
-
-        return boto3.session.Session().client(
+        return _botocore_client(
             "dynamodbstreams",
             region_name=self.region,
             endpoint_url=self.endpoint,
@@ -350,7 +364,7 @@ class DynamoDBStore(Store):
             expires = _epoch_seconds(doc.get(table.ttl_field))
             if expires is not None:
                 item[EXPIRES] = {"N": str(expires)}
-        size = item_size(item)
+        size = 0 if _surely_fits(item) else item_size(item)
         if size > MAX_ITEM_BYTES:
             # Checked here because DynamoDB's own refusal is a ValidationException told apart
             # from others only by its message.
@@ -546,14 +560,14 @@ class DynamoDBStore(Store):
             return []
         if len(ops) > self.capabilities.batch_write_size:
             raise TooLarge(self.name, None, None, f"{len(ops)} writes; a batch write takes at most 25")
-        by_request: dict[tuple[str, str], Write] = {}
+        by_request: dict[tuple[str, _KeyIdent], Write] = {}
         requests: dict[str, list[Any]] = {}
         for op in ops:
             if (isinstance(op, Put) and (op.if_absent or op.etag)) or (isinstance(op, Delete) and op.etag):
                 raise ValueError("batch writes are unconditional; use transact() for conditions")
             name = self.physical(op.table)
             key_item = self._key_item(op.table, op.key)
-            ident = (name, json.dumps(key_item, sort_keys=True))
+            ident = (name, _key_ident(key_item))
             if ident in by_request:
                 # DynamoDB rejects two writes to one key in one batch; the later one wins, as
                 # it would have if they had been sent one after another.
@@ -799,13 +813,20 @@ def _condition(op: TransactOp, names: dict[str, str], values: dict[str, Any]) ->
     return None
 
 
-def _request_ident(request: Mapping[str, Any]) -> str:
+_KeyIdent = tuple[str | None, str | None]
+
+
+def _request_ident(request: Mapping[str, Any]) -> _KeyIdent:
     if "PutRequest" in request:
-        item = request["PutRequest"]["Item"]
-        key = {k: item[k] for k in (PK, SK) if k in item}
-    else:
-        key = dict(request["DeleteRequest"]["Key"])
-    return json.dumps(key, sort_keys=True)
+        return _key_ident(request["PutRequest"]["Item"])
+    return _key_ident(request["DeleteRequest"]["Key"])
+
+
+def _key_ident(item: Mapping[str, Any]) -> _KeyIdent:
+    """The item's key (the stored string forms of its internal key attributes), to match a
+    request DynamoDB hands back unprocessed with the write it came from."""
+    pk, sk = item.get(PK), item.get(SK)
+    return (pk["S"] if pk else None, sk["S"] if sk else None)
 
 
 def _epoch_seconds(value: Any) -> int | None:
@@ -840,6 +861,17 @@ def _decode_change_cursor(cursor: str | None, arn: str) -> dict[str, str]:
         raise InvalidCursor("dynamodb", None, detail="not a change cursor this store made") from None
     # A cursor from an older stream (the table was recreated) starts the new stream from its start.
     return shards if raw.get("arn") == arn else {}
+
+
+def _surely_fits(item: Mapping[str, Any]) -> bool:
+    """Whether the item is under DynamoDB's limit by a bound that costs one C call: an attribute
+    never counts more than three times its wire JSON (a number, the worst case, counts 21 bytes
+    against ``{"N":"0"}``'s 9), so an item whose JSON is under a third of the limit fits. Larger
+    items, and any the bound cannot encode (binary values), are measured by ``item_size``."""
+    try:
+        return len(to_json(item)) * 3 <= MAX_ITEM_BYTES
+    except Exception:  # bytes that are not UTF-8, for one: measure exactly instead
+        return False
 
 
 def item_size(item: Mapping[str, Any]) -> int:

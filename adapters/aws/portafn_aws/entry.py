@@ -99,7 +99,7 @@ class LambdaHandler:
         store = self.runtime.prepare()
         if isinstance(store, DynamoDBStore):
             try:
-                _ = store.client  # made on first use: boto3's import and the client's set-up
+                _ = store.client  # made on first use: botocore's import and the client's set-up
             except Exception:
                 _log.warning("making the DynamoDB client at init failed", exc_info=True)
 
@@ -108,7 +108,7 @@ class LambdaHandler:
     def __call__(self, event: Any, context: Any = None) -> Any:
         """Handle one Lambda invocation."""
         invocation = _invocation(context)
-        if not isinstance(event, Mapping):
+        if type(event) is not dict and not isinstance(event, Mapping):
             raise EventFormatError(
                 "aws", "event", f"expected a JSON object, got {type(event).__name__}", keys=()
             )

@@ -71,14 +71,16 @@ def _has(event: Mapping[str, Any], *names: str) -> bool:
     return all(name in event for name in names)
 
 
-# Event kinds Lambda can deliver that portafn does not claim: (kind, the field that tells it,
-# how to tell it). Checked before the claimed shapes, because some of them look like a claimed one:
-# a WebSocket message carries ``httpMethod`` (it would pass for a REST request), and API Gateway
-# authorizer requests carry a REST or HTTP API payload.
-UNCLAIMED: tuple[tuple[str, str, Callable[[Mapping[str, Any]], bool]], ...] = (
+# Event kinds Lambda can deliver that portafn does not claim: (kind, the field that tells it, the
+# top-level key without which it cannot match, how to tell it). Checked before the claimed shapes,
+# because some of them look like a claimed one: a WebSocket message carries ``httpMethod`` (it
+# would pass for a REST request), and API Gateway authorizer requests carry a REST or HTTP API
+# payload. The key lets ``refuse_unclaimed`` run only the tests that can match, on every request.
+UNCLAIMED: tuple[tuple[str, str, str, Callable[[Mapping[str, Any]], bool]], ...] = (
     (
         "API Gateway WebSocket",
         "requestContext.eventType",
+        "requestContext",
         # CONNECT, MESSAGE or DISCONNECT. Not connectionId alone: REST requests may carry one (null
         # eventType), as the REST sample of aws-lambda-dotnet shows.
         lambda e: bool(_context(e).get("eventType")),
@@ -86,28 +88,88 @@ UNCLAIMED: tuple[tuple[str, str, Callable[[Mapping[str, Any]], bool]], ...] = (
     (
         "API Gateway Lambda authorizer",
         "type",
+        "type",
         lambda e: e.get("type") in ("TOKEN", "REQUEST") and ("methodArn" in e or "routeArn" in e),
     ),
-    ("VPC Lattice", "requestContext.serviceNetworkArn", lambda e: "serviceNetworkArn" in _context(e)),
-    ("VPC Lattice", "raw_path", lambda e: _has(e, "raw_path", "method")),
-    ("Kinesis Data Firehose", "deliveryStreamArn", lambda e: _has(e, "deliveryStreamArn", "records")),
-    ("Cognito user pool trigger", "triggerSource", lambda e: _has(e, "triggerSource", "userPoolId")),
-    ("Cognito Sync trigger", "datasetRecords", lambda e: _has(e, "identityPoolId", "datasetRecords")),
-    ("AppSync resolver", "fieldName", lambda e: _has(e, "typeName", "fieldName")),
-    ("CloudFormation custom resource", "RequestType", lambda e: _has(e, "RequestType", "ResponseURL")),
-    ("CloudWatch Logs subscription", "awslogs", lambda e: "awslogs" in e),
+    (
+        "VPC Lattice",
+        "requestContext.serviceNetworkArn",
+        "requestContext",
+        lambda e: "serviceNetworkArn" in _context(e),
+    ),
+    ("VPC Lattice", "raw_path", "raw_path", lambda e: _has(e, "raw_path", "method")),
+    (
+        "Kinesis Data Firehose",
+        "deliveryStreamArn",
+        "deliveryStreamArn",
+        lambda e: _has(e, "deliveryStreamArn", "records"),
+    ),
+    (
+        "Cognito user pool trigger",
+        "triggerSource",
+        "triggerSource",
+        lambda e: _has(e, "triggerSource", "userPoolId"),
+    ),
+    (
+        "Cognito Sync trigger",
+        "datasetRecords",
+        "datasetRecords",
+        lambda e: _has(e, "identityPoolId", "datasetRecords"),
+    ),
+    ("AppSync resolver", "fieldName", "fieldName", lambda e: _has(e, "typeName", "fieldName")),
+    (
+        "CloudFormation custom resource",
+        "RequestType",
+        "RequestType",
+        lambda e: _has(e, "RequestType", "ResponseURL"),
+    ),
+    ("CloudWatch Logs subscription", "awslogs", "awslogs", lambda e: "awslogs" in e),
     (
         "Kafka (MSK or self-managed)",
         "eventSource",
+        "eventSource",
         lambda e: e.get("eventSource") in ("aws:kafka", "aws:SelfManagedKafka", "SelfManagedKafka"),
     ),
-    ("Amazon MQ", "eventSource", lambda e: e.get("eventSource") in ("aws:amq", "aws:mq", "aws:rmq")),
-    ("S3 Batch Operations", "tasks", lambda e: _has(e, "invocationSchemaVersion", "tasks")),
-    ("Secrets Manager rotation", "Step", lambda e: _has(e, "SecretId", "ClientRequestToken", "Step")),
-    ("CodePipeline job", "CodePipeline.job", lambda e: "CodePipeline.job" in e),
-    ("AWS Config rule", "configRuleName", lambda e: _has(e, "configRuleName", "invokingEvent")),
-    ("Amazon Lex", "bot", lambda e: "bot" in e and ("currentIntent" in e or "sessionState" in e)),
+    (
+        "Amazon MQ",
+        "eventSource",
+        "eventSource",
+        lambda e: e.get("eventSource") in ("aws:amq", "aws:mq", "aws:rmq"),
+    ),
+    (
+        "S3 Batch Operations",
+        "tasks",
+        "tasks",
+        lambda e: _has(e, "invocationSchemaVersion", "tasks"),
+    ),
+    (
+        "Secrets Manager rotation",
+        "Step",
+        "Step",
+        lambda e: _has(e, "SecretId", "ClientRequestToken", "Step"),
+    ),
+    ("CodePipeline job", "CodePipeline.job", "CodePipeline.job", lambda e: "CodePipeline.job" in e),
+    (
+        "AWS Config rule",
+        "configRuleName",
+        "configRuleName",
+        lambda e: _has(e, "configRuleName", "invokingEvent"),
+    ),
+    ("Amazon Lex", "bot", "bot", lambda e: "bot" in e and ("currentIntent" in e or "sessionState" in e)),
 )
+# The unclaimed kinds by the key each needs, with their place in ``UNCLAIMED`` (the first match wins).
+_Rule = tuple[int, str, str, Callable[[Mapping[str, Any]], bool]]
+
+
+def _by_key() -> dict[str, list[_Rule]]:
+    out: dict[str, list[_Rule]] = {}
+    for place, (kind, field, gate, matches) in enumerate(UNCLAIMED):
+        out.setdefault(gate, []).append((place, kind, field, matches))
+    return out
+
+
+_UNCLAIMED_BY_KEY = _by_key()
+_UNCLAIMED_KEYS = frozenset(_UNCLAIMED_BY_KEY)
 
 # ``Records[].eventSource`` values of services whose records portafn does not claim.
 UNCLAIMED_RECORD_SOURCES: dict[str, str] = {
@@ -122,11 +184,18 @@ def refuse_unclaimed(event: Mapping[str, Any]) -> None:
     Such an event would otherwise be served as the claimed shape it resembles (a WebSocket
     message as a REST request) or be refused without saying what it was.
     """
-    for kind, field, matches in UNCLAIMED:
-        if matches(event):
-            raise EventFormatError(
-                PROVIDER, field, f"{kind} events are not claimed by portafn", keys=event.keys()
-            )
+    # Only the kinds whose key the event holds are tested: one or two for a claimed event.
+    found = [
+        rule
+        for gate in _UNCLAIMED_KEYS.intersection(event.keys())
+        for rule in _UNCLAIMED_BY_KEY[gate]
+        if rule[3](event)
+    ]
+    if found:
+        _, kind, field, _ = min(found, key=lambda rule: rule[0])
+        raise EventFormatError(
+            PROVIDER, field, f"{kind} events are not claimed by portafn", keys=event.keys()
+        )
 
 
 def is_eventbridge(event: Mapping[str, Any]) -> bool:

@@ -17,7 +17,7 @@ import binascii
 import re
 from collections.abc import Mapping
 from http import HTTPStatus
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 from urllib.parse import quote, unquote, unquote_plus
 
 from portafn.errors import EventFormatError
@@ -26,10 +26,15 @@ from portafn.http import Headers, HttpRequest, HttpResponse
 HttpSource = Literal["apigw-v1", "apigw-v2", "alb"]
 
 
+def _is_map(value: object) -> TypeGuard[Mapping[str, Any]]:
+    # JSON events are dicts: the exact-type test spares the ABC check on every request.
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 def http_source(event: Mapping[str, Any]) -> HttpSource | None:
     """Which HTTP integration sent ``event``, or None when it is not an HTTP event."""
     ctx = event.get("requestContext")
-    if not isinstance(ctx, Mapping):
+    if not _is_map(ctx):
         return None
     if "elb" in ctx:
         return "alb"
@@ -60,7 +65,7 @@ def _mapping(event: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     value = event.get(name)
     if value is None:
         return {}
-    if not isinstance(value, Mapping):
+    if not _is_map(value):
         raise EventFormatError("aws", name, "must be an object or null", keys=event.keys())
     return value
 
@@ -77,7 +82,7 @@ def to_request(event: Mapping[str, Any], source: HttpSource) -> HttpRequest:
 def _v2_request(event: Mapping[str, Any]) -> HttpRequest:
     ctx = event["requestContext"]
     http = ctx.get("http")
-    if not isinstance(http, Mapping) or "method" not in http:
+    if not _is_map(http) or "method" not in http:
         raise EventFormatError("aws", "requestContext.http.method", "missing", keys=event.keys())
     headers = Headers.from_pairs([(str(k), str(v)) for k, v in _mapping(event, "headers").items()])
     cookies_list = event.get("cookies") or []
@@ -172,8 +177,8 @@ def _rest_path(event: Mapping[str, Any]) -> str:
 def principal(event: Mapping[str, Any]) -> str | None:
     """Who API Gateway's authorizer says the caller is: JWT ``sub``, Lambda or IAM principal."""
     ctx = event.get("requestContext")
-    auth = ctx.get("authorizer") if isinstance(ctx, Mapping) else None
-    if not isinstance(auth, Mapping):
+    auth = ctx.get("authorizer") if _is_map(ctx) else None
+    if auth is None or not _is_map(auth):
         return None
     jwt = auth.get("jwt")
     claims = jwt.get("claims") if isinstance(jwt, Mapping) else auth.get("claims")
