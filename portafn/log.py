@@ -148,8 +148,13 @@ def _aws_secret(m: re.Match[str]) -> str:
 _NO_TEXT: frozenset[type] = frozenset({bool, int, float, type(None)})
 
 
-def redact(value: Any, key: str | None = None) -> Any:
-    """Replace anything that looks like a secret: values under secret-sounding keys, and inline ones."""
+_DEEPEST = 32  # nesting a log value may have; deeper (or circular) values are cut, not followed
+TOO_DEEP = "<nested too deep>"
+
+
+def redact(value: Any, key: str | None = None, _depth: int = 0) -> Any:
+    """Replace anything that looks like a secret: values under secret-sounding keys, and inline ones.
+    Containers nested deeper than 32 levels (a circular value, say) are cut at that depth."""
     if key is not None and is_secret_key(key):
         return REDACTED
     kind = type(value)
@@ -161,10 +166,12 @@ def redact(value: Any, key: str | None = None) -> Any:
         return redact_text(value)
     if isinstance(value, bytes):
         return redact_text(value.decode("utf-8", errors="replace"))
+    if isinstance(value, Mapping | list | tuple | set | frozenset) and _depth >= _DEEPEST:
+        return TOO_DEEP
     if isinstance(value, Mapping):
-        return {k: redact(v, str(k)) for k, v in value.items()}
+        return {k: redact(v, str(k), _depth + 1) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
-        return [redact(v) for v in value]
+        return [redact(v, None, _depth + 1) for v in value]
     return value
 
 

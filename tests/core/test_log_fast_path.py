@@ -190,3 +190,21 @@ def test_a_direct_line_has_the_formatter_s_exact_text() -> None:
     assert direct == standard
     assert '"nan": NaN' in direct
     assert "\\u00e9\\u2028" in direct
+
+
+def test_a_circular_extra_is_cut_not_raised() -> None:
+    loop: dict[str, Any] = {"name": "loop"}
+    loop["self"] = loop
+    ctx = Context(request_id="r-1", correlation_id="c-1", provider="aws", function_name="f")
+    with default_logging() as buffer:
+        ctx.logger.info("direct", extra={"value": loop})
+        logging.getLogger("portafn").handlers[0].addFilter(lambda record: True)  # the standard path
+        ctx.logger.info("standard", extra={"value": loop})
+    lines = _lines(buffer)
+    assert [line["message"] for line in lines] == ["direct", "standard"]
+    for line in lines:
+        value = line["value"]
+        for _ in range(31):
+            assert value["name"] == "loop"
+            value = value["self"]
+        assert value["self"] == portafn.log.TOO_DEEP
