@@ -1,4 +1,5 @@
-"""``portafn project rebuild MODULE:APP VIEW``: rebuild a projection's views from every stream."""
+"""``portafn project rebuild MODULE:APP VIEW``: rebuild a projection's views from every stream (or,
+for a table projection, from the source table's current items)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ from typing import Any
 def register(sub: Any) -> None:
     """Add the subcommand."""
     p: argparse.ArgumentParser = sub.add_parser(
-        "project", help="manage projections (read models kept from event streams)"
+        "project", help="manage projections (read models kept from event streams or tables)"
     )
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     r: argparse.ArgumentParser = actions.add_parser(
-        "rebuild", help="clear a projection's views and checkpoints and replay every stream"
+        "rebuild", help="clear a projection's views and checkpoints and replay every stream (or table item)"
     )
     r.add_argument("app", metavar="MODULE:APP")
     r.add_argument(
@@ -33,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
 
     from portafn.cli.loading import AppLoadError, load_app
     from portafn.cli.main import CliError
-    from portafn.projections import Projection, RebuildProgress, rebuild
+    from portafn.projections import Projection, RebuildProgress, TableProjection, rebuild
     from portafn.store.registry import open_store, use_store
 
     try:
@@ -42,9 +43,13 @@ def run(args: argparse.Namespace) -> int:
     except (AppLoadError, LookupError) as exc:
         raise CliError(str(exc).strip("'\"")) from None
 
+    table = isinstance(projection, TableProjection)
+    streams, events = ("items", "changes") if table else ("streams", "events")
+
     def show(step: RebuildProgress) -> None:
         if not args.quiet:
-            print(f"[{step.done}/{step.total}] {step.stream_id}: {step.applied} events", file=sys.stderr)
+            done = f"{step.done}/{step.total}" if step.total else str(step.done)
+            print(f"[{done}] {step.stream_id}: {step.applied} {events}", file=sys.stderr)
 
     store = open_store(args.store) if args.store else None
     with use_store(store) if store is not None else nullcontext():
@@ -52,5 +57,5 @@ def run(args: argparse.Namespace) -> int:
             f"rebuilding {projection.name} ({', '.join(v.name for v in projection.views)})", file=sys.stderr
         )
         result = rebuild(projection, show)
-    print(f"rebuilt {projection.name}: {result.streams} streams, {result.events} events applied")
+    print(f"rebuilt {projection.name}: {result.streams} {streams}, {result.events} {events} applied")
     return 0

@@ -140,15 +140,19 @@ def _library_access(app: App, fn: Function, walk: _Walk) -> Iterator[tuple[str, 
 
 
 def _projector_access(app: App, fn: Function) -> Iterator[tuple[str, frozenset[str]]]:
-    """A projection's change function: the stream's events, its checkpoints, and its ``apply``."""
-    from portafn.projections.projection import FUNCTION_PREFIX, Projection
+    """A projection's change function: the stream's events (or the source table's change stream),
+    its checkpoints, and its ``apply``."""
+    from portafn.projections.base import FUNCTION_PREFIX
+    from portafn.projections.projection import Projection
+    from portafn.projections.table_projection import TableProjection
 
-    if getattr(fn.handler, "__module__", "") != Projection.__module__ or not fn.name.startswith(
-        FUNCTION_PREFIX
-    ):
+    modules = (Projection.__module__, TableProjection.__module__)
+    if getattr(fn.handler, "__module__", "") not in modules or not fn.name.startswith(FUNCTION_PREFIX):
         return
     projection = Projection.of(app, fn.name.removeprefix(FUNCTION_PREFIX))
-    yield projection.source.table.name, PROJECTOR_EVENTS_OPERATIONS
+    # A table projector reads its source only through the change stream the trigger grants.
+    if isinstance(projection, Projection):
+        yield projection.source.table.name, PROJECTOR_EVENTS_OPERATIONS
     # Stores whose transactions span tables keep positions in a table; the others attach them to
     # the first view's partitions, which the view's own operations already cover.
     yield projection.checkpoint_table.name, CHECKPOINT_OPERATIONS
