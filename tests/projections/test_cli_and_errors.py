@@ -89,3 +89,57 @@ def test_checkpoint_tables_are_idle_only_where_positions_are_attached_to_the_vie
     assert idle == {"ledger_total_checkpoints", "ledger_lines_checkpoints"}
     assert total_view.checkpoint_table.name in idle
     assert idle <= set(ledger_app.tables)  # still declared on the app: the other stores use them
+
+
+def test_rebuild_command_applies_every_item_of_a_table_projection(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.projections.table_app import Account, Summary, accounts, summaries, summary_view
+
+    url = f"sqlite:///{tmp_path}/table.db"
+    with use_store(open_store(url)):
+        accounts.put(Account(owner="o-1", account_id="a", balance=5, version=3))
+        accounts.put(Account(owner="o-2", account_id="b", balance=7, version=1))
+        summaries.put(Summary(owner="o-1", account_id="a", balance=-1, applied=[1, 1]))
+    status = main(["project", "rebuild", "tests.projections.table_app:app", "tp_summaries", "--store", url])
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    assert out.strip() == "rebuilt tp_summary: 2 items, 2 changes applied"
+    assert "rebuilding tp_summary (tp_summaries)" in err
+    assert "o-1/a: 1 changes" in err
+    assert "[2] " in err
+    with use_store(open_store(url)):
+        assert summaries.get("o-1", "a") == Summary(owner="o-1", account_id="a", balance=5, applied=[3])
+        assert summary_view.item_position("o-1", "a") == 3
+
+
+def test_a_table_projector_is_granted_its_checkpoints_and_its_views_not_its_source() -> None:
+    from portafn.package.access import DELETE, GET, PUT, table_access
+    from tests.projections.table_app import app as table_app
+
+    [projector] = [fn for fn in table_app.functions.values() if fn.name == "portafn_project_tp_summary"]
+    # The source's changes arrive through the trigger (its stream); apply reads, puts and deletes.
+    assert table_access(table_app, projector) == {
+        "tp_summary_checkpoints": {GET, PUT},
+        "tp_summaries": {GET, PUT, DELETE},
+    }
+
+
+def test_a_table_projection_refuses_a_foreign_source_and_its_source_as_a_view() -> None:
+    from portafn.projections import TableProjection
+    from tests.projections.table_app import Account, accounts
+
+    app = App("tp-reg")
+    source = app.table(Account, partition_key="owner", sort_key="account_id", name="tp_reg_source")
+    view = app.table(Total, partition_key="stream_id", name="tp_reg_view")
+    with pytest.raises(RegistrationError, match=r"source is a table made by this app's app\.table"):
+        TableProjection(
+            app, "t1", accounts, views=(view,), apply=lambda tx, c: None, version=lambda a: a.version
+        )
+    with pytest.raises(RegistrationError, match="cannot be its source table"):
+        TableProjection(
+            app, "t2", source, views=(source,), apply=lambda tx, c: None, version=lambda a: a.version
+        )
+    TableProjection(app, "t3", source, views=(view,), apply=lambda tx, c: None, version=lambda a: a.version)
+    with pytest.raises(RegistrationError, match="already has a projection"):
+        Projection(app, "t3", EventStream(app, "tp_reg", Posted), views=(view,), apply=lambda tx, e: None)
