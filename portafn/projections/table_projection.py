@@ -23,7 +23,8 @@ transaction, and a racing projector's transaction fails and reads the checkpoint
 
 A delete counts as the version after the one it removed (from the old image), so a late older
 change is skipped after it; a store that reports only the key of a removed item gets the delete
-applied at the next version. The Cosmos DB change feed reports no deletes at all.
+applied at the next version (and skipped if nothing of the item was applied). The Cosmos DB change
+feed reports no deletes at all.
 """
 
 from __future__ import annotations
@@ -157,7 +158,9 @@ class TableProjection(ProjectionBase, Generic[M]):
             return int(self.version(change.new))
         if change.old is not None:
             return int(self.version(change.old)) + 1
-        return at.version + 1  # only the key: nothing to order it by, so apply it now
+        # Only the key: nothing to order it by, so apply it now; unless nothing of the item was
+        # ever applied, when there is nothing in the views to remove.
+        return at.version + 1 if at.version else 0
 
     def _typed(self, change: Change[Any]) -> Change[M]:
         """``change`` with ``old`` and ``new`` as the source's model (deliveries carry documents)."""

@@ -14,6 +14,7 @@ import pytest
 
 from portafn import Change
 from portafn.projections import RebuildProgress, rebuild
+from portafn.store.capabilities import Capability
 from portafn.store.port import Store
 from portafn.store.registry import use_store
 from tests.projections.table_app import Account, Summary, accounts, app, summaries, summary_view
@@ -97,7 +98,9 @@ def test_a_delete_removes_the_view_once_and_later_older_changes_stay_out(store: 
     assert view(owner) == Summary(owner=owner, account_id="acc", balance=40, applied=[4])
 
 
-def test_a_delete_reported_by_key_alone_is_applied(store: Store, owner: str) -> None:
+def test_a_delete_reported_by_key_alone_is_applied_unless_nothing_was(store: Store, owner: str) -> None:
+    assert not summary_view.handle(change("remove", owner))  # never applied: nothing to remove
+    assert summary_view.item_position(owner, "acc") == 0
     summary_view.handle(change("insert", owner, new=account(owner, 5)))
     assert summary_view.handle(change("remove", owner))
     assert view(owner) is None
@@ -165,3 +168,21 @@ def test_the_change_function_projects_written_items(store: Store, owner: str) ->
     assert found is not None
     assert found.balance == 20
     assert found.applied[-1] == 2  # a coalescing source delivers only version 2
+
+
+def test_the_change_function_applies_a_delete_the_store_reports(store: Store, owner: str) -> None:
+    from portafn.testing import Client
+
+    if not store.capabilities.has(Capability.CHANGE_SOURCE_EVERY_VERSION):
+        pytest.skip(
+            "this store's change source does not promise removals (Cosmos DB reports none; Firestore's are unordered)"
+        )
+    client = Client(app)
+    accounts.put(account(owner, 1))
+    assert client.deliver_changes().ok
+    assert view(owner) is not None
+    accounts.delete(owner, "acc")
+    deliveries = client.deliver_changes()
+    assert deliveries.ok, deliveries.errors
+    assert view(owner) is None
+    assert summary_view.item_position(owner, "acc") == 2
