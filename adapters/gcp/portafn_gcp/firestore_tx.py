@@ -156,7 +156,7 @@ def landed(
     token, and each deleted document is gone."""
     from portafn_gcp import firestore_keys as fk
 
-    snaps = {s.reference.path: s for s in client.get_all(list(refs), timeout=slice_s())}
+    snaps = {s.reference.path: s for s in client.get_all(list(refs), retry=None, timeout=slice_s())}
     for ref, body in zip(refs, bodies, strict=True):
         snap = snaps.get(ref.path)
         doc = snap.to_dict() if snap is not None and snap.exists else None
