@@ -555,7 +555,10 @@ class FirestoreStore(Store):
             return False
         except (gexc.GoogleAPICallError, gexc.RetryError) as exc:
             with self._errors(ops[0].table, None):
-                snaps = {s.reference.path: s for s in self.client.get_all(list(refs), timeout=remaining())}
+                snaps = {
+                    s.reference.path: s
+                    for s in self.client.get_all(list(refs), retry=None, timeout=remaining())
+                }
             tokens = [
                 (snaps[r.path].to_dict() or {}).get(fk.TOKEN)
                 if r.path in snaps and snaps[r.path].exists
