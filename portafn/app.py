@@ -11,10 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, Unpack
 from pydantic import BaseModel
 
 from portafn.binding import EventBinder, HttpBinder
-from portafn.cors import CORS, CorsLayer, check_route_policy
-from portafn.cron import CronError, parse_cron
 from portafn.errors import FunctionNotFound, RegistrationError
-from portafn.function_settings import RunSettings, check_settings
 from portafn.middleware import Hooks
 from portafn.routing import Router, TemplateError, compile_template
 from portafn.triggers import (
@@ -30,6 +27,8 @@ from portafn.triggers import (
 
 if TYPE_CHECKING:
     from portafn.auth import Authenticator
+    from portafn.cors import CORS
+    from portafn.function_settings import FunctionSettings, RunSettings
     from portafn.metrics import MetricsSink
     from portafn.middleware import EventMiddleware, ExceptionHandler, HttpMiddleware
     from portafn.settings import Settings
@@ -92,7 +91,7 @@ class App:
         self.metric_sinks: list[MetricsSink] = []
         self.settings_declared: list[Settings[Any]] = []
         self.hooks = Hooks()
-        if cors is not None and not isinstance(cors, CORS):
+        if cors is not None and not _is_cors(cors):
             raise RegistrationError(name, "cors= takes a portafn.cors.CORS")
         self.cors = cors
         self.auth = auth
@@ -135,8 +134,8 @@ class App:
                 )
             fn = Function(fname, func, HttpTrigger(verb, template), binder, _is_async(func))
             if settings:
-                fn.options["settings"] = check_settings(fname, "http", settings)
-            if check_route_policy(fname, cors) is not None:
+                fn.options["settings"] = _checked_settings(fname, "http", settings)
+            if cors is not None and _route_policy(fname, cors) is not None:
                 fn.options["cors"] = cors
             if (guard := self.auth if auth is None else auth) is not False and guard is not None:
                 if not callable(guard):
@@ -174,6 +173,8 @@ class App:
         """Run on a five-field cron schedule in UTC (translated per provider)."""
 
         def trigger(fname: str) -> Trigger:
+            from portafn.cron import CronError, parse_cron
+
             try:
                 return ScheduleTrigger(parse_cron(cron))
             except CronError as exc:
@@ -395,7 +396,7 @@ class App:
             trigger = make_trigger(fname)
             fn = Function(fname, func, trigger, EventBinder(fname, func, trigger), _is_async(func))
             if settings:
-                fn.options["settings"] = check_settings(fname, trigger.kind, settings)
+                fn.options["settings"] = _checked_settings(fname, trigger.kind, settings)
             self._add(fn)
             return func
 
@@ -425,13 +426,38 @@ class App:
     def _refresh_cors(self) -> None:
         # Built at registration so an app without CORS pays nothing per request.
         declared = self.cors is not None or any("cors" in fn.options for fn in self.functions.values())
-        self.hooks.cors = CorsLayer(self) if declared else None
+        if not declared:
+            self.hooks.cors = None
+            return
+        from portafn.cors import CorsLayer
+
+        self.hooks.cors = CorsLayer(self)
 
     def _add(self, fn: Function) -> None:
         self.functions[fn.name] = fn
 
     def __repr__(self) -> str:
         return f"App({self.name!r}, {len(self.functions)} functions)"
+
+
+# CORS and function settings are imported where an app first declares them: most apps declare
+# neither, and a cold start then skips both modules (and their regexes and dataclasses).
+def _is_cors(value: object) -> bool:
+    from portafn.cors import CORS
+
+    return isinstance(value, CORS)
+
+
+def _route_policy(fname: str, policy: object) -> object:
+    from portafn.cors import check_route_policy
+
+    return check_route_policy(fname, policy)
+
+
+def _checked_settings(fname: str, kind: str, declared: RunSettings) -> FunctionSettings:
+    from portafn.function_settings import check_settings
+
+    return check_settings(fname, kind, declared)
 
 
 def _is_async(func: Callable[..., Any]) -> bool:

@@ -11,22 +11,25 @@ from __future__ import annotations
 
 import inspect
 import json
+import sys
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from types import NoneType, UnionType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from portafn import constraints
 from portafn.context import Context
-from portafn.depends import Node, compile_dependency, dependency
 from portafn.errors import EventDataError, RegistrationError
 from portafn.events import Change, Event, Message, Schedule, StorageEvent
 from portafn.http import Header, HttpRequest
 from portafn.triggers import Trigger
+
+if TYPE_CHECKING:
+    from portafn.depends import Depends, Node
 
 Source = Literal["context", "request", "path", "query", "header", "body", "depends"]
 _SCALARS = (str, int, float, bool, Enum)
@@ -73,6 +76,22 @@ class EventParam:
     name: str
     event_type: type[Event[Any]]
     data_adapter: TypeAdapter[Any] | None
+
+
+def _dependency(annotation: Any) -> Depends | None:
+    # A Depends marker exists only once portafn.depends is imported (``portafn.Depends`` imports
+    # it), so an app that uses none never loads that module.
+    if "portafn.depends" not in sys.modules:
+        return None
+    from portafn.depends import dependency
+
+    return dependency(annotation)
+
+
+def _compiled(handler: str, marker: Depends) -> Node:
+    from portafn.depends import compile_dependency
+
+    return compile_dependency(handler, marker)
 
 
 def _origin_is(annotation: Any, cls: type) -> bool:
@@ -138,8 +157,8 @@ class HttpBinder:
                 self.params.append(Param(p.name, "context"))
             elif ann is HttpRequest:
                 self.params.append(Param(p.name, "request"))
-            elif dep := dependency(full):
-                self.params.append(Param(p.name, "depends", depends=compile_dependency(name, dep)))
+            elif dep := _dependency(full):
+                self.params.append(Param(p.name, "depends", depends=_compiled(name, dep)))
             elif header := constraints.marker(full, Header):
                 self.params.append(self._header_param(name, p.name, full, ann, default, header))
             elif p.name in path_params:

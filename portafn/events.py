@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -70,9 +70,22 @@ class Message(Event[T], Generic[T]):
         return json.loads(self.body)
 
 
-class Schedule(Event[None]):
+# Subscripting a pydantic generic (``Event[None]``) builds the schema of ``Event`` itself at import,
+# defer_build or not; the concrete event classes below subclass ``Event`` and narrow ``data``
+# instead, which validates the same and leaves every schema to be built when first used. The type
+# checker still sees the subscripted bases.
+if TYPE_CHECKING:
+    _NoData = Event[None]
+    _ObjectData = Event["StorageObject"]
+    _AnyData = Event[Any]
+else:
+    _NoData = _ObjectData = _AnyData = Event
+
+
+class Schedule(_NoData):
     """A timer firing. ``scheduled_time`` is when it was due; ``past_due`` when it ran late."""
 
+    data: None = None
     scheduled_time: datetime = Field(default_factory=lambda: datetime.now(UTC))
     past_due: bool = False
     cron: str | None = None
@@ -80,6 +93,8 @@ class Schedule(Event[None]):
 
 class StorageObject(BaseModel):
     """The object a storage event is about."""
+
+    model_config = ConfigDict(defer_build=True)
 
     bucket: str
     key: str
@@ -89,8 +104,10 @@ class StorageObject(BaseModel):
     version: str | None = None
 
 
-class StorageEvent(Event[StorageObject]):
+class StorageEvent(_ObjectData):
     """An object created in or deleted from a bucket or container (S3, Blob Storage, Cloud Storage)."""
+
+    data: StorageObject | None = None
 
     action: StorageAction = "created"
 
@@ -111,13 +128,14 @@ class StorageEvent(Event[StorageObject]):
         return self.data
 
 
-class Change(Event[Any], Generic[T]):
+class Change(_AnyData, Generic[T]):
     """A change to one item of a table: what it was (``old``) and what it is (``new``).
 
     ``key`` holds the partition key and, if the table has one, the sort key. A store that does not
     report old images leaves ``old`` as None on ``modify``.
     """
 
+    data: Any = None
     kind: ChangeKind
     table: str
     key: dict[str, Any] = Field(default_factory=dict)

@@ -33,40 +33,57 @@ _SECRET_WORDS = (
     "connectionstring",
 )
 _KEY_SEPARATORS = re.compile(r"[-_.\s]")
-_SECRET_VALUES = (
-    # JSON Web Tokens (header.payload[.signature], base64url, header starting with {" -> eyJ).
-    re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}(?:\.[A-Za-z0-9_-]*)?"),
-    # AWS access key ids.
-    re.compile(r"\b(?:AKIA|ASIA|AROA|AIDA|ANPA|AGPA)[A-Z0-9]{16}\b"),
-    # Common token prefixes: GitHub, Slack, Stripe, OpenAI-style, GitLab, npm, Google API keys.
-    re.compile(
-        r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|xox[abposr]-[A-Za-z0-9-]{10,}"
-        r"|[sr]k_(?:live|test)_[A-Za-z0-9]{10,}|sk-[A-Za-z0-9_-]{20,}|glpat-[A-Za-z0-9_-]{20,}"
-        r"|npm_[A-Za-z0-9]{36}|AIza[A-Za-z0-9_-]{35})"
-    ),
-)
-_JWT, _AKID, _TOKEN_PREFIX = _SECRET_VALUES
-# Secrets that follow a marker: the marker stays, what follows goes.
-_SECRET_AFTER = re.compile(
-    r"(?i)(\b(?:Bearer|Basic|Digest|Negotiate)\s+"
-    r"|\b(?:AccountKey|SharedAccessKey|SharedAccessSignature|sig|password|passwd|pwd|secret"
-    r"|client_secret|access_token|refresh_token|id_token|token|api[-_]?key|apikey"
-    r"|aws_secret_access_key|x-amz-signature|x-amz-security-token)=)[^;&\s\"',]+"
-)
-# Credentials inside a URL: scheme://user:password@host.
-_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@:]*(?::[^/\s@]*)?@")
-# An AWS secret access key after an obvious label, or as a bare 40-character base64 word.
-_AWS_SECRET = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
+
+
+@functools.cache
+def _secret_values() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    """The inline secret patterns (JWT, AWS key id, token prefixes), compiled on first use.
+
+    Compiling them costs a few milliseconds of every cold start, and most lines never reach them.
+    """
+    return (
+        # JSON Web Tokens (header.payload[.signature], base64url, header starting with {" -> eyJ).
+        re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}(?:\.[A-Za-z0-9_-]*)?"),
+        # AWS access key ids.
+        re.compile(r"\b(?:AKIA|ASIA|AROA|AIDA|ANPA|AGPA)[A-Z0-9]{16}\b"),
+        # Common token prefixes: GitHub, Slack, Stripe, OpenAI-style, GitLab, npm, Google API keys.
+        re.compile(
+            r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|xox[abposr]-[A-Za-z0-9-]{10,}"
+            r"|[sr]k_(?:live|test)_[A-Za-z0-9]{10,}|sk-[A-Za-z0-9_-]{20,}|glpat-[A-Za-z0-9_-]{20,}"
+            r"|npm_[A-Za-z0-9]{36}|AIza[A-Za-z0-9_-]{35})"
+        ),
+    )
+
+
+@functools.cache
+def _redactors() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    """``_redact_all``'s marker, URL and AWS-secret patterns, compiled on first use."""
+    return (
+        # Secrets that follow a marker: the marker stays, what follows goes.
+        re.compile(
+            r"(?i)(\b(?:Bearer|Basic|Digest|Negotiate)\s+"
+            r"|\b(?:AccountKey|SharedAccessKey|SharedAccessSignature|sig|password|passwd|pwd|secret"
+            r"|client_secret|access_token|refresh_token|id_token|token|api[-_]?key|apikey"
+            r"|aws_secret_access_key|x-amz-signature|x-amz-security-token)=)[^;&\s\"',]+"
+        ),
+        # Credentials inside a URL: scheme://user:password@host.
+        re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@:]*(?::[^/\s@]*)?@"),
+        # An AWS secret access key after an obvious label, or as a bare 40-character base64 word.
+        re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"),
+    )
+
+
 REDACTED = "[redacted]"
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 # Fields the formatter writes itself; ``extra`` cannot replace them.
 RESERVED = frozenset({"time", "level", "message", "logger", "exception"})
 
 
-# The words after which _SECRET_AFTER takes what follows a space, matched as it matches them
-# (re's IGNORECASE also folds U+017F to "s" and U+0131 to "i", which str.lower() does not).
-_AUTH_SCHEME = re.compile(r"(?i)bearer|basic|digest|negotiate")
-# The shortest text _SECRET_VALUES' token prefixes or the key-id pattern can match (xox?- + 10).
+# The words after which _redactors()' marker pattern takes what follows a space, matched as it
+# matches them (re's IGNORECASE also folds U+017F to "s" and U+0131 to "i", which str.lower() does
+# not).
+_AUTH_SCHEME = r"(?i)bearer|basic|digest|negotiate"  # compiled on first use, by re's cache
+# The shortest text _secret_values()' token prefixes or the key-id pattern can match (xox?- + 10).
 _SHORTEST_VALUE = 15
 _HEX_AND_DASH = "0123456789abcdef-"  # lower case only: a mixed-case word may be an AWS key
 
@@ -92,16 +109,17 @@ def _may_hold_secret(text: str) -> bool:
         # character class fits, so none can match.
         return False
     if "=" in text or "@" in text or "eyJ" in text:
-        return True  # _SECRET_AFTER's key=value, _URL_USERINFO, JSON Web Tokens
+        return True  # the marker pattern's key=value, URL userinfo, JSON Web Tokens
     if text.isascii():
         lower = text.lower()
         if "bearer" in lower or "basic" in lower or "digest" in lower or "negotiate" in lower:
             return True
-    elif _AUTH_SCHEME.search(text):
+    elif re.search(_AUTH_SCHEME, text):
         return True
     if len(text) < _SHORTEST_VALUE:
         return False
-    return bool(_AKID.search(text) or _TOKEN_PREFIX.search(text) or _AWS_SECRET.search(text))
+    _jwt, akid, token_prefix = _secret_values()
+    return bool(akid.search(text) or token_prefix.search(text) or _redactors()[2].search(text))
 
 
 # Short texts already found clean: a process logs the same messages, names and ids (a request id
@@ -126,11 +144,12 @@ def redact_text(text: str) -> str:
 
 def _redact_all(text: str) -> str:
     """Every pattern applied in turn (``redact_text`` skips this when none can match)."""
-    out = _URL_USERINFO.sub(lambda m: m.group(1) + REDACTED + "@", text)
-    out = _SECRET_AFTER.sub(lambda m: m.group(1) + REDACTED, out)
-    for pattern in _SECRET_VALUES:
+    secret_after, url_userinfo, aws_secret = _redactors()
+    out = url_userinfo.sub(lambda m: m.group(1) + REDACTED + "@", text)
+    out = secret_after.sub(lambda m: m.group(1) + REDACTED, out)
+    for pattern in _secret_values():
         out = pattern.sub(REDACTED, out)
-    return _AWS_SECRET.sub(_aws_secret, out)
+    return aws_secret.sub(_aws_secret, out)
 
 
 def _aws_secret(m: re.Match[str]) -> str:

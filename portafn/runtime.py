@@ -17,7 +17,6 @@ from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
 from portafn.app import App, Function
-from portafn.auth.base import AuthError
 from portafn.binding import BindError, EventBinder, HttpBinder
 from portafn.context import Context
 from portafn.errors import HttpError
@@ -25,7 +24,6 @@ from portafn.events import Event
 from portafn.http import HttpRequest, HttpResponse, unsafe_header
 from portafn.lazy import Lazy
 from portafn.log import get_logger
-from portafn.metrics import InvocationRecord
 from portafn.problems import problem
 from portafn.routing import PathDecodeError
 from portafn.store.deadline import invocation as invocation_deadline
@@ -264,6 +262,9 @@ class Runtime:
         binder = fn.binder
         assert isinstance(binder, HttpBinder)
         if (guard := fn.options.get("auth")) is not None:
+            # Imported here: only an app that declares auth loads portafn.auth.
+            from portafn.auth.base import AuthError
+
             try:
                 ctx.principal = guard(request)
             except AuthError as exc:
@@ -334,6 +335,10 @@ class Runtime:
         return result
 
     def _record(self, fn: Function, ctx: Context, started: float, *, error: bool) -> None:
+        if not self.app.metric_sinks:
+            return  # no sink to tell: neither the record nor portafn.metrics is needed
+        from portafn.metrics import InvocationRecord
+
         record = InvocationRecord(
             app=self.app.name,
             function=fn.name,

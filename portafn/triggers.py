@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from portafn.cron import Cron
 from portafn.events import ATTACHED_CHANGE_TYPE
 from portafn.routing import PathTemplate
 
 if TYPE_CHECKING:
+    from portafn.cron import Cron
     from portafn.events import Change
     from portafn.store.table import Table
 
