@@ -28,20 +28,18 @@ GOOGLE_JWKS_URL = "https://www.googleapis.com/oauth2/v3/certs"
 GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
 
 
-class GoogleIAP(SignedJWT):
-    """The signed header Identity-Aware Proxy adds (``x-goog-iap-jwt-assertion``, ES256, issuer
-    ``https://cloud.google.com/iap``) verified for ``audience``. The principal's id is ``sub``
-    (``accounts.google.com:<user id>``); ``email`` and ``hd`` are among its claims."""
+class _GoogleSigned(SignedJWT):
+    """A JWT Google signs: its issuers, algorithm and key set are fixed; the audience is the caller's."""
 
-    scheme = "google_iap"
-    label = "IAP assertion"
-    header = IAP_HEADER
+    issued_by: tuple[str, ...] = ()
+    algorithm = "RS256"
+    default_jwks_url = GOOGLE_JWKS_URL
 
     def __init__(
         self,
         audience: str | Iterable[str],
         *,
-        jwks_url: str | Callable[[], str] = IAP_JWKS_URL,
+        jwks_url: str | Callable[[], str] | None = None,
         roles: Iterable[str] = (),
         leeway: float = 30.0,
         cache_seconds: float = 300.0,
@@ -50,10 +48,10 @@ class GoogleIAP(SignedJWT):
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(
-            jwks_url,
-            issuer=IAP_ISSUER,
+            jwks_url or self.default_jwks_url,
+            issuer=self.issued_by,
             audience=audience,
-            algorithms=("ES256",),
+            algorithms=(self.algorithm,),
             roles=roles,
             leeway=leeway,
             cache_seconds=cache_seconds,
@@ -61,6 +59,20 @@ class GoogleIAP(SignedJWT):
             timeout=timeout,
             clock=clock,
         )
+
+
+class GoogleIAP(_GoogleSigned):
+    """The signed header Identity-Aware Proxy adds (``x-goog-iap-jwt-assertion``, ES256, issuer
+    ``https://cloud.google.com/iap``) verified for ``audience``; ``jwks_url`` defaults to IAP's
+    published key set. The principal's id is ``sub`` (``accounts.google.com:<user id>``);
+    ``email`` and ``hd`` are among its claims."""
+
+    scheme = "google_iap"
+    label = "IAP assertion"
+    header = IAP_HEADER
+    issued_by = (IAP_ISSUER,)
+    algorithm = "ES256"
+    default_jwks_url = IAP_JWKS_URL
 
     def token(self, request: HttpRequest) -> str:
         """The ``x-goog-iap-jwt-assertion`` header."""
@@ -70,39 +82,16 @@ class GoogleIAP(SignedJWT):
         return value
 
 
-class GoogleIDToken(SignedJWT):
+class GoogleIDToken(_GoogleSigned):
     """A Google-signed ID token as a bearer token (RS256, issuer ``https://accounts.google.com``
-    or ``accounts.google.com``) verified for ``audience``. The principal's id is ``sub``; ``email``
-    and ``email_verified`` are among its claims."""
+    or ``accounts.google.com``) verified for ``audience``; ``jwks_url`` defaults to Google's
+    published key set. The principal's id is ``sub``; ``email`` and ``email_verified`` are among
+    its claims."""
 
     challenge = "Bearer"
     scheme = "google_id_token"
     label = "Google ID token"
-
-    def __init__(
-        self,
-        audience: str | Iterable[str],
-        *,
-        jwks_url: str | Callable[[], str] = GOOGLE_JWKS_URL,
-        roles: Iterable[str] = (),
-        leeway: float = 30.0,
-        cache_seconds: float = 300.0,
-        refetch_interval: float = 60.0,
-        timeout: float = 5.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        super().__init__(
-            jwks_url,
-            issuer=GOOGLE_ISSUERS,
-            audience=audience,
-            algorithms=("RS256",),
-            roles=roles,
-            leeway=leeway,
-            cache_seconds=cache_seconds,
-            refetch_interval=refetch_interval,
-            timeout=timeout,
-            clock=clock,
-        )
+    issued_by = GOOGLE_ISSUERS
 
     def token(self, request: HttpRequest) -> str:
         """The ``Authorization: Bearer`` token."""

@@ -7,21 +7,12 @@ from __future__ import annotations
 import random
 import threading
 import uuid
-from collections.abc import Iterator
 
 import pytest
 
 from portafn.projections import RebuildProgress, rebuild
 from portafn.store.port import Store
-from portafn.store.registry import use_store
 from tests.projections.app import Posted, Total, app, ledger, lines, lines_view, total_view, totals
-
-
-@pytest.fixture
-def store(portafn_store: Store) -> Iterator[Store]:
-    """The selected store, current for this test and the threads it starts."""
-    with use_store(portafn_store, follow_threads=True):
-        yield portafn_store
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 import random
 import threading
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,15 +15,7 @@ from portafn import Change
 from portafn.projections import RebuildProgress, rebuild
 from portafn.store.capabilities import Capability
 from portafn.store.port import Store
-from portafn.store.registry import use_store
 from tests.projections.table_app import Account, Summary, accounts, app, summaries, summary_view
-
-
-@pytest.fixture
-def store(portafn_store: Store) -> Iterator[Store]:
-    """The selected store, current for this test and the threads it starts."""
-    with use_store(portafn_store, follow_threads=True):
-        yield portafn_store
 
 
 @pytest.fixture

@@ -15,12 +15,12 @@ collects the writes (``set``/``delete``) and reads inside the transaction (``get
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from portafn.store.deadline import MIN_REQUEST_S, call_deadline, remaining
+from portafn.store.retry import DEFAULT
 
 if TYPE_CHECKING:
     from google.cloud.firestore_v1 import Client, DocumentReference, Transaction
@@ -29,7 +29,6 @@ R = TypeVar("R")
 
 SLICE_S = 5.0  # a healthy commit answers within the emulator's 2 s lock timeout; this leaves room
 ATTEMPTS = 5  # as many as the SDK's own transactions make
-_PAUSE_S = 0.05  # base of the jittered pause between attempts, so racing writers spread out
 
 
 class CommitUnknown(Exception):
@@ -89,7 +88,8 @@ class _Retry(Exception):
 
 
 def _pause_fits(attempt: int) -> bool:
-    pause = random.uniform(0, _PAUSE_S * 2**attempt)
+    # The store layer's full-jitter backoff: racing writers spread out instead of colliding again.
+    pause = DEFAULT.delay(attempt)
     if time.monotonic() + pause + MIN_REQUEST_S > call_deadline():
         return False
     time.sleep(pause)
@@ -140,7 +140,7 @@ def _rollback(client: Client, tx: Transaction) -> bool:
             request={"database": client._database_string, "transaction": tx._id},
             metadata=client._rpc_metadata,
             retry=None,
-            timeout=min(SLICE_S, max(MIN_REQUEST_S, call_deadline() - time.monotonic())),
+            timeout=slice_s(),
         )
         return True
     except gexc.GoogleAPICallError:
